@@ -1,0 +1,3 @@
+from ivrlog.cli import main
+
+main()

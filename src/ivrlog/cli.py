@@ -1,0 +1,298 @@
+"""The `ivrlog` command: thin wrappers around the core functions."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from ivrlog.core import accounts as account_service
+from ivrlog.core.demo import DEMO_EMAIL, demo_calls
+from ivrlog.core.errors import AccountError, IvrlogError
+from ivrlog.core.ingest import ingest_calls
+from ivrlog.settings import Settings, SettingsError, describe
+from ivrlog.storage import UnsupportedDatabase, open_store
+from ivrlog.storage.base import Store
+
+app = typer.Typer(
+    help="ivrlog: self-hosted call logs for IVR applications, "
+    "compatible with the Plum Fuse Logs API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+accounts_app = typer.Typer(help="Manage accounts and their credentials.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+DEMO_DATABASE = "ivrlog-demo.db"
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]Error:[/] {message}")
+    return typer.Exit(code)
+
+
+def with_settings(
+    *names: str, defaults: dict[str, Any] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command one option per named setting (flag and IVRLOG_ variable), and pass
+    the command a validated `settings: Settings` in their place."""
+    infos = [s for s in describe() if s.name in names]
+    defaults = defaults or {}
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != "settings"]
+        added = [
+            inspect.Parameter(
+                info.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=defaults.get(info.name, info.default),
+                annotation=Annotated[
+                    info.type,
+                    typer.Option(info.flag, envvar=info.env, help=info.help, show_default=True),
+                ],
+            )
+            for info in infos
+        ]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            values = {info.name: kwargs.pop(info.name) for info in infos}
+            try:
+                settings = Settings(**values)
+            except SettingsError as exc:
+                raise _fail(str(exc), 2) from None
+            return command(settings=settings, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {}
+        return wrapper
+
+    return decorate
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[Store]:
+    try:
+        store = open_store(settings.database)
+    except UnsupportedDatabase as exc:
+        raise _fail(str(exc), 2) from None
+    try:
+        yield store
+    except AccountError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+
+
+def _show_credentials(credentials: account_service.Credentials, as_json: bool, title: str) -> None:
+    if as_json:
+        out.print(orjson.dumps(credentials.as_dict()).decode(), markup=False)
+        return
+    out.print(f"[bold]{title}[/] {credentials.email}")
+    out.print(f"  developer key (read, HTTP Basic password): [bold]{credentials.developer_key}[/]")
+    out.print(f"  ingest token  (write, Bearer token):       [bold]{credentials.ingest_token}[/]")
+    out.print("[dim]They are shown once: ivrlog keeps only their hashes.[/]")
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+EmailArg = Annotated[str, typer.Argument(help="The account's email address.")]
+
+
+@accounts_app.command("add")
+@with_settings("database")
+def accounts_add(email: EmailArg, as_json: JsonFlag = False, *, settings: Settings) -> None:
+    """Add an account and print its new developer key and ingest token (once)."""
+    with _store(settings) as store:
+        credentials = account_service.add_account(store, email)
+    _show_credentials(credentials, as_json, "Account added:")
+
+
+@accounts_app.command("rotate")
+@with_settings("database")
+def accounts_rotate(email: EmailArg, as_json: JsonFlag = False, *, settings: Settings) -> None:
+    """Replace an account's developer key and ingest token; the old ones stop working."""
+    with _store(settings) as store:
+        credentials = account_service.rotate_account(store, email)
+    _show_credentials(credentials, as_json, "New credentials for")
+
+
+@accounts_app.command("list")
+@with_settings("database")
+def accounts_list(as_json: JsonFlag = False, *, settings: Settings) -> None:
+    """List every account with its state."""
+    with _store(settings) as store:
+        rows = store.list_accounts()
+    if as_json:
+        for account in rows:
+            out.print(
+                orjson.dumps(
+                    {
+                        "email": account.email,
+                        "active": account.active,
+                        "created_at": account.created_at,
+                    }
+                ).decode(),
+                markup=False,
+            )
+        return
+    table = Table("email", "state", "created (UTC)")
+    for account in rows:
+        created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(account.created_at))
+        table.add_row(account.email, "active" if account.active else "disabled", created)
+    out.print(table)
+
+
+def _set_active(email: str, active: bool, as_json: bool, settings: Settings) -> None:
+    with _store(settings) as store:
+        account = account_service.set_active(store, email, active)
+    if as_json:
+        out.print(
+            orjson.dumps({"email": account.email, "active": account.active}).decode(), markup=False
+        )
+    else:
+        out.print(f"{account.email} is now {'active' if active else 'disabled'}.")
+
+
+@accounts_app.command("disable")
+@with_settings("database")
+def accounts_disable(email: EmailArg, as_json: JsonFlag = False, *, settings: Settings) -> None:
+    """Disable an account: its credentials stop working (its calls are kept)."""
+    _set_active(email, False, as_json, settings)
+
+
+@accounts_app.command("enable")
+@with_settings("database")
+def accounts_enable(email: EmailArg, as_json: JsonFlag = False, *, settings: Settings) -> None:
+    """Enable a disabled account again."""
+    _set_active(email, True, as_json, settings)
+
+
+SERVER_SETTINGS = ("database", "host", "port", "detail_retention_days", "log_level")
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from ivrlog.web import create_app
+
+    try:
+        application = create_app(settings)
+    except UnsupportedDatabase as exc:
+        raise _fail(str(exc), 2) from None
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level)
+
+
+@app.command()
+@with_settings(*SERVER_SETTINGS)
+def serve(*, settings: Settings) -> None:
+    """Start the server."""
+    _serve(settings)
+
+
+def curl_lines(
+    settings: Settings, email: str, key: str, session_id: str, number: str, now: int
+) -> list[str]:
+    """Ready-to-paste curl commands for the three read endpoints."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    base = f"http://{host}:{settings.port}"
+    user = shlex.quote(f"{email}:{key}")
+    start = now - settings.detail_retention_days * 86_400
+    end = now + 3600
+    urls = [
+        f"{base}/api/calls/{start}/{end}?limit=5",
+        f"{base}/api/all_logs/{start}/{end}?number={number}&limit=2",
+        f"{base}/api/call/{quote(session_id, safe='')}",
+    ]
+    lines = [f"curl -u {user} {shlex.quote(url)}" for url in urls]
+    lines.append(f"curl -u {user} -H 'Accept: application/xml' {shlex.quote(urls[2])}")
+    return lines
+
+
+@app.command()
+@with_settings(*SERVER_SETTINGS, defaults={"database": DEMO_DATABASE})
+def demo(
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed: the same seed gives the same calls.")
+    ] = None,
+    calls: Annotated[int, typer.Option(min=1, max=100_000, help="How many calls to make.")] = 1500,
+    now: Annotated[
+        int | None, typer.Option(help="Pretend it is this UNIX time (for reproducible output).")
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the server afterwards.")
+    ] = True,
+    *,
+    settings: Settings,
+) -> None:
+    """Fill a database with a week of realistic demo calls, print the demo account's credentials and ready-to-paste curl lines, then serve.
+
+    Only the demo account (demo@ivrlog.example) is touched: its calls are replaced and its credentials rotated on every run.
+    """  # noqa: E501
+    moment = int(time.time()) if now is None else now
+    the_seed = seed if seed is not None else int.from_bytes(__import__("os").urandom(4), "big")
+    generated = demo_calls(calls, seed=the_seed, now=moment)
+    with _store(settings) as store:
+        if store.account_by_email(DEMO_EMAIL) is None:
+            credentials = account_service.add_account(store, DEMO_EMAIL, now=moment)
+        else:
+            credentials = account_service.rotate_account(store, DEMO_EMAIL)
+        account = store.account_by_email(DEMO_EMAIL)
+        assert account is not None
+        store.delete_account_calls(account.id)
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("Storing demo calls", total=len(generated))
+            for first in range(0, len(generated), 500):
+                batch = generated[first : first + 500]
+                ingest_calls(store, account.id, batch)
+                progress.advance(task, len(batch))
+    cutoff = moment - settings.detail_retention_days * 86_400
+    readable = [
+        c
+        for c in generated
+        if not c["private"] and c["detail"] and c["start"] >= cutoff and c["type"] == "inbound"
+    ]
+    sample = max(readable, key=lambda c: (len(c["detail"]) >= 10, c["start"]))
+    out.print(
+        f"[bold]Demo database[/] {settings.database}: {len(generated)} calls (seed {the_seed})."
+    )
+    out.print(f"  email:         [bold]{DEMO_EMAIL}[/]")
+    out.print(f"  developer key: [bold]{credentials.developer_key}[/]")
+    out.print(f"  ingest token:  [bold]{credentials.ingest_token}[/]")
+    out.print("\nTry these once the server is up:\n")
+    for line in curl_lines(
+        settings,
+        DEMO_EMAIL,
+        credentials.developer_key,
+        sample["session_id"],
+        sample["dest"],
+        moment,
+    ):
+        out.print(line, markup=False)
+    out.print(f"\nAPI reference: http://{settings.host}:{settings.port}/docs\n")
+    if serve:
+        _serve(settings)
+
+
+def main() -> None:
+    try:
+        app()
+    except IvrlogError as exc:  # pragma: no cover - a core error that escaped a command
+        err.print(f"[bold red]Error:[/] {exc.message}")
+        sys.exit(1)

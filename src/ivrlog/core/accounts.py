@@ -1,0 +1,151 @@
+"""Accounts and their credentials.
+
+Developer keys (read, HTTP Basic) and ingest tokens (write, Bearer) are 192 random bits,
+shown once and stored only as SHA-256 hashes; a presented secret is hashed and compared
+with `hmac.compare_digest`. A slow password hash buys nothing for secrets this long.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ivrlog.core.errors import AccountError, IngestUnauthorized, Unauthorized
+from ivrlog.core.model import Account
+from ivrlog.storage.base import Store
+
+DEVELOPER_KEY_PREFIX = "ivk_"
+INGEST_TOKEN_PREFIX = "ivt_"  # noqa: S105 - a prefix, not a secret
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What `accounts add` and `accounts rotate` show, once."""
+
+    email: str
+    developer_key: str
+    ingest_token: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "email": self.email,
+            "developer_key": self.developer_key,
+            "ingest_token": self.ingest_token,
+        }
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip().lower()
+    if len(email) > 254 or not _EMAIL.fullmatch(email):
+        raise AccountError(f"{email!r} is not an email address.")
+    return email
+
+
+def _new_credentials(email: str) -> tuple[Credentials, str, str]:
+    key = DEVELOPER_KEY_PREFIX + secrets.token_urlsafe(24)
+    token = INGEST_TOKEN_PREFIX + secrets.token_urlsafe(24)
+    return Credentials(email, key, token), hash_secret(key), hash_secret(token)
+
+
+def add_account(store: Store, email: str, now: int | None = None) -> Credentials:
+    email = normalize_email(email)
+    credentials, key_hash, token_hash = _new_credentials(email)
+    store.create_account(email, key_hash, token_hash, int(time.time()) if now is None else now)
+    return credentials
+
+
+def rotate_account(store: Store, email: str) -> Credentials:
+    email = normalize_email(email)
+    credentials, key_hash, token_hash = _new_credentials(email)
+    if store.set_account_credentials(email, key_hash, token_hash) is None:
+        raise AccountError(f"No account for {email}.")
+    return credentials
+
+
+def set_active(store: Store, email: str, active: bool) -> Account:
+    email = normalize_email(email)
+    account = store.set_account_active(email, active)
+    if account is None:
+        raise AccountError(f"No account for {email}.")
+    return account
+
+
+class Authenticator:
+    """Checks credentials against the store, caching lookups for at most `ttl` seconds,
+    so that a change to an account reaches a running server within that time."""
+
+    def __init__(
+        self, store: Store, ttl: float = 0.5, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._by_email: dict[str, tuple[float, Account | None]] = {}
+        self._by_token: dict[str, tuple[float, Account | None]] = {}
+
+    def _cached(
+        self,
+        cache: dict[str, tuple[float, Account | None]],
+        key: str,
+        load: Callable[[str], Account | None],
+    ) -> Account | None:
+        now = self._clock()
+        with self._lock:
+            hit = cache.get(key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        account = load(key)
+        with self._lock:
+            if len(cache) > 10_000:
+                cache.clear()
+            cache[key] = (now, account)
+        return account
+
+    def reader(self, authorization: str | None) -> Account:
+        """The account of an `Authorization: Basic` header, or Unauthorized."""
+        if not authorization:
+            raise Unauthorized
+        scheme, _, encoded = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            raise Unauthorized
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized from None
+        email, colon, key = decoded.partition(":")
+        if not colon or not key:
+            raise Unauthorized
+        account = self._cached(self._by_email, email.strip().lower(), self._store.account_by_email)
+        if account is None or not account.active:
+            raise Unauthorized
+        if not hmac.compare_digest(hash_secret(key), account.developer_key_hash):
+            raise Unauthorized
+        return account
+
+    def writer(self, authorization: str | None) -> Account:
+        """The account of an `Authorization: Bearer` ingest token, or IngestUnauthorized."""
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise IngestUnauthorized
+        token_hash = hash_secret(token)
+        account = self._cached(self._by_token, token_hash, self._store.account_by_ingest_hash)
+        if account is None or not account.active:
+            raise IngestUnauthorized
+        if not hmac.compare_digest(token_hash, account.ingest_token_hash):
+            raise IngestUnauthorized
+        return account

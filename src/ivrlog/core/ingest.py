@@ -1,0 +1,235 @@
+"""Bulk ingestion: parse a batch, validate every call, render its detail once, store.
+
+A batch is all or nothing: every problem is collected and reported by index and path,
+and nothing is written unless the whole batch is valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+import orjson
+
+from ivrlog.core.errors import (
+    BadRequest,
+    FieldError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from ivrlog.core.model import CALL_TYPES, ENTRY_CLASSES, StoredCall
+from ivrlog.render.xml import write_element
+from ivrlog.storage.base import Store
+
+MAX_BODY_BYTES: Final = 64 * 1024 * 1024
+MAX_CALLS: Final = 10_000
+MAX_ENTRIES: Final = 10_000
+MAX_SESSION_ID: Final = 128
+MAX_NUMBER: Final = 64
+MAX_TIME: Final = 253_402_300_799  # 9999-12-31T23:59:59Z
+MAX_REPORTED_ERRORS: Final = 1_000
+PRIVATE: Final = "[private]"
+
+_CALL_FIELDS: Final = ("session_id", "src", "dest", "type", "start", "end", "private", "detail")
+_ENTRY_FIELDS: Final = ("event", "class", "timestamp", "private")
+_EVENT_FIELDS: Final = ("line", "data")
+_KEPT_DATA: Final = ("module_type", "result_variable")
+
+
+def parse_batch(body: bytes, content_type: str) -> list[Any]:
+    """The call objects of a request body: a JSON array, or NDJSON (one call a line)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in ("application/x-ndjson", "application/jsonl", "application/ndjson"):
+        calls = []
+        for number, line in enumerate(body.split(b"\n"), start=1):
+            if line.strip():
+                try:
+                    calls.append(orjson.loads(line))
+                except orjson.JSONDecodeError as exc:
+                    raise BadRequest(f"Body line {number} is not valid JSON: {exc}.") from None
+                if len(calls) > MAX_CALLS:
+                    raise PayloadTooLarge(f"A request holds at most {MAX_CALLS} calls.")
+        return calls
+    if media not in ("", "application/json"):
+        raise UnsupportedMediaType(
+            f"Content-Type {content_type!r} is not accepted: "
+            "use application/json (an array) or application/x-ndjson."
+        )
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}.") from None
+    if not isinstance(parsed, list):
+        raise BadRequest("The body must be a JSON array of call objects (or NDJSON).")
+    if len(parsed) > MAX_CALLS:
+        raise PayloadTooLarge(f"A request holds at most {MAX_CALLS} calls.")
+    return parsed
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+        self.count = 0
+
+    def add(self, index: int, path: str, message: str) -> None:
+        self.count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(FieldError(index, path, message))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_time(value: Any, index: int, path: str, problems: _Problems) -> bool:
+    if not _is_int(value) or not 0 <= value <= MAX_TIME:
+        problems.add(index, path, f"must be a whole number of UNIX seconds, 0 to {MAX_TIME}")
+        return False
+    return True
+
+
+def _check_unknown(
+    obj: dict[str, Any], allowed: Iterable[str], index: int, prefix: str, problems: _Problems
+) -> None:
+    allowed = tuple(allowed)
+    for key in obj:
+        if key not in allowed:
+            problems.add(index, prefix + key, f"unknown field; allowed: {', '.join(allowed)}")
+
+
+def _check_entry(entry: Any, index: int, path: str, problems: _Problems) -> None:
+    if not isinstance(entry, dict):
+        problems.add(index, path, "must be an object")
+        return
+    _check_unknown(entry, _ENTRY_FIELDS, index, path + ".", problems)
+    event = entry.get("event")
+    if not isinstance(event, dict):
+        problems.add(index, path + ".event", "must be an object with line and data")
+    else:
+        _check_unknown(event, _EVENT_FIELDS, index, path + ".event.", problems)
+        if not isinstance(event.get("line"), str):
+            problems.add(index, path + ".event.line", "must be a string")
+        data = event.get("data")
+        if not isinstance(data, dict):
+            problems.add(index, path + ".event.data", "must be an object")
+        else:
+            for key in _KEPT_DATA:
+                if not isinstance(data.get(key), str):
+                    problems.add(index, f"{path}.event.data.{key}", "must be a string")
+    if entry.get("class") not in ENTRY_CLASSES:
+        problems.add(index, path + ".class", f"must be one of: {', '.join(ENTRY_CLASSES)}")
+    _check_time(entry.get("timestamp"), index, path + ".timestamp", problems)
+    if not isinstance(entry.get("private", False), bool):
+        problems.add(index, path + ".private", "must be true or false")
+
+
+def _check_call(call: Any, index: int, seen: dict[str, int], problems: _Problems) -> None:
+    if not isinstance(call, dict):
+        problems.add(index, "", "must be a call object")
+        return
+    _check_unknown(call, _CALL_FIELDS, index, "", problems)
+    session_id = call.get("session_id")
+    if (
+        not isinstance(session_id, str)
+        or not 1 <= len(session_id) <= MAX_SESSION_ID
+        or not session_id.isprintable()
+        or "/" in session_id
+    ):
+        problems.add(
+            index,
+            "session_id",
+            f"must be a string of 1 to {MAX_SESSION_ID} printable characters without '/'",
+        )
+    elif session_id in seen:
+        problems.add(index, "session_id", f"repeats the session id of call {seen[session_id]}")
+    else:
+        seen[session_id] = index
+    for field in ("src", "dest"):
+        value = call.get(field)
+        if not isinstance(value, str) or len(value) > MAX_NUMBER:
+            problems.add(index, field, f"must be a string of at most {MAX_NUMBER} characters")
+    if call.get("type") not in CALL_TYPES:
+        problems.add(index, "type", f"must be one of: {', '.join(CALL_TYPES)}")
+    start, end = call.get("start"), call.get("end")
+    start_ok = _check_time(start, index, "start", problems)
+    end_ok = _check_time(end, index, "end", problems)
+    if start_ok and end_ok and int(end) < int(start):  # type: ignore[arg-type]
+        problems.add(index, "end", f"must not be before start ({start})")
+    if not isinstance(call.get("private", False), bool):
+        problems.add(index, "private", "must be true or false")
+    detail = call.get("detail", [])
+    if not isinstance(detail, list):
+        problems.add(index, "detail", "must be an array of log entries")
+        return
+    if len(detail) > MAX_ENTRIES:
+        raise PayloadTooLarge(f"Call {index} has {len(detail)} entries; at most {MAX_ENTRIES}.")
+    for position, entry in enumerate(detail):
+        _check_entry(entry, index, f"detail[{position}]", problems)
+
+
+def validate_batch(calls: list[Any]) -> None:
+    """Raise ValidationFailed naming every problem of the batch; return when it is valid."""
+    problems = _Problems()
+    seen: dict[str, int] = {}
+    for index, call in enumerate(calls):
+        _check_call(call, index, seen, problems)
+    if problems.count:
+        failure = ValidationFailed(problems.errors)
+        if problems.count > len(problems.errors):
+            failure.message = (
+                f"{problems.count} problems found (the first {len(problems.errors)} are listed);"
+                " nothing was stored."
+            )
+        raise failure
+
+
+def normalize_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry in the stored shape and key order, private content replaced."""
+    event = entry["event"]
+    data = event["data"]
+    line = event["line"]
+    if entry.get("private", False):
+        line = PRIVATE
+        data = {key: value if key in _KEPT_DATA else PRIVATE for key, value in data.items()}
+    return {
+        "event": {"line": line, "data": data},
+        "class": entry["class"],
+        "timestamp": entry["timestamp"],
+    }
+
+
+def render_detail(entries: list[dict[str, Any]]) -> tuple[str, str]:
+    """The stored fragments of a call's entries: a JSON array and a run of `<item>`s."""
+    out: list[str] = []
+    for entry in entries:
+        write_element("item", entry, out)
+    return orjson.dumps(entries).decode(), "".join(out)
+
+
+def prepare_call(call: dict[str, Any]) -> StoredCall:
+    """A validated call object as it will be stored."""
+    private = bool(call.get("private", False))
+    entries = [] if private else [normalize_entry(e) for e in call.get("detail", [])]
+    detail_json, detail_xml = render_detail(entries) if entries else (None, None)
+    return StoredCall(
+        session_id=call["session_id"],
+        src=call["src"],
+        dest=call["dest"],
+        type=call["type"],
+        start=call["start"],
+        end=call["end"],
+        private=private,
+        entry_count=len(entries),
+        detail_json=detail_json,
+        detail_xml=detail_xml,
+    )
+
+
+def ingest_calls(store: Store, account_id: int, calls: list[Any]) -> int:
+    """Validate and store a batch atomically; the number of calls accepted."""
+    validate_batch(calls)
+    prepared = [prepare_call(call) for call in calls]
+    if prepared:
+        store.put_calls(account_id, prepared)
+    return len(prepared)

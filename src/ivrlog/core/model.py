@@ -1,0 +1,81 @@
+"""Domain types shared by the core, the stores and the renderers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal, Protocol
+
+CALL_TYPES: Final = ("inbound", "outbound", "transfer")
+ENTRY_CLASSES: Final = ("info", "event", "debug", "prompt", "error")
+
+DetailFormat = Literal["json", "xml"]
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    email: str
+    active: bool
+    developer_key_hash: str
+    ingest_token_hash: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCall:
+    """A validated call, ready to write: its detail is already rendered text.
+
+    `detail_json` is the JSON array of entries; `detail_xml` the same entries as a
+    run of `<item>` elements. Both are None when the call is private or has no entries.
+    """
+
+    session_id: str
+    src: str
+    dest: str
+    type: str
+    start: int
+    end: int
+    private: bool
+    entry_count: int
+    detail_json: str | None
+    detail_xml: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallQuery:
+    """One page of one account's calls.
+
+    A call is in the window when `start <= call.start < end`; `detail_cutoff` is the
+    oldest call start whose detail may still be read.
+    """
+
+    account_id: int
+    start: int
+    end: int
+    number: str | None
+    offset: int
+    limit: int
+    detail_cutoff: int
+
+
+# A listed call as the store yields it, ready for a renderer:
+# (dest, src, start, end, session_id, type, log, detail fragment or None).
+# `log` is 1 exactly when the call's detail can be read; the fragment is only
+# present when it was asked for and `log` is 1.
+CallRow = tuple[str, str, int, int, str, str, int, str | None]
+
+
+class CallPage(Protocol):
+    """One page of calls read in one consistent snapshot.
+
+    `total` counts every call of the window (and number), not only the page. The rows
+    come in batches so that a renderer can stream them; `close` ends the snapshot and
+    must be called (it is safe to call twice).
+    """
+
+    total: int
+
+    def batches(self) -> Iterator[Sequence[CallRow]]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,95 @@
+"""The read side of the compatible API: parameters checked, pages and details found."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ivrlog.core.errors import BadRequest, CallNotFound, DetailUnavailable
+from ivrlog.core.ingest import MAX_TIME
+from ivrlog.core.model import CallQuery, DetailFormat
+from ivrlog.storage.base import Store
+
+DEFAULT_LIMIT: Final = 1000
+MAX_LIMIT: Final = 10_000
+SECONDS_PER_DAY: Final = 86_400
+
+
+def _whole_number(raw: str) -> int | None:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 20:
+        return None
+    return int(raw)
+
+
+def parse_time(name: str, raw: str) -> int:
+    value = _whole_number(raw)
+    if value is None or value > MAX_TIME:
+        raise BadRequest(
+            f"Invalid {name} {raw!r}: must be a whole number of UNIX seconds, 0 to {MAX_TIME}."
+        )
+    return value
+
+
+def parse_window(raw_start: str, raw_end: str) -> tuple[int, int]:
+    start = parse_time("start", raw_start)
+    end = parse_time("end", raw_end)
+    if end <= start:
+        raise BadRequest(f"Invalid end {end}: must be greater than start ({start}).")
+    return start, end
+
+
+def parse_paging(raw_offset: str | None, raw_limit: str | None) -> tuple[int, int]:
+    offset = 0
+    if raw_offset is not None:
+        parsed = _whole_number(raw_offset)
+        if parsed is None:
+            raise BadRequest(f"Invalid offset {raw_offset!r}: must be a whole number, 0 or more.")
+        offset = parsed
+    limit = DEFAULT_LIMIT
+    if raw_limit is not None:
+        parsed = _whole_number(raw_limit)
+        if parsed is None or not 1 <= parsed <= MAX_LIMIT:
+            raise BadRequest(
+                f"Invalid limit {raw_limit!r}: must be a whole number from 1 to {MAX_LIMIT}."
+            )
+        limit = parsed
+    return offset, limit
+
+
+def detail_cutoff(now: float, detail_retention_days: int) -> int:
+    """The oldest call start whose detail may still be read."""
+    return int(now) - detail_retention_days * SECONDS_PER_DAY
+
+
+def build_query(
+    account_id: int,
+    raw_start: str,
+    raw_end: str,
+    *,
+    number: str | None,
+    raw_offset: str | None,
+    raw_limit: str | None,
+    cutoff: int,
+) -> CallQuery:
+    start, end = parse_window(raw_start, raw_end)
+    offset, limit = parse_paging(raw_offset, raw_limit)
+    return CallQuery(
+        account_id=account_id,
+        start=start,
+        end=end,
+        number=number or None,
+        offset=offset,
+        limit=limit,
+        detail_cutoff=cutoff,
+    )
+
+
+def call_detail(
+    store: Store, account_id: int, session_id: str, fmt: DetailFormat, cutoff: int
+) -> str:
+    """A call's entries as a stored fragment, or CallNotFound / DetailUnavailable."""
+    exists, fragment = store.call_detail(account_id, session_id, fmt, cutoff)
+    if not exists:
+        raise CallNotFound
+    if fragment is None:
+        raise DetailUnavailable
+    return fragment

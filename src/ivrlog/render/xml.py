@@ -1,0 +1,137 @@
+"""XML written as text, without a DOM.
+
+The shape follows the Plum pages: a root `<result>`, an object's keys as child elements
+in order, a list as repeated `<item>` children, `true`/`false` for booleans and an empty
+element for null. Text is escaped, characters XML 1.0 cannot carry become U+FFFD, and a
+key that is not a safe XML name is encoded deterministically: every character other
+than an ASCII letter, digit, `_`, `-` or `.` (and a leading digit, `-` or `.`) becomes
+`_xHHHH_`, its code point in hex; the empty key becomes `_`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from typing import Any, Final
+
+import orjson
+
+from ivrlog.core.model import CallPage, CallRow
+
+XML_DECLARATION = '<?xml version="1.0"?>\n'
+
+_NOT_XML_CHAR = re.compile("[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NEEDS_ESCAPE = re.compile("[&<>\r]")
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
+_SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_.\-]")
+
+
+def escape_text(text: str) -> str:
+    """Text content that any XML 1.0 parser reads back (control characters aside)."""
+    if _NEEDS_ESCAPE.search(text):
+        text = _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group()], text)
+    if _NOT_XML_CHAR.search(text):
+        text = _NOT_XML_CHAR.sub("\ufffd", text)
+    return text
+
+
+def _encode_char(char: str) -> str:
+    return f"_x{ord(char):04X}_"
+
+
+@lru_cache(maxsize=4096)
+def xml_name(key: str) -> str:
+    """The element name for an object key (see the module docstring)."""
+    if _SAFE_NAME.fullmatch(key):
+        return key
+    if not key:
+        return "_"
+    head = (
+        key[0] if key[0].isascii() and (key[0].isalpha() or key[0] == "_") else _encode_char(key[0])
+    )
+    return head + "".join(c if _NAME_CHAR.match(c) else _encode_char(c) for c in key[1:])
+
+
+def write_value(value: Any, out: list[str]) -> None:
+    """Append the content of an element holding `value` (not the element's own tags)."""
+    if isinstance(value, str):
+        out.append(escape_text(value))
+    elif isinstance(value, bool):
+        out.append("true" if value else "false")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            write_element(xml_name(key), item, out)
+    elif isinstance(value, list):
+        for item in value:
+            write_element("item", item, out)
+    elif value is None:
+        return
+    else:
+        out.append(orjson.dumps(value).decode())
+
+
+def write_element(name: str, value: Any, out: list[str]) -> None:
+    if value is None or value == {} or value == []:
+        out.append(f"<{name}/>")
+        return
+    out.append(f"<{name}>")
+    write_value(value, out)
+    out.append(f"</{name}>")
+
+
+def render_document(value: Any) -> bytes:
+    """A whole document: `<result>` holding `value`."""
+    out = [XML_DECLARATION]
+    write_element("result", value, out)
+    return "".join(out).encode()
+
+
+MEDIA_TYPE = "application/xml"
+FORMAT: Final = "xml"
+
+
+def _summary_fields(row: CallRow) -> str:
+    src = "Outbound" if row[5] == "outbound" else row[1]
+    return (
+        f"<dest>{escape_text(row[0])}</dest><src>{escape_text(src)}</src>"
+        f"<start>{row[2]}</start><end>{row[3]}</end>"
+        f"<session_id>{escape_text(row[4])}</session_id>"
+    )
+
+
+def _summary(row: CallRow) -> str:
+    fields = _summary_fields(row)
+    log = "true" if row[6] else "false"
+    return f"<item>{fields}<type>{escape_text(row[5])}</type><log>{log}</log></item>"
+
+
+def _with_detail(row: CallRow) -> str:
+    fields = _summary_fields(row)
+    detail = f"<detail>{row[7]}</detail>" if row[7] else "<detail/>"
+    log = "true" if row[6] else "false"
+    return f"<item>{fields}{detail}<type>{escape_text(row[5])}</type><log>{log}</log></item>"
+
+
+def _page(page: CallPage, shape: Callable[[CallRow], str]) -> Iterator[bytes]:
+    yield (XML_DECLARATION + "<result><calls>").encode()
+    for batch in page.batches():
+        yield "".join(map(shape, batch)).encode()
+    yield f"</calls><total_calls>{page.total}</total_calls></result>".encode()
+
+
+def calls_page(page: CallPage) -> Iterator[bytes]:
+    return _page(page, _summary)
+
+
+def all_logs_page(page: CallPage) -> Iterator[bytes]:
+    return _page(page, _with_detail)
+
+
+def detail(fragment: str) -> bytes:
+    return f"{XML_DECLARATION}<result>{fragment}</result>".encode()
+
+
+def document(value: Any) -> bytes:
+    return render_document(value)

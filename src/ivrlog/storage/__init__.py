@@ -1,0 +1,46 @@
+"""One adapter per database behind the Store interface, chosen by URL."""
+
+from __future__ import annotations
+
+from ivrlog.core.model import CallPage
+from ivrlog.storage.base import Store
+from ivrlog.storage.sqlite import SqliteStore
+
+__all__ = ["CallPage", "Store", "open_store", "sqlite_path"]
+
+
+class UnsupportedDatabase(ValueError):
+    """The database URL names a backend this build cannot use."""
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file path of a SQLite URL, else None.
+
+    As in SQLAlchemy: `sqlite:///data/ivrlog.db` is relative, `sqlite:////var/ivrlog.db`
+    absolute; a URL without a scheme is a plain path.
+    """
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///") :]
+    if "://" in url:
+        return None
+    return url
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Build the store a database URL names, with its schema brought up to date."""
+    path = sqlite_path(url)
+    if path is None:
+        scheme = url.split("://", 1)[0]
+        if scheme in ("postgresql", "postgres"):
+            raise UnsupportedDatabase(
+                "PostgreSQL is not supported by this version yet; use a SQLite path."
+            )
+        raise UnsupportedDatabase(
+            f"Unknown database URL scheme {scheme!r}: use a file path or sqlite:///path."
+        )
+    if not path:
+        raise UnsupportedDatabase("The SQLite URL names no file: use sqlite:///path/to/file.db.")
+    store = SqliteStore(path)
+    if migrate:
+        store.migrate()
+    return store

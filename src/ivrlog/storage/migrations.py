@@ -1,0 +1,55 @@
+"""The versioned schema. Each migration is applied once, in order, at start-up.
+
+A migration carries its SQL per dialect so that every backend walks the same versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    sqlite: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        description="accounts, calls and their ready-rendered detail",
+        sqlite="""
+CREATE TABLE accounts (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    active INTEGER NOT NULL DEFAULT 1,
+    developer_key_hash TEXT NOT NULL,
+    ingest_token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE calls (
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    session_id TEXT NOT NULL,
+    src TEXT NOT NULL,
+    dest TEXT NOT NULL,
+    type TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    private INTEGER NOT NULL,
+    entry_count INTEGER NOT NULL,
+    UNIQUE (account_id, session_id)
+);
+CREATE INDEX calls_account_start ON calls (account_id, start DESC, session_id DESC);
+CREATE INDEX calls_account_dest_start ON calls (account_id, dest, start DESC, session_id DESC);
+CREATE TABLE call_details (
+    call_id INTEGER PRIMARY KEY REFERENCES calls(id) ON DELETE CASCADE,
+    json TEXT NOT NULL,
+    xml TEXT NOT NULL
+);
+""",
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,86 @@
+"""create_app(settings): the one place that builds the web object graph."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from ivrlog import __version__
+from ivrlog.core.accounts import Authenticator
+from ivrlog.settings import Settings
+from ivrlog.storage import open_store
+from ivrlog.storage.base import Store
+from ivrlog.web import compat, ingest, system
+from ivrlog.web.context import AppContext
+from ivrlog.web.errors import install_error_handlers
+
+DESCRIPTION = """\
+Call logs of IVR applications. The `/api/` endpoints are a drop-in replacement for the
+Plum Fuse Logs API (HTTP Basic: account email and developer key); `/ingest/v1/` takes
+calls in (Bearer ingest token). Every error body is `{"error": "<message>"}`, or
+`<result><error>...</error></result>` in XML.
+"""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The ASGI application. Opens (and migrates) the store unless one is given."""
+    owned = store is None
+    the_store = open_store(settings.database) if store is None else store
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            the_store.close()
+
+    app = FastAPI(
+        title="ivrlog",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.ctx = AppContext(settings, the_store, Authenticator(the_store), clock)
+    install_error_handlers(app)
+    app.include_router(compat.router)
+    app.include_router(ingest.router)
+    app.include_router(system.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for model in ingest.DOC_MODELS:
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+        document["components"]["securitySchemes"] = {
+            "developerKey": {
+                "type": "http",
+                "scheme": "basic",
+                "description": "Email and developer key.",
+            },
+            "ingestToken": {"type": "http", "scheme": "bearer", "description": "An ingest token."},
+        }
+        for path, operations in document["paths"].items():
+            scheme = "ingestToken" if path.startswith("/ingest/") else "developerKey"
+            if path.startswith("/api/") or path.startswith("/ingest/"):
+                for operation in operations.values():
+                    operation["security"] = [{scheme: []}]
+        app.openapi_schema = document
+    return app.openapi_schema

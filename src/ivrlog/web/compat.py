@@ -1,0 +1,188 @@
+"""The Plum Fuse-compatible read API: three GET endpoints, JSON or XML, HTTP Basic."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
+
+from ivrlog.core.query import DEFAULT_LIMIT, MAX_LIMIT, build_query, call_detail
+from ivrlog.web.context import context
+from ivrlog.web.negotiation import renderer_for
+from ivrlog.web.schemas import AllLogsPage, CallsPage, LogEntry, error_doc
+
+router = APIRouter(tags=["Logs (Plum Fuse compatible)"])
+
+
+def _shown_as(kind: str, **bounds: int) -> Any:
+    """Show a parameter that the handler parses itself with its real type and bounds."""
+
+    def shape(schema: dict[str, Any]) -> None:
+        schema.pop("anyOf", None)
+        schema.update(type=kind, **bounds)
+
+    return shape
+
+
+StartPath = Annotated[
+    str,
+    Path(
+        description="Window start, UNIX seconds (inclusive).",
+        json_schema_extra=_shown_as("integer", minimum=0),
+    ),
+]
+EndPath = Annotated[
+    str,
+    Path(
+        description="Window end, UNIX seconds (exclusive); greater than start.",
+        json_schema_extra=_shown_as("integer", minimum=0),
+    ),
+]
+NumberQuery = Annotated[
+    str | None,
+    Query(
+        description="Only calls whose `dest` is this number (the deployment's number).",
+        json_schema_extra=_shown_as("string"),
+    ),
+]
+OffsetQuery = Annotated[
+    str | None,
+    Query(
+        description="Calls to skip (default 0).", json_schema_extra=_shown_as("integer", minimum=0)
+    ),
+]
+LimitQuery = Annotated[
+    str | None,
+    Query(
+        description=f"Calls on the page (default {DEFAULT_LIMIT}).",
+        json_schema_extra=_shown_as("integer", minimum=1, maximum=MAX_LIMIT),
+    ),
+]
+
+_COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: error_doc(
+        "No, malformed or wrong credentials, or an inactive account.",
+        "Authentication headers invalid or the account is inactive.",
+    ),
+    405: error_doc("Any method but GET.", "Invalid HTTP method supplied (only GET allowed)."),
+    500: error_doc("An unexpected failure; details go to the server log.", "Database error."),
+}
+_LIST_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: error_doc(
+        "A malformed or out-of-range start, end, offset or limit.",
+        "Invalid limit '0': must be a whole number from 1 to 10000.",
+    ),
+    **_COMMON_ERRORS,
+}
+_XML_NOTE = (
+    ' JSON by default; XML (`<?xml version="1.0"?>` and a root `<result>`) when '
+    "`Accept: application/xml` or `text/xml` is preferred."
+)
+
+
+def _ok(model: type, description: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "model": model,
+            "description": description,
+            "content": {"application/xml": {"schema": {"type": "string"}}},
+        }
+    }
+
+
+def _page_response(
+    request: Request,
+    number: str | None,
+    offset: str | None,
+    limit: str | None,
+    start: str,
+    end: str,
+    *,
+    detail: bool,
+) -> Response:
+    ctx = context(request)
+    account = ctx.auth.reader(request.headers.get("authorization"))
+    query = build_query(
+        account.id,
+        start,
+        end,
+        number=number,
+        raw_offset=offset,
+        raw_limit=limit,
+        cutoff=ctx.cutoff(),
+    )
+    renderer = renderer_for(request.headers.get("accept"))
+    page = ctx.store.open_page(query, renderer.FORMAT if detail else None)
+    body = renderer.all_logs_page(page) if detail else renderer.calls_page(page)
+    return StreamingResponse(
+        body, media_type=renderer.MEDIA_TYPE, background=BackgroundTask(page.close)
+    )
+
+
+@router.get(
+    "/api/calls/{start}/{end}",
+    summary="Get call logs",
+    description="The calls of a window, newest first, without their detail: "
+    "`start <= call.start < end`." + _XML_NOTE,
+    responses={**_ok(CallsPage, "One page of calls."), **_LIST_ERRORS},
+    response_class=Response,
+)
+def get_calls(
+    request: Request,
+    start: StartPath,
+    end: EndPath,
+    number: NumberQuery = None,
+    offset: OffsetQuery = None,
+    limit: LimitQuery = None,
+) -> Response:
+    return _page_response(request, number, offset, limit, start, end, detail=False)
+
+
+@router.get(
+    "/api/all_logs/{start}/{end}",
+    summary="Get call logs with details",
+    description="As /api/calls, with each call's detail; `start` and `end` are strings of "
+    'digits here, as on Plum Fuse. A call whose `log` is false has `"detail": []`.' + _XML_NOTE,
+    responses={**_ok(AllLogsPage, "One page of calls with their detail."), **_LIST_ERRORS},
+    response_class=Response,
+)
+def get_all_logs(
+    request: Request,
+    start: StartPath,
+    end: EndPath,
+    number: NumberQuery = None,
+    offset: OffsetQuery = None,
+    limit: LimitQuery = None,
+) -> Response:
+    return _page_response(request, number, offset, limit, start, end, detail=True)
+
+
+@router.get(
+    "/api/call/{session_id:path}",
+    summary="Get a detailed call log",
+    description="A call's entries as a bare array, in the order they happened. The session "
+    "id may be sent with raw `;` or percent-encoded (`%3B`)." + _XML_NOTE,
+    responses={
+        **_ok(list[LogEntry], "The call's log entries."),
+        404: error_doc(
+            "`No call log was found.` when the account has no such call; `There are no call "
+            "log details available for this call.` when its detail is expired, private or empty.",
+            "No call log was found.",
+        ),
+        **_COMMON_ERRORS,
+    },
+    response_class=Response,
+)
+def get_call(
+    request: Request,
+    session_id: Annotated[
+        str, Path(description="The call's session id, e.g. `100035;000;1575898377`.")
+    ],
+) -> Response:
+    ctx = context(request)
+    account = ctx.auth.reader(request.headers.get("authorization"))
+    renderer = renderer_for(request.headers.get("accept"))
+    fragment = call_detail(ctx.store, account.id, session_id, renderer.FORMAT, ctx.cutoff())
+    return Response(renderer.detail(fragment), media_type=renderer.MEDIA_TYPE)

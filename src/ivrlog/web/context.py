@@ -1,0 +1,30 @@
+"""What every request handler needs, built once by create_app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from ivrlog.core.accounts import Authenticator
+from ivrlog.core.query import detail_cutoff
+from ivrlog.settings import Settings
+from ivrlog.storage.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    settings: Settings
+    store: Store
+    auth: Authenticator
+    clock: Callable[[], float]
+
+    def cutoff(self) -> int:
+        """The oldest call start whose detail is readable now."""
+        return detail_cutoff(self.clock(), self.settings.detail_retention_days)
+
+
+def context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx

@@ -1,0 +1,77 @@
+"""One error envelope for every error source, rendered in the format the client asked for."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+
+from ivrlog.core.errors import (
+    BadRequest,
+    DatabaseError,
+    IvrlogError,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+)
+from ivrlog.web.negotiation import renderer_for
+
+log = logging.getLogger("ivrlog.web")
+
+
+def error_response(
+    request: Request, error: IvrlogError, headers: dict[str, str] | None = None
+) -> Response:
+    renderer = renderer_for(request.headers.get("accept"))
+    headers = dict(headers or {})
+    if isinstance(error, Unauthorized) and "WWW-Authenticate" not in headers:
+        scheme = "Bearer" if request.url.path.startswith("/ingest/") else 'Basic realm="ivrlog"'
+        headers["WWW-Authenticate"] = scheme
+    return Response(
+        renderer.document(error.body()),
+        status_code=error.status,
+        media_type=renderer.MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+async def _ivrlog_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IvrlogError)
+    return error_response(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        allow = "POST" if request.url.path.startswith("/ingest/") else "GET"
+        return error_response(
+            request,
+            MethodNotAllowed(f"Invalid HTTP method supplied (only {allow} allowed)."),
+            {"Allow": allow},
+        )
+    if exc.status_code == 404:
+        return error_response(request, NotFound())
+    error = IvrlogError(str(exc.detail))
+    error.status = exc.status_code
+    return error_response(request, error, dict(exc.headers or {}))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    names = ", ".join(str(e["loc"][-1]) for e in exc.errors()) or "request"
+    return error_response(request, BadRequest(f"Invalid {names}."))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected failure on %s %s", request.method, request.url.path)
+    return error_response(request, DatabaseError())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(IvrlogError, _ivrlog_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

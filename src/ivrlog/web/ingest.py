@@ -1,0 +1,97 @@
+"""ivrlog's own write API under /ingest/v1/, authenticated by a Bearer ingest token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from ivrlog.core.errors import BadRequest, PayloadTooLarge
+from ivrlog.core.ingest import MAX_BODY_BYTES, MAX_CALLS, MAX_ENTRIES, ingest_calls, parse_batch
+from ivrlog.render import JSON
+from ivrlog.web.context import context
+from ivrlog.web.schemas import Accepted, IngestCall, IngestErrors, error_doc
+
+router = APIRouter(tags=["Ingestion"])
+
+_TOO_LARGE = f"The body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB."
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequest("Content-Length must be a whole number of bytes.")
+        if int(declared) > limit:
+            raise PayloadTooLarge(_TOO_LARGE)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(_TOO_LARGE)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _ingest(request: Request, body: bytes, account_id: int) -> int:
+    calls = parse_batch(body, request.headers.get("content-type", ""))
+    return ingest_calls(context(request).store, account_id, calls)
+
+
+_CALL_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/IngestCall"}
+
+
+@router.post(
+    "/ingest/v1/calls",
+    summary="Ingest completed calls in bulk",
+    description=(
+        "A JSON array of call objects, or NDJSON (`Content-Type: application/x-ndjson`, one "
+        "call a line). All or nothing: if any call is invalid nothing is stored and the "
+        "answer (422) names the index and path of every problem. A call whose session id the "
+        "account already has is replaced, so a batch may be retried safely. Once the answer "
+        "is 200 the calls are on disk. Limits: "
+        f"{MAX_CALLS} calls a request, {MAX_ENTRIES} entries a call, "
+        f"{MAX_BODY_BYTES // (1024 * 1024)} MiB a body (413 beyond)."
+    ),
+    responses={
+        200: {"model": Accepted, "description": "Every call was stored."},
+        400: error_doc(
+            "The body is not JSON / NDJSON, or not an array.",
+            "The body is not valid JSON: unexpected character.",
+        ),
+        401: error_doc(
+            "No, wrong or non-ingest credentials, or an inactive account.",
+            "Ingest token invalid or the account is inactive.",
+        ),
+        413: error_doc("Over a limit.", _TOO_LARGE),
+        415: error_doc(
+            "A Content-Type other than JSON or NDJSON.",
+            "Content-Type 'text/plain' is not accepted.",
+        ),
+        422: {"model": IngestErrors, "description": "Some calls are invalid; nothing was stored."},
+        500: error_doc("An unexpected failure; nothing was stored.", "Database error."),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": _CALL_SCHEMA}},
+                "application/x-ndjson": {"schema": _CALL_SCHEMA},
+            },
+        }
+    },
+    response_class=Response,
+)
+async def post_calls(request: Request) -> Response:
+    account = context(request).auth.writer(request.headers.get("authorization"))
+    body = await read_body(request)
+    accepted = await run_in_threadpool(_ingest, request, body, account.id)
+    return Response(JSON.document({"accepted": accepted}), media_type=JSON.MEDIA_TYPE)
+
+
+# Registered so that the OpenAPI document carries the call schema the body refers to.
+DOC_MODELS = (IngestCall,)
