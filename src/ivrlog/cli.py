@@ -23,7 +23,7 @@ from ivrlog.core.demo import DEMO_EMAIL, demo_calls
 from ivrlog.core.errors import AccountError, IvrlogError
 from ivrlog.core.ingest import ingest_calls
 from ivrlog.settings import Settings, SettingsError, describe
-from ivrlog.storage import UnsupportedDatabase, open_store
+from ivrlog.storage import StoreOpenError, open_store
 from ivrlog.storage.base import Store
 
 app = typer.Typer(
@@ -91,7 +91,7 @@ def with_settings(
 def _store(settings: Settings) -> Iterator[Store]:
     try:
         store = open_store(settings.database)
-    except UnsupportedDatabase as exc:
+    except StoreOpenError as exc:
         raise _fail(str(exc), 2) from None
     try:
         yield store
@@ -194,7 +194,7 @@ def _serve(settings: Settings) -> None:
 
     try:
         application = create_app(settings)
-    except UnsupportedDatabase as exc:
+    except StoreOpenError as exc:
         raise _fail(str(exc), 2) from None
     uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level)
 

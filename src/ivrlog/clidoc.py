@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-
 from typing import Any
 
 import typer
@@ -38,10 +37,15 @@ def _command(path: str, command: Any, out: list[str]) -> None:
             _command(f"{path} {name}", sub, out)
         return
     params = [p for p in command.params if p.name != "help"]
-    usage = " ".join(
-        [path, *(p.name.upper() for p in params if _is_argument(p))]
-    )
-    out += [f"## `{path}`", "", inspect.cleandoc(command.help or ""), "", f"    {usage} [OPTIONS]", ""]
+    usage = " ".join([path, *(p.name.upper() for p in params if _is_argument(p))])
+    out += [
+        f"## `{path}`",
+        "",
+        inspect.cleandoc(command.help or ""),
+        "",
+        f"    {usage} [OPTIONS]",
+        "",
+    ]
     out += ["| name | kind | meaning |", "| --- | --- | --- |"]
     out += [_param_row(p) for p in params]
     out.append("")

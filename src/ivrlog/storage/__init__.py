@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from ivrlog.core.model import CallPage
-from ivrlog.storage.base import Store
+from ivrlog.storage.base import Store, StoreOpenError
 from ivrlog.storage.sqlite import SqliteStore
 
-__all__ = ["CallPage", "Store", "open_store", "sqlite_path"]
+__all__ = [
+    "CallPage",
+    "Store",
+    "StoreOpenError",
+    "UnsupportedDatabase",
+    "open_store",
+    "sqlite_path",
+]
 
 
-class UnsupportedDatabase(ValueError):
+class UnsupportedDatabase(StoreOpenError):
     """The database URL names a backend this build cannot use."""
 
 
@@ -40,7 +49,14 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
         )
     if not path:
         raise UnsupportedDatabase("The SQLite URL names no file: use sqlite:///path/to/file.db.")
-    store = SqliteStore(path)
+    try:
+        store = SqliteStore(path)
+    except sqlite3.Error as exc:
+        raise StoreOpenError(f"Cannot open the SQLite database {path!r}: {exc}.") from None
     if migrate:
-        store.migrate()
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
     return store

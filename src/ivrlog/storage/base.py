@@ -9,6 +9,10 @@ from typing import Protocol
 from ivrlog.core.model import Account, CallPage, CallQuery, DetailFormat, StoredCall
 
 
+class StoreOpenError(Exception):
+    """The database cannot be opened or used by this ivrlog; the message says why."""
+
+
 class Store(Protocol):
     """Accounts and calls, behind one interface for SQLite and PostgreSQL."""
 

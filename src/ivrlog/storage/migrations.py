@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ivrlog.storage.base import StoreOpenError
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -53,3 +55,17 @@ CREATE TABLE call_details (
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
+
+
+class SchemaTooNew(StoreOpenError):
+    """The database was migrated by a newer ivrlog than this one."""
+
+
+def pending(current: int) -> list[Migration]:
+    """The migrations a database at version `current` still needs, in order."""
+    if current > LATEST_VERSION:
+        raise SchemaTooNew(
+            f"The database schema is at version {current}, newer than this ivrlog knows "
+            f"({LATEST_VERSION}): upgrade ivrlog."
+        )
+    return [m for m in MIGRATIONS if m.version > current]

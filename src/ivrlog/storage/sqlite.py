@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ivrlog.core.errors import AccountError
 from ivrlog.core.model import Account, CallQuery, CallRow, DetailFormat, StoredCall
-from ivrlog.storage.migrations import MIGRATIONS
+from ivrlog.storage.migrations import pending
 
 _BATCH_ROWS = 200
 _ACCOUNT_COLUMNS = "id, email, active, developer_key_hash, ingest_token_hash, created_at"
@@ -141,9 +141,8 @@ class SqliteStore:
             (current,) = conn.execute(
                 "SELECT coalesce(max(version), 0) FROM schema_version"
             ).fetchone()
-            for migration in MIGRATIONS:
-                if migration.version <= current:
-                    continue
+            for migration in pending(current):
+                # statements are split on ';': migration SQL keeps none inside literals
                 for statement in migration.sqlite.split(";"):
                     if statement.strip():
                         conn.execute(statement)

@@ -1,0 +1,80 @@
+"""Fixtures shared by every suite: stores per backend, the app, a client, an account."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ivrlog.core.accounts import Credentials, add_account
+from ivrlog.settings import Settings
+from ivrlog.storage import open_store
+from ivrlog.storage.base import Store
+from ivrlog.web import create_app
+from tests.factories import NOW
+
+BACKENDS = ["sqlite"]
+
+
+def database_url(backend: str, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        return str(tmp_path / "ivrlog.db")
+    raise AssertionError(f"unknown backend {backend}")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path) -> str:
+    return database_url(backend, tmp_path)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    the_store = open_store(db_url)
+    yield the_store
+    the_store.close()
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database=db_url)
+
+
+@pytest.fixture
+def app(settings: Settings, store: Store) -> FastAPI:
+    return create_app(settings, store=store, clock=lambda: NOW)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as the_client:
+        yield the_client
+
+
+@pytest.fixture
+def account(store: Store) -> Credentials:
+    return add_account(store, "Dev@Example.com", now=NOW)
+
+
+@pytest.fixture
+def other_account(store: Store) -> Credentials:
+    return add_account(store, "other@example.com", now=NOW)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped test is a failure: a suite that cannot run must not pass quietly."""
+    if os.environ.get("CI") != "true":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(f"CI=true: {len(skipped)} skipped test(s) count as failures.", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,66 @@
+"""Tiny factories for calls and entries in the ingestion shape, and request helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2 as httpx
+from fastapi.testclient import TestClient
+
+from ivrlog.core.accounts import Credentials
+
+NOW = 1_795_000_000  # the fixed "now" of every test app
+DAY = 86_400
+
+
+def entry(
+    line: str = "Executing application",
+    cls: str = "info",
+    timestamp: int = NOW - 3600,
+    module_type: str = "start",
+    result_variable: str = "start",
+    **data: Any,
+) -> dict[str, Any]:
+    return {
+        "event": {
+            "line": line,
+            "data": {**data, "module_type": module_type, "result_variable": result_variable},
+        },
+        "class": cls,
+        "timestamp": timestamp,
+    }
+
+
+def call(
+    session_id: str = "100035;000;1575898377",
+    start: int = NOW - 3600,
+    *,
+    end: int | None = None,
+    src: str = "6177123000",
+    dest: str = "6177123001",
+    type: str = "inbound",
+    detail: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "session_id": session_id,
+        "src": src,
+        "dest": dest,
+        "type": type,
+        "start": start,
+        "end": start + 37 if end is None else end,
+        "detail": [entry(timestamp=start)] if detail is None else detail,
+        **extra,
+    }
+
+
+def ingest(client: TestClient, creds: Credentials, calls: list[dict[str, Any]]) -> httpx.Response:
+    return client.post(
+        "/ingest/v1/calls",
+        json=calls,
+        headers={"Authorization": f"Bearer {creds.ingest_token}"},
+    )
+
+
+def basic(creds: Credentials) -> tuple[str, str]:
+    return (creds.email, creds.developer_key)
