@@ -165,8 +165,8 @@ def test_demo_rerun_replaces_only_the_demo_account(runner: CliRunner, db: str) -
     args = ["demo", "--no-serve", "--calls", "50", "--db", db]
     _, first = run(runner, *args)
     _, second = run(runner, *args)
-    key = [line.split()[-1] for line in second.splitlines() if "developer key" in line][0]
-    old_key = [line.split()[-1] for line in first.splitlines() if "developer key" in line][0]
+    key = next(line.split()[-1] for line in second.splitlines() if "developer key" in line)
+    old_key = next(line.split()[-1] for line in first.splitlines() if "developer key" in line)
     assert key != old_key
     store = open_store(db)
     try:

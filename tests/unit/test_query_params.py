@@ -33,6 +33,7 @@ def test_window_errors_name_the_parameter(start: str, end: str, names: str) -> N
 
 def test_paging_defaults_and_bounds() -> None:
     assert parse_paging(None, None) == (0, 1000)
+    assert parse_paging("", "") == (0, 1000)
     assert parse_paging("0", "1") == (0, 1)
     assert parse_paging("999999", "10000") == (999999, 10000)
 
@@ -53,9 +54,7 @@ def test_paging_errors(offset: str | None, limit: str | None, name: str, allowed
 
 
 def test_build_query_treats_empty_number_as_no_filter() -> None:
-    query = build_query(
-        7, "10", "20", number="", raw_offset=None, raw_limit="5", cutoff=3
-    )
+    query = build_query(7, "10", "20", number="", raw_offset=None, raw_limit="5", cutoff=3)
     assert (query.account_id, query.start, query.end, query.number) == (7, 10, 20, None)
     assert (query.offset, query.limit, query.detail_cutoff) == (0, 5, 3)
 

@@ -6,6 +6,8 @@ and nothing is written unless the whole batch is valid.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -37,6 +39,33 @@ _EVENT_FIELDS: Final = ("line", "data")
 _KEPT_DATA: Final = ("module_type", "result_variable")
 
 
+_LONG_DIGITS: Final = re.compile(rb"[0-9]{19,}")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(raw: bytes) -> Any:
+    """Parse JSON. orjson turns an integer beyond 64 bits into a float, which would change
+    its JSON type; when the text has a run of 19 or more digits the standard parser reads
+    it instead, and an integer that does not fit in 64 bits is refused."""
+    if not _LONG_DIGITS.search(raw):
+        return orjson.loads(raw)
+    try:
+        value = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise orjson.JSONDecodeError(str(exc), "", 0) from None
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        raise BadRequest(
+            f"The body holds a value ivrlog cannot store ({exc}): integers must fit in "
+            "64 bits (send larger ones as strings) and text must be valid Unicode."
+        ) from None
+    return value
+
+
 def parse_batch(body: bytes, content_type: str) -> list[Any]:
     """The call objects of a request body: a JSON array, or NDJSON (one call a line)."""
     media = content_type.split(";", 1)[0].strip().lower()
@@ -45,7 +74,7 @@ def parse_batch(body: bytes, content_type: str) -> list[Any]:
         for number, line in enumerate(body.split(b"\n"), start=1):
             if line.strip():
                 try:
-                    calls.append(orjson.loads(line))
+                    calls.append(loads(line))
                 except orjson.JSONDecodeError as exc:
                     raise BadRequest(f"Body line {number} is not valid JSON: {exc}.") from None
                 if len(calls) > MAX_CALLS:
@@ -57,7 +86,7 @@ def parse_batch(body: bytes, content_type: str) -> list[Any]:
             "use application/json (an array) or application/x-ndjson."
         )
     try:
-        parsed = orjson.loads(body)
+        parsed = loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}.") from None
     if not isinstance(parsed, list):

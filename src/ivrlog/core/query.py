@@ -38,14 +38,15 @@ def parse_window(raw_start: str, raw_end: str) -> tuple[int, int]:
 
 
 def parse_paging(raw_offset: str | None, raw_limit: str | None) -> tuple[int, int]:
+    """Offset and limit; an absent or empty value means the default."""
     offset = 0
-    if raw_offset is not None:
+    if raw_offset:
         parsed = _whole_number(raw_offset)
         if parsed is None:
             raise BadRequest(f"Invalid offset {raw_offset!r}: must be a whole number, 0 or more.")
         offset = parsed
     limit = DEFAULT_LIMIT
-    if raw_limit is not None:
+    if raw_limit:
         parsed = _whole_number(raw_limit)
         if parsed is None or not 1 <= parsed <= MAX_LIMIT:
             raise BadRequest(

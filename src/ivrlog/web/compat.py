@@ -94,14 +94,15 @@ def _ok(model: type, description: str) -> dict[int | str, dict[str, Any]]:
 
 def _page_response(
     request: Request,
+    start: str,
+    end: str,
     number: str | None,
     offset: str | None,
     limit: str | None,
-    start: str,
-    end: str,
     *,
     detail: bool,
 ) -> Response:
+    """A streamed page: checked credentials, checked parameters, then stored fragments."""
     ctx = context(request)
     account = ctx.auth.reader(request.headers.get("authorization"))
     query = build_query(
@@ -137,7 +138,7 @@ def get_calls(
     offset: OffsetQuery = None,
     limit: LimitQuery = None,
 ) -> Response:
-    return _page_response(request, number, offset, limit, start, end, detail=False)
+    return _page_response(request, start, end, number, offset, limit, detail=False)
 
 
 @router.get(
@@ -156,7 +157,7 @@ def get_all_logs(
     offset: OffsetQuery = None,
     limit: LimitQuery = None,
 ) -> Response:
-    return _page_response(request, number, offset, limit, start, end, detail=True)
+    return _page_response(request, start, end, number, offset, limit, detail=True)
 
 
 @router.get(

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ivrlog.storage.base import Store
+
+
+def test_health_answers_without_auth(client: TestClient) -> None:
+    response = client.get("/-/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_health_is_503_when_the_database_does_not_answer(
+    client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise OSError("disk /var/secret gone")
+
+    monkeypatch.setattr(store, "ping", broken)
+    response = client.get("/-/health")
+    assert response.status_code == 503
+    assert response.json() == {"error": "The database does not answer."}
+    assert "secret" not in response.text
