@@ -135,7 +135,13 @@ def accounts_rotate(email: EmailArg, as_json: JsonFlag = False, *, settings: Set
 
 @accounts_app.command("list")
 @with_settings("database")
-def accounts_list(as_json: JsonFlag = False, *, settings: Settings) -> None:
+def accounts_list(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object a line, one per account.")
+    ] = False,
+    *,
+    settings: Settings,
+) -> None:
     """List every account with its state."""
     with _store(settings) as store:
         rows = store.list_accounts()
