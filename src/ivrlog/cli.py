@@ -274,7 +274,7 @@ def demo(
         for c in generated
         if not c["private"] and c["detail"] and c["start"] >= cutoff and c["type"] == "inbound"
     ]
-    sample = max(readable, key=lambda c: (len(c["detail"]) >= 10, c["start"]))
+    sample = max(readable or generated, key=lambda c: (len(c["detail"]) >= 10, c["start"]))
     out.print(
         f"[bold]Demo database[/] {settings.database}: {len(generated)} calls (seed {the_seed})."
     )

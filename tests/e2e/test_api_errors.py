@@ -108,8 +108,15 @@ BAD_PARAMETERS = [
     (f"{START}/{END}", {"limit": "10001"}, "limit", "10001", "1 to 10000"),
     (f"{START}/{END}", {"limit": "abc"}, "limit", "abc", "1 to 10000"),
     (f"{START}/{END}", {"limit": "-1"}, "limit", "-1", "1 to 10000"),
-    (f"{START}/{END}", {"offset": "-1"}, "offset", "-1", "0 or more"),
-    (f"{START}/{END}", {"offset": "abc"}, "offset", "abc", "0 or more"),
+    (f"{START}/{END}", {"offset": "-1"}, "offset", "-1", "from 0 to 9223372036854775807"),
+    (f"{START}/{END}", {"offset": "abc"}, "offset", "abc", "from 0 to 9223372036854775807"),
+    (
+        f"{START}/{END}",
+        {"offset": "9223372036854775808"},
+        "offset",
+        "9223372036854775808",
+        "from 0 to 9223372036854775807",
+    ),
 ]
 
 

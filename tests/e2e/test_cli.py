@@ -189,3 +189,12 @@ def test_help_lists_every_command(runner: CliRunner) -> None:
     code, output = run(runner, "accounts", "--help")
     for command in ("add", "list", "disable", "enable", "rotate"):
         assert command in output
+
+
+@pytest.mark.parametrize("count", ["1", "3"])
+def test_demo_with_very_few_calls_still_prints_curl_lines(
+    runner: CliRunner, db: str, count: str
+) -> None:
+    code, output = run(runner, "demo", "--no-serve", "--calls", count, "--seed", "2", "--db", db)
+    assert code == 0, output
+    assert len([line for line in output.splitlines() if line.startswith("curl ")]) == 4

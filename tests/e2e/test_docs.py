@@ -76,6 +76,7 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
         assert operation["description"]
         assert {"200", "401", "405", "500"} <= set(operation["responses"])
         assert operation["security"] == [{"developerKey": []}]
+        assert "422" not in operation["responses"]  # a bad parameter is 400 here
         assert "application/xml" in operation["responses"]["200"]["content"]
     for path in compat[:2]:
         params = {p["name"]: p for p in paths[path]["get"]["parameters"]}
@@ -102,6 +103,7 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
         "log",
     ]
     assert "/-/health" in paths
+    assert "HTTPValidationError" not in schemas
 
 
 def test_swagger_page_is_served(client: TestClient) -> None:

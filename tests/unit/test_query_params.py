@@ -35,14 +35,15 @@ def test_paging_defaults_and_bounds() -> None:
     assert parse_paging(None, None) == (0, 1000)
     assert parse_paging("", "") == (0, 1000)
     assert parse_paging("0", "1") == (0, 1)
-    assert parse_paging("999999", "10000") == (999999, 10000)
+    assert parse_paging("9223372036854775807", "10000") == (2**63 - 1, 10000)
 
 
 @pytest.mark.parametrize(
     ("offset", "limit", "name", "allowed"),
     [
-        ("-1", None, "offset", "0 or more"),
-        ("x", None, "offset", "0 or more"),
+        ("-1", None, "offset", "from 0 to 9223372036854775807"),
+        ("x", None, "offset", "from 0 to 9223372036854775807"),
+        ("9223372036854775808", None, "offset", "from 0 to 9223372036854775807"),
         (None, "0", "limit", "from 1 to 10000"),
         (None, "10001", "limit", "from 1 to 10000"),
         (None, "ten", "limit", "from 1 to 10000"),

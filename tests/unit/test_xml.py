@@ -107,7 +107,7 @@ def test_any_text_reads_back_with_only_impossible_characters_replaced(text: str)
 
 @pytest.mark.parametrize(
     "key",
-    ["module_type", "result_variable", "a", "_", "_x0020_", "A1.b-c", "camelCase", "xml", "x."],
+    ["module_type", "result_variable", "a", "_", "_xy", "a_x12", "A1.b-c", "camelCase", "xml"],
 )
 def test_safe_names_are_unchanged(key: str) -> None:
     assert xml_name(key) == key
@@ -120,7 +120,8 @@ def test_safe_names_are_unchanged(key: str) -> None:
         ("caller id", "caller_x0020_id"),
         ("2fa", "_x0032_fa"),
         ("número", "n_x00FA_mero"),
-        ("", "_"),
+        ("", "_x_"),
+        ("caller_x0020_id", "caller_x005F_x0020_id"),
         # the rules of the module docstring
         ("a:b", "a_x003A_b"),
         ("ns:tag", "ns_x003A_tag"),
@@ -141,11 +142,21 @@ def test_safe_names_are_unchanged(key: str) -> None:
         ("key=value", "key_x003D_value"),
         ("\ufffe", "_xFFFE_"),
         ("ǅ", "_x01C5_"),
+        ("_x0020_", "_x005F_x0020_"),
+        ("_x_", "_x005F_x_"),
+        ("a_xBEEF_b c", "a_x005F_xBEEF_b_x0020_c"),
     ],
 )
 def test_unsafe_names_are_encoded(key: str, name: str) -> None:
     assert xml_name(key) == name
     assert parse_xml(f"<{name}/>").tag == name
+
+
+@PROPERTY
+@given(st.text(max_size=8), st.text(max_size=8))
+def test_different_keys_never_share_a_name(first: str, second: str) -> None:
+    if first != second:
+        assert xml_name(first) != xml_name(second)
 
 
 def test_names_are_deterministic() -> None:

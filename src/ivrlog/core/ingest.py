@@ -7,6 +7,7 @@ and nothing is written unless the whole batch is valid.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from typing import Any, Final
@@ -31,6 +32,7 @@ MAX_SESSION_ID: Final = 128
 MAX_NUMBER: Final = 64
 MAX_TIME: Final = 253_402_300_799  # 9999-12-31T23:59:59Z
 MAX_REPORTED_ERRORS: Final = 1_000
+MAX_DEPTH: Final = 64  # objects and lists nested in an entry's data
 PRIVATE: Final = "[private]"
 
 _CALL_FIELDS: Final = ("session_id", "src", "dest", "type", "start", "end", "private", "detail")
@@ -46,6 +48,13 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
 def loads(raw: bytes) -> Any:
     """Parse JSON. orjson turns an integer beyond 64 bits into a float, which would change
     its JSON type; when the text has a run of 19 or more digits the standard parser reads
@@ -53,7 +62,7 @@ def loads(raw: bytes) -> Any:
     if not _LONG_DIGITS.search(raw):
         return orjson.loads(raw)
     try:
-        value = json.loads(raw, parse_constant=_refuse_constant)
+        value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
         raise orjson.JSONDecodeError(str(exc), "", 0) from None
     try:
@@ -127,6 +136,14 @@ def _check_unknown(
             problems.add(index, prefix + key, f"unknown field; allowed: {', '.join(allowed)}")
 
 
+def _too_deep(value: dict[str, Any] | list[Any], room: int) -> bool:
+    """Whether containers nest inside `value` more than `room` levels deep."""
+    if room <= 0:
+        return True
+    children = value.values() if isinstance(value, dict) else value
+    return any(isinstance(child, (dict, list)) and _too_deep(child, room - 1) for child in children)
+
+
 def _check_entry(entry: Any, index: int, path: str, problems: _Problems) -> None:
     if not isinstance(entry, dict):
         problems.add(index, path, "must be an object")
@@ -142,6 +159,10 @@ def _check_entry(entry: Any, index: int, path: str, problems: _Problems) -> None
         data = event.get("data")
         if not isinstance(data, dict):
             problems.add(index, path + ".event.data", "must be an object")
+        elif _too_deep(data, MAX_DEPTH):
+            problems.add(
+                index, path + ".event.data", f"nests objects and lists deeper than {MAX_DEPTH}"
+            )
         else:
             for key in _KEPT_DATA:
                 if not isinstance(data.get(key), str):

@@ -11,6 +11,7 @@ from ivrlog.storage.base import Store
 
 DEFAULT_LIMIT: Final = 1000
 MAX_LIMIT: Final = 10_000
+MAX_OFFSET: Final = 2**63 - 1  # the largest integer a database takes
 SECONDS_PER_DAY: Final = 86_400
 
 
@@ -42,8 +43,10 @@ def parse_paging(raw_offset: str | None, raw_limit: str | None) -> tuple[int, in
     offset = 0
     if raw_offset:
         parsed = _whole_number(raw_offset)
-        if parsed is None:
-            raise BadRequest(f"Invalid offset {raw_offset!r}: must be a whole number, 0 or more.")
+        if parsed is None or parsed > MAX_OFFSET:
+            raise BadRequest(
+                f"Invalid offset {raw_offset!r}: must be a whole number from 0 to {MAX_OFFSET}."
+            )
         offset = parsed
     limit = DEFAULT_LIMIT
     if raw_limit:

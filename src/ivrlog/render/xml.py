@@ -5,7 +5,9 @@ in order, a list as repeated `<item>` children, `true`/`false` for booleans and 
 element for null. Text is escaped, characters XML 1.0 cannot carry become U+FFFD, and a
 key that is not a safe XML name is encoded deterministically: every character other
 than an ASCII letter, digit, `_`, `-` or `.` (and a leading digit, `-` or `.`) becomes
-`_xHHHH_`, its code point in hex; the empty key becomes `_`.
+`_xHHHH_`, its code point in hex; so that no two keys share a name, the `_` that starts
+a literal `_xHHHH_` (or `_x_`) in a key is encoded too (`_x005F_`); the empty key
+becomes `_x_`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ _NEEDS_ESCAPE = re.compile("[&<>\r]")
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
 _SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_.\-]")
+_LITERAL_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]*_)")
 
 
 def escape_text(text: str) -> str:
@@ -44,14 +47,19 @@ def _encode_char(char: str) -> str:
 @lru_cache(maxsize=4096)
 def xml_name(key: str) -> str:
     """The element name for an object key (see the module docstring)."""
-    if _SAFE_NAME.fullmatch(key):
-        return key
     if not key:
-        return "_"
-    head = (
-        key[0] if key[0].isascii() and (key[0].isalpha() or key[0] == "_") else _encode_char(key[0])
+        return "_x_"
+    if _SAFE_NAME.fullmatch(key) and "_x" not in key:
+        return key
+    literal = {m.start() for m in _LITERAL_ESCAPE.finditer(key)}
+    return "".join(
+        _encode_char(c)
+        if i in literal
+        or not _NAME_CHAR.match(c)
+        or (i == 0 and not (c.isascii() and (c.isalpha() or c == "_")))
+        else c
+        for i, c in enumerate(key)
     )
-    return head + "".join(c if _NAME_CHAR.match(c) else _encode_char(c) for c in key[1:])
 
 
 def write_value(value: Any, out: list[str]) -> None:
