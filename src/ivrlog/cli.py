@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import secrets
 import shlex
 import sys
 import time
@@ -252,7 +253,7 @@ def demo(
     Only the demo account (demo@ivrlog.example) is touched: its calls are replaced and its credentials rotated on every run.
     """  # noqa: E501
     moment = int(time.time()) if now is None else now
-    the_seed = seed if seed is not None else int.from_bytes(__import__("os").urandom(4), "big")
+    the_seed = seed if seed is not None else secrets.randbits(32)
     generated = demo_calls(calls, seed=the_seed, now=moment)
     with _store(settings) as store:
         if store.account_by_email(DEMO_EMAIL) is None:

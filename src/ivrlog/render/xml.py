@@ -100,26 +100,23 @@ MEDIA_TYPE = "application/xml"
 FORMAT: Final = "xml"
 
 
-def _summary_fields(row: CallRow) -> str:
+def _item(row: CallRow, detail: str) -> str:
+    """One listed call; `detail` is its `<detail>` element, or empty in /api/calls."""
     src = "Outbound" if row[5] == "outbound" else row[1]
     return (
-        f"<dest>{escape_text(row[0])}</dest><src>{escape_text(src)}</src>"
+        f"<item><dest>{escape_text(row[0])}</dest><src>{escape_text(src)}</src>"
         f"<start>{row[2]}</start><end>{row[3]}</end>"
-        f"<session_id>{escape_text(row[4])}</session_id>"
+        f"<session_id>{escape_text(row[4])}</session_id>{detail}"
+        f"<type>{escape_text(row[5])}</type><log>{'true' if row[6] else 'false'}</log></item>"
     )
 
 
 def _summary(row: CallRow) -> str:
-    fields = _summary_fields(row)
-    log = "true" if row[6] else "false"
-    return f"<item>{fields}<type>{escape_text(row[5])}</type><log>{log}</log></item>"
+    return _item(row, "")
 
 
 def _with_detail(row: CallRow) -> str:
-    fields = _summary_fields(row)
-    detail = f"<detail>{row[7]}</detail>" if row[7] else "<detail/>"
-    log = "true" if row[6] else "false"
-    return f"<item>{fields}{detail}<type>{escape_text(row[5])}</type><log>{log}</log></item>"
+    return _item(row, f"<detail>{row[7]}</detail>" if row[7] else "<detail/>")
 
 
 def _page(page: CallPage, shape: Callable[[CallRow], str]) -> Iterator[bytes]:

@@ -34,22 +34,29 @@ class _Page:
         self._store = store
         self._conn: sqlite3.Connection | None = conn
         conn.execute("BEGIN")
-        where = "c.account_id = ? AND c.start >= ? AND c.start < ?"
-        params: list[object] = [query.account_id, query.start, query.end]
+        where = "c.account_id = :account AND c.start >= :start AND c.start < :end"
         if query.number is not None:
-            where += " AND c.dest = ?"
-            params.append(query.number)
+            where += " AND c.dest = :number"
+        params = {
+            "account": query.account_id,
+            "start": query.start,
+            "end": query.end,
+            "number": query.number,
+            "cutoff": query.detail_cutoff,
+            "limit": query.limit,
+            "offset": query.offset,
+        }
         (self.total,) = conn.execute(
             f"SELECT count(*) FROM calls c WHERE {where}", params
         ).fetchone()
-        fragment = f"CASE WHEN c.start >= ? THEN d.{detail} END" if detail else "NULL AND ?"
+        fragment = f"CASE WHEN c.start >= :cutoff THEN d.{detail} END" if detail else "NULL"
         self._cursor = conn.execute(
             f"""SELECT c.dest, c.src, c.start, c."end", c.session_id, c.type,
-                       d.call_id IS NOT NULL AND c.start >= ?, {fragment}
+                       d.call_id IS NOT NULL AND c.start >= :cutoff, {fragment}
                 FROM calls c LEFT JOIN call_details d ON d.call_id = c.id
                 WHERE {where}
-                ORDER BY c.start DESC, c.session_id DESC LIMIT ? OFFSET ?""",
-            [query.detail_cutoff, query.detail_cutoff, *params, query.limit, query.offset],
+                ORDER BY c.start DESC, c.session_id DESC LIMIT :limit OFFSET :offset""",
+            params,
         )
 
     def batches(self) -> Iterator[Sequence[CallRow]]:
