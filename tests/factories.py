@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
+from ivrlog.storage import sqlite_path
 
 NOW = 1_795_000_000  # the fixed "now" of every test app
 DAY = 86_400
@@ -64,3 +66,11 @@ def ingest(client: TestClient, creds: Credentials, calls: list[dict[str, Any]]) 
 
 def basic(creds: Credentials) -> tuple[str, str]:
     return (creds.email, creds.developer_key)
+
+
+def database_text(db_url: str) -> str:
+    """Every byte of the SQLite database file and its journals, as text."""
+    path = sqlite_path(db_url)
+    assert path is not None
+    files = [Path(path + suffix) for suffix in ("", "-wal", "-journal", "-shm")]
+    return b"".join(f.read_bytes() for f in files if f.exists()).decode("latin-1")

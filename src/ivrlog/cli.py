@@ -20,9 +20,12 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ivrlog.core import accounts as account_service
+from ivrlog.core import patterns as pattern_service
 from ivrlog.core.demo import DEMO_EMAIL, demo_calls
 from ivrlog.core.errors import AccountError, IvrlogError
 from ivrlog.core.ingest import ingest_calls
+from ivrlog.core.redact import PatternRefused, Redactor
+from ivrlog.core.retention import PurgeReport, purge_expired
 from ivrlog.settings import Settings, SettingsError, describe
 from ivrlog.storage import StoreOpenError, open_store
 from ivrlog.storage.base import Store
@@ -36,6 +39,12 @@ app = typer.Typer(
 )
 accounts_app = typer.Typer(help="Manage accounts and their credentials.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
+redaction_app = typer.Typer(
+    help="Manage an account's own redaction patterns (applied to ingested entries besides "
+    "the built-in card number and SSN rules).",
+    no_args_is_help=True,
+)
+app.add_typer(redaction_app, name="redaction")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -96,7 +105,7 @@ def _store(settings: Settings) -> Iterator[Store]:
         raise _fail(str(exc), 2) from None
     try:
         yield store
-    except AccountError as exc:
+    except (AccountError, PatternRefused) as exc:
         raise _fail(str(exc)) from None
     finally:
         store.close()
@@ -191,19 +200,167 @@ def accounts_enable(email: EmailArg, as_json: JsonFlag = False, *, settings: Set
     _set_active(email, True, as_json, settings)
 
 
-SERVER_SETTINGS = ("database", "host", "port", "detail_retention_days", "log_level")
+@redaction_app.command("add")
+@with_settings("database")
+def redaction_add(
+    email: EmailArg,
+    pattern: Annotated[
+        str, typer.Argument(help="A Python regular expression; what it matches is redacted.")
+    ],
+    label: Annotated[
+        str, typer.Option(help="A name for the pattern, unique in the account (for remove).")
+    ],
+    as_json: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Add a pattern to an account: text of ingested entries that it matches is stored as [redacted].
+
+    A pattern that is not a valid regular expression, matches the empty string, or could backtrack catastrophically (nested or overlapping repeats such as (a+)+) is refused with the reason. It applies to calls ingested from then on (within a second on a running server), not to stored ones.
+    """  # noqa: E501
+    with _store(settings) as store:
+        added = pattern_service.add_pattern(store, email, label, pattern)
+    if as_json:
+        out.print(
+            orjson.dumps({"label": added.label, "pattern": added.pattern}).decode(), markup=False
+        )
+    else:
+        out.print(f"Pattern {added.label!r} added: {added.pattern}", markup=False)
+
+
+@redaction_app.command("list")
+@with_settings("database")
+def redaction_list(
+    email: Annotated[
+        str | None, typer.Argument(help="Only this account's patterns (default: every account).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object a line, one per pattern.")
+    ] = False,
+    *,
+    settings: Settings,
+) -> None:
+    """List accounts' own redaction patterns."""
+    with _store(settings) as store:
+        rows = pattern_service.list_patterns(store, email)
+    if as_json:
+        for owner, p in rows:
+            out.print(
+                orjson.dumps({"email": owner, "label": p.label, "pattern": p.pattern}).decode(),
+                markup=False,
+            )
+        return
+    table = Table("email", "label", "pattern")
+    for owner, p in rows:
+        table.add_row(owner, p.label, p.pattern)
+    out.print(table)
+
+
+@redaction_app.command("remove")
+@with_settings("database")
+def redaction_remove(
+    email: EmailArg,
+    label: Annotated[str, typer.Argument(help="The label the pattern was added with.")],
+    *,
+    settings: Settings,
+) -> None:
+    """Remove a pattern from an account (calls stored meanwhile stay redacted)."""
+    with _store(settings) as store:
+        pattern_service.remove_pattern(store, email, label)
+    out.print(f"Pattern {label!r} removed.", markup=False)
+
+
+def _when(moment: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(moment))
+
+
+def _show_purge(report: PurgeReport, settings: Settings) -> None:
+    out.print(f"[bold]Purged[/] {settings.database}:")
+    out.print(
+        f"  open calls completed: {report.open_calls_completed:>9}"
+        f"  (no new entry for {settings.open_call_timeout} s)"
+    )
+    out.print(
+        f"  call details deleted: {report.details_deleted:>9}"
+        f"  (calls started before {_when(report.detail_cutoff)})"
+    )
+    out.print(
+        f"  calls deleted:        {report.calls_deleted:>9}"
+        f"  (started before {_when(report.call_cutoff)})"
+    )
+    if report.scrubbed:
+        out.print("  Deleted content was cleared from the database files.")
+    else:
+        out.print("  [yellow]The journal could not be cleared yet (readers busy): run it again.[/]")
+
+
+@app.command()
+@with_settings("database", "detail_retention_days", "call_retention_days", "open_call_timeout")
+def purge(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object with the counts.")
+    ] = False,
+    now: Annotated[
+        int | None, typer.Option(help="Pretend it is this UNIX time (default: now).")
+    ] = None,
+    *,
+    settings: Settings,
+) -> None:
+    """Apply the retention rules now (the server also does every purge_interval) and print what was removed.
+
+    Completes calls left open past open_call_timeout, deletes the detail of calls older than detail_retention_days and calls older than call_retention_days, in batches, then clears deleted content from the database files.
+    """  # noqa: E501
+    moment = int(time.time()) if now is None else now
+    retention = settings.retention
+    with _store(settings) as store:
+        details, calls = store.count_expired(*retention.cutoffs(moment))
+        with Progress(console=err, transient=True, disable=as_json) as progress:
+            tasks = {
+                "details": progress.add_task("Deleting expired call details", total=details),
+                "calls": progress.add_task("Deleting expired calls", total=calls),
+            }
+            report = purge_expired(
+                store,
+                retention,
+                now=moment,
+                progress=lambda step, count: progress.advance(tasks[step], count),
+            )
+    if as_json:
+        out.print(orjson.dumps(report.as_dict()).decode(), markup=False)
+    else:
+        _show_purge(report, settings)
+
+
+SERVER_SETTINGS = (
+    "database",
+    "host",
+    "port",
+    "detail_retention_days",
+    "call_retention_days",
+    "purge_interval",
+    "open_call_timeout",
+    "redaction",
+    "log_level",
+)
 
 
 def _serve(settings: Settings) -> None:
     import uvicorn
 
     from ivrlog.web import create_app
+    from ivrlog.web.logs import log_config
 
     try:
         application = create_app(settings)
     except StoreOpenError as exc:
         raise _fail(str(exc), 2) from None
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
+    )
 
 
 @app.command()
@@ -263,11 +420,12 @@ def demo(
         account = store.account_by_email(DEMO_EMAIL)
         assert account is not None
         store.delete_account_calls(account.id)
+        rules = Redactor(builtin=settings.redaction)
         with Progress(console=err, transient=True) as progress:
             task = progress.add_task("Storing demo calls", total=len(generated))
             for first in range(0, len(generated), 500):
                 batch = generated[first : first + 500]
-                ingest_calls(store, account.id, batch)
+                ingest_calls(store, account.id, batch, rules)
                 progress.advance(task, len(batch))
     cutoff = moment - settings.detail_retention_days * 86_400
     readable = [

@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from ivrlog.core.retention import Retention
+
 ENV_PREFIX = "IVRLOG_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -35,6 +37,26 @@ class Settings:
     detail_retention_days: int = _setting(
         5, "Days a call's detail stays readable, counted from the call's start (1 or more)."
     )
+    call_retention_days: int = _setting(
+        365,
+        "Days a call is kept at all, counted from its start; older calls are deleted by the "
+        "purge (at least detail_retention_days).",
+    )
+    purge_interval: int = _setting(
+        600,
+        "Seconds between two runs of the retention purge inside the server (0 turns it off; "
+        "run `ivrlog purge` instead).",
+    )
+    open_call_timeout: int = _setting(
+        4 * 3600,
+        "Seconds a live call may go without a new entry before the server completes it "
+        "(60 or more).",
+    )
+    redaction: bool = _setting(
+        True,
+        "Replace payment card numbers and US SSNs in ingested entries by [redacted] before "
+        "storing them. Accounts' own patterns apply either way.",
+    )
     log_level: str = _setting("info", f"Server log level: {', '.join(LOG_LEVELS)}.")
 
     def __post_init__(self) -> None:
@@ -46,10 +68,25 @@ class Settings:
             raise SettingsError(
                 f"detail_retention_days: {self.detail_retention_days} is not 1 or more."
             )
+        if self.call_retention_days < self.detail_retention_days:
+            raise SettingsError(
+                f"call_retention_days: {self.call_retention_days} is less than "
+                f"detail_retention_days ({self.detail_retention_days})."
+            )
+        if self.purge_interval < 0:
+            raise SettingsError(f"purge_interval: {self.purge_interval} is not 0 or more.")
+        if self.open_call_timeout < 60:
+            raise SettingsError(f"open_call_timeout: {self.open_call_timeout} is not 60 or more.")
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(
                 f"log_level: {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}."
             )
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(
+            self.detail_retention_days, self.call_retention_days, self.open_call_timeout
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +102,21 @@ class SettingInfo:
         return ENV_PREFIX + self.name.upper()
 
 
+def _flag(name: str, kind: object) -> str:
+    flag = "--" + name.replace("_", "-")
+    return f"{flag}/--no-{flag[2:]}" if kind in ("bool", bool) else flag
+
+
 def describe() -> list[SettingInfo]:
     """Every setting with its flag and environment variable, in declaration order."""
-    types = {"str": str, "int": int}
+    types = {"str": str, "int": int, "bool": bool}
     return [
         SettingInfo(
             name=f.name,
             type=types[f.type] if isinstance(f.type, str) else f.type,
             default=f.default,
             help=f.metadata["help"],
-            flag=f.metadata["flag"] or "--" + f.name.replace("_", "-"),
+            flag=f.metadata["flag"] or _flag(f.name, f.type),
         )
         for f in dataclasses.fields(Settings)
     ]

@@ -7,7 +7,6 @@ import base64
 import copy
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -20,9 +19,9 @@ from fastapi.testclient import TestClient
 from ivrlog.core.accounts import Credentials, set_active
 from ivrlog.core.ingest import MAX_TIME
 from ivrlog.core.model import CallQuery
-from ivrlog.storage import open_store, sqlite_path
+from ivrlog.storage import open_store
 from ivrlog.storage.base import Store
-from tests.factories import DAY, NOW, basic, call, entry, ingest
+from tests.factories import DAY, NOW, basic, call, database_text, entry, ingest
 
 URL = "/ingest/v1/calls"
 MiB = 1024 * 1024
@@ -593,12 +592,6 @@ def test_reposting_as_private_drops_the_detail(client: TestClient, account: Cred
     assert all_logs(client, account)["calls"][0]["detail"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 3 (journal hygiene): in WAL mode secure_delete clears the new page, but the "
-    "old page image holding the replaced detail stays readable in the -wal file until a "
-    "checkpoint (SPEC 5: deleted content must not stay readable in the database file).",
-)
 def test_detail_replaced_by_a_private_call_is_not_left_on_disk(
     client: TestClient, account: Credentials, db_url: str
 ) -> None:
@@ -639,14 +632,6 @@ def test_same_session_id_in_two_accounts_is_two_calls(
 
 
 # privacy
-
-
-def database_text(db_url: str) -> str:
-    """Every byte of the SQLite database file and its journals, as text."""
-    path = sqlite_path(db_url)
-    assert path is not None
-    files = [Path(path + suffix) for suffix in ("", "-wal", "-journal", "-shm")]
-    return b"".join(f.read_bytes() for f in files if f.exists()).decode("latin-1")
 
 
 def test_private_call_keeps_its_summary_only(

@@ -113,13 +113,13 @@ def expected_tree(tag: str, value: Any) -> tuple[str, str, list[Any]]:
 
 @pytest.fixture
 def client_at(settings: Settings, store: Store) -> Iterator[ClientAt]:
-    """Clients of apps on the shared store whose clock says `now`."""
+    """Clients of apps on the shared store whose clock says `now`. Their purge is off: these
+    tests pin what the API decides by age alone, before any purge deletes a thing."""
     with ExitStack() as stack:
 
         def make(now: int, **changes: Any) -> TestClient:
-            app = create_app(
-                dataclasses.replace(settings, **changes), store=store, clock=lambda: now
-            )
+            changed = dataclasses.replace(settings, purge_interval=0, **changes)
+            app = create_app(changed, store=store, clock=lambda: now)
             return stack.enter_context(TestClient(app, raise_server_exceptions=False))
 
         yield make

@@ -75,3 +75,37 @@ def test_unusable_locations_fail_clearly(tmp_path: Path) -> None:
 )
 def test_sqlite_path(url: str, path: str | None) -> None:
     assert sqlite_path(url) == path
+
+
+def test_a_version_1_database_is_upgraded_with_its_data(tmp_path: Path) -> None:
+    """An ivrlog of issue 2 left schema 1; opening it adds live calls, patterns and the
+    purge indexes, and fills the new detail start column from the calls."""
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0].sqlite)
+    conn.executescript(
+        """
+        CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL);
+        INSERT INTO schema_version VALUES (1, 'v1');
+        INSERT INTO accounts VALUES (1, 'a@example.com', 1, 'k', 't', 1);
+        INSERT INTO calls VALUES (7, 1, 's1', '1', '2', 'inbound', 1000, 1010, 0, 1);
+        INSERT INTO call_details VALUES (7, '[]', '');
+        """
+    )
+    conn.commit()
+    conn.close()
+    store = open_store(str(path))
+    try:
+        assert store.schema_version() == LATEST_VERSION
+        assert store.count_expired(1001, 0) == (1, 0)  # the detail's start came from its call
+        assert store.count_expired(1000, 1001) == (0, 1)
+        assert store.call_detail(1, "s1", "json", 0) == (True, "[]")
+        assert store.redaction_patterns() == []
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    try:
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert {"calls_start", "call_details_start", "open_calls_touched"} <= indexes
+    finally:
+        conn.close()

@@ -18,6 +18,10 @@ def test_defaults_are_valid() -> None:
         ({"detail_retention_days": 0}, "detail_retention_days"),
         ({"log_level": "loud"}, "log_level"),
         ({"database": ""}, "database"),
+        ({"call_retention_days": 4}, "call_retention_days"),
+        ({"detail_retention_days": 30, "call_retention_days": 29}, "call_retention_days"),
+        ({"purge_interval": -1}, "purge_interval"),
+        ({"open_call_timeout": 59}, "open_call_timeout"),
     ],
 )
 def test_bad_values_name_the_setting(values: dict[str, object], name: str) -> None:
@@ -32,6 +36,10 @@ def test_every_setting_has_flag_env_and_help() -> None:
         "host",
         "port",
         "detail_retention_days",
+        "call_retention_days",
+        "purge_interval",
+        "open_call_timeout",
+        "redaction",
         "log_level",
     ]
     for info in infos:
@@ -40,3 +48,15 @@ def test_every_setting_has_flag_env_and_help() -> None:
         assert info.help
         assert isinstance(info.default, info.type)
     assert next(i for i in infos if i.name == "database").flag == "--db"
+    assert next(i for i in infos if i.name == "redaction").flag == "--redaction/--no-redaction"
+
+
+def test_retention_defaults_follow_the_spec() -> None:
+    settings = Settings()
+    assert (settings.call_retention_days, settings.purge_interval) == (365, 600)
+    assert (settings.open_call_timeout, settings.redaction) == (4 * 3600, True)
+    retention = settings.retention
+    assert retention.cutoffs(1_000_000_000) == (
+        1_000_000_000 - 5 * 86_400,
+        1_000_000_000 - 365 * 86_400,
+    )

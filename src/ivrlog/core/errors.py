@@ -54,6 +54,28 @@ class MethodNotAllowed(IvrlogError):
     message = "Invalid HTTP method supplied (only GET allowed)."
 
 
+class Conflict(IvrlogError):
+    """The request is valid but cannot apply to the call as it stands; nothing was stored."""
+
+    status = 409
+
+
+class CallComplete(Conflict):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(
+            f"The call {session_id!r} is complete: no entries can be added to it. "
+            "Nothing was stored. To replace it, POST it whole to /ingest/v1/calls."
+        )
+
+
+class EntriesOutOfOrder(Conflict):
+    def __init__(self, timestamp: int, last: int) -> None:
+        super().__init__(
+            f"entries[0].timestamp {timestamp} is before the call's last stored entry "
+            f"({last}): entries are appended in time order. Nothing was stored."
+        )
+
+
 class PayloadTooLarge(IvrlogError):
     status = 413
 

@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 import orjson
 
@@ -22,6 +22,7 @@ from ivrlog.core.errors import (
     ValidationFailed,
 )
 from ivrlog.core.model import CALL_TYPES, ENTRY_CLASSES, StoredCall
+from ivrlog.core.redact import Redactor
 from ivrlog.render.xml import write_element
 from ivrlog.storage.base import Store
 
@@ -34,6 +35,7 @@ MAX_TIME: Final = 253_402_300_799  # 9999-12-31T23:59:59Z
 MAX_REPORTED_ERRORS: Final = 1_000
 MAX_DEPTH: Final = 64  # objects and lists nested in an entry's data
 PRIVATE: Final = "[private]"
+BUILTIN_RULES: Final = Redactor()  # what applies when no account's rules are given
 
 _CALL_FIELDS: Final = ("session_id", "src", "dest", "type", "start", "end", "private", "detail")
 _ENTRY_FIELDS: Final = ("event", "class", "timestamp", "private")
@@ -105,7 +107,7 @@ def parse_batch(body: bytes, content_type: str) -> list[Any]:
     return parsed
 
 
-class _Problems:
+class Problems:
     def __init__(self) -> None:
         self.errors: list[FieldError] = []
         self.count = 0
@@ -115,20 +117,31 @@ class _Problems:
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(FieldError(index, path, message))
 
+    def raise_any(self) -> None:
+        """Raise ValidationFailed naming the problems found, if any."""
+        if self.count:
+            failure = ValidationFailed(self.errors)
+            if self.count > len(self.errors):
+                failure.message = (
+                    f"{self.count} problems found (the first {len(self.errors)} are listed);"
+                    " nothing was stored."
+                )
+            raise failure
+
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_time(value: Any, index: int, path: str, problems: _Problems) -> bool:
+def check_time(value: Any, index: int, path: str, problems: Problems) -> bool:
     if not _is_int(value) or not 0 <= value <= MAX_TIME:
         problems.add(index, path, f"must be a whole number of UNIX seconds, 0 to {MAX_TIME}")
         return False
     return True
 
 
-def _check_unknown(
-    obj: dict[str, Any], allowed: Iterable[str], index: int, prefix: str, problems: _Problems
+def check_unknown(
+    obj: dict[str, Any], allowed: Iterable[str], index: int, prefix: str, problems: Problems
 ) -> None:
     allowed = tuple(allowed)
     for key in obj:
@@ -144,16 +157,16 @@ def _too_deep(value: dict[str, Any] | list[Any], room: int) -> bool:
     return any(isinstance(child, (dict, list)) and _too_deep(child, room - 1) for child in children)
 
 
-def _check_entry(entry: Any, index: int, path: str, problems: _Problems) -> None:
+def check_entry(entry: Any, index: int, path: str, problems: Problems) -> None:
     if not isinstance(entry, dict):
         problems.add(index, path, "must be an object")
         return
-    _check_unknown(entry, _ENTRY_FIELDS, index, path + ".", problems)
+    check_unknown(entry, _ENTRY_FIELDS, index, path + ".", problems)
     event = entry.get("event")
     if not isinstance(event, dict):
         problems.add(index, path + ".event", "must be an object with line and data")
     else:
-        _check_unknown(event, _EVENT_FIELDS, index, path + ".event.", problems)
+        check_unknown(event, _EVENT_FIELDS, index, path + ".event.", problems)
         if not isinstance(event.get("line"), str):
             problems.add(index, path + ".event.line", "must be a string")
         data = event.get("data")
@@ -169,17 +182,12 @@ def _check_entry(entry: Any, index: int, path: str, problems: _Problems) -> None
                     problems.add(index, f"{path}.event.data.{key}", "must be a string")
     if entry.get("class") not in ENTRY_CLASSES:
         problems.add(index, path + ".class", f"must be one of: {', '.join(ENTRY_CLASSES)}")
-    _check_time(entry.get("timestamp"), index, path + ".timestamp", problems)
+    check_time(entry.get("timestamp"), index, path + ".timestamp", problems)
     if not isinstance(entry.get("private", False), bool):
         problems.add(index, path + ".private", "must be true or false")
 
 
-def _check_call(call: Any, index: int, seen: dict[str, int], problems: _Problems) -> None:
-    if not isinstance(call, dict):
-        problems.add(index, "", "must be a call object")
-        return
-    _check_unknown(call, _CALL_FIELDS, index, "", problems)
-    session_id = call.get("session_id")
+def check_session_id(session_id: Any, index: int, problems: Problems) -> TypeGuard[str]:
     if (
         not isinstance(session_id, str)
         or not 1 <= len(session_id) <= MAX_SESSION_ID
@@ -191,19 +199,37 @@ def _check_call(call: Any, index: int, seen: dict[str, int], problems: _Problems
             "session_id",
             f"must be a string of 1 to {MAX_SESSION_ID} printable characters without '/'",
         )
-    elif session_id in seen:
-        problems.add(index, "session_id", f"repeats the session id of call {seen[session_id]}")
-    else:
-        seen[session_id] = index
+        return False
+    return True
+
+
+def check_summary(
+    call: dict[str, Any], index: int, problems: Problems, *, required: bool = True
+) -> None:
+    """src, dest and type; when not `required`, only those present are checked."""
     for field in ("src", "dest"):
         value = call.get(field)
-        if not isinstance(value, str) or len(value) > MAX_NUMBER:
+        if (required or field in call) and (not isinstance(value, str) or len(value) > MAX_NUMBER):
             problems.add(index, field, f"must be a string of at most {MAX_NUMBER} characters")
-    if call.get("type") not in CALL_TYPES:
+    if (required or "type" in call) and call.get("type") not in CALL_TYPES:
         problems.add(index, "type", f"must be one of: {', '.join(CALL_TYPES)}")
+
+
+def _check_call(call: Any, index: int, seen: dict[str, int], problems: Problems) -> None:
+    if not isinstance(call, dict):
+        problems.add(index, "", "must be a call object")
+        return
+    check_unknown(call, _CALL_FIELDS, index, "", problems)
+    session_id = call.get("session_id")
+    if check_session_id(session_id, index, problems):
+        if session_id in seen:
+            problems.add(index, "session_id", f"repeats the session id of call {seen[session_id]}")
+        else:
+            seen[session_id] = index
+    check_summary(call, index, problems)
     start, end = call.get("start"), call.get("end")
-    start_ok = _check_time(start, index, "start", problems)
-    end_ok = _check_time(end, index, "end", problems)
+    start_ok = check_time(start, index, "start", problems)
+    end_ok = check_time(end, index, "end", problems)
     if start_ok and end_ok and int(end) < int(start):  # type: ignore[arg-type]
         problems.add(index, "end", f"must not be before start ({start})")
     if not isinstance(call.get("private", False), bool):
@@ -215,33 +241,30 @@ def _check_call(call: Any, index: int, seen: dict[str, int], problems: _Problems
     if len(detail) > MAX_ENTRIES:
         raise PayloadTooLarge(f"Call {index} has {len(detail)} entries; at most {MAX_ENTRIES}.")
     for position, entry in enumerate(detail):
-        _check_entry(entry, index, f"detail[{position}]", problems)
+        check_entry(entry, index, f"detail[{position}]", problems)
 
 
 def validate_batch(calls: list[Any]) -> None:
     """Raise ValidationFailed naming every problem of the batch; return when it is valid."""
-    problems = _Problems()
+    problems = Problems()
     seen: dict[str, int] = {}
     for index, call in enumerate(calls):
         _check_call(call, index, seen, problems)
-    if problems.count:
-        failure = ValidationFailed(problems.errors)
-        if problems.count > len(problems.errors):
-            failure.message = (
-                f"{problems.count} problems found (the first {len(problems.errors)} are listed);"
-                " nothing was stored."
-            )
-        raise failure
+    problems.raise_any()
 
 
-def normalize_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    """An entry in the stored shape and key order, private content replaced."""
+def normalize_entry(entry: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
+    """An entry in the stored shape and key order: private content replaced, then
+    sensitive values redacted."""
     event = entry["event"]
     data = event["data"]
     line = event["line"]
     if entry.get("private", False):
         line = PRIVATE
         data = {key: value if key in _KEPT_DATA else PRIVATE for key, value in data.items()}
+    if redactor.active:
+        line = redactor.text(line)
+        data = redactor.value(data)
     return {
         "event": {"line": line, "data": data},
         "class": entry["class"],
@@ -257,10 +280,20 @@ def render_detail(entries: list[dict[str, Any]]) -> tuple[str, str]:
     return orjson.dumps(entries).decode(), "".join(out)
 
 
-def prepare_call(call: dict[str, Any]) -> StoredCall:
+def render_entries(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Each entry's stored fragments: its JSON text and its `<item>` element."""
+    rendered = []
+    for entry in entries:
+        out: list[str] = []
+        write_element("item", entry, out)
+        rendered.append((orjson.dumps(entry).decode(), "".join(out)))
+    return rendered
+
+
+def prepare_call(call: dict[str, Any], redactor: Redactor = BUILTIN_RULES) -> StoredCall:
     """A validated call object as it will be stored."""
     private = bool(call.get("private", False))
-    entries = [] if private else [normalize_entry(e) for e in call.get("detail", [])]
+    entries = [] if private else [normalize_entry(e, redactor) for e in call.get("detail", [])]
     detail_json, detail_xml = render_detail(entries) if entries else (None, None)
     return StoredCall(
         session_id=call["session_id"],
@@ -276,10 +309,15 @@ def prepare_call(call: dict[str, Any]) -> StoredCall:
     )
 
 
-def ingest_calls(store: Store, account_id: int, calls: list[Any]) -> int:
-    """Validate and store a batch atomically; the number of calls accepted."""
+def ingest_calls(
+    store: Store, account_id: int, calls: list[Any], redactor: Redactor | None = None
+) -> int:
+    """Validate, redact and store a batch atomically; the number of calls accepted.
+
+    Without a redactor the built-in rules (card numbers, SSNs) apply."""
     validate_batch(calls)
-    prepared = [prepare_call(call) for call in calls]
+    rules = BUILTIN_RULES if redactor is None else redactor
+    prepared = [prepare_call(call, rules) for call in calls]
     if prepared:
         store.put_calls(account_id, prepared)
     return len(prepared)

@@ -79,3 +79,33 @@ class CallPage(Protocol):
     def batches(self) -> Iterator[Sequence[CallRow]]: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCall:
+    """A call in progress (live ingestion): its summary so far.
+
+    `id` is 0 until the store has saved it; `last_timestamp` is the timestamp of its
+    newest entry, None while it has none. Its entries are kept as ready fragments.
+    """
+
+    id: int
+    session_id: str
+    src: str
+    dest: str
+    type: str
+    start: int
+    private: bool
+    entry_count: int
+    last_timestamp: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionPattern:
+    """An account's own redaction rule: a checked regular expression and its label."""
+
+    id: int
+    account_id: int
+    label: str
+    pattern: str
+    created_at: int

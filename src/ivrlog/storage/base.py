@@ -4,13 +4,54 @@ tests/integration/test_store_contract.py pin."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
-from ivrlog.core.model import Account, CallPage, CallQuery, DetailFormat, StoredCall
+from ivrlog.core.model import (
+    Account,
+    CallPage,
+    CallQuery,
+    DetailFormat,
+    OpenCall,
+    RedactionPattern,
+    StoredCall,
+)
 
 
 class StoreOpenError(Exception):
     """The database cannot be opened or used by this ivrlog; the message says why."""
+
+
+class LiveTransaction(Protocol):
+    """Calls in progress, read and changed inside one write transaction.
+
+    The store serialises these transactions (one at a time per database), so the core
+    can read a call's state, decide, and write without losing a concurrent append.
+    """
+
+    def open_call(self, account_id: int, session_id: str) -> OpenCall | None: ...
+
+    def is_completed(self, account_id: int, session_id: str) -> bool:
+        """Whether the account has a completed call with this session id."""
+
+    def save_open(self, account_id: int, call: OpenCall, touched_at: int) -> OpenCall:
+        """Insert (id 0) or update an open call's summary; the call as saved."""
+
+    def add_entries(
+        self, call_id: int, first_seq: int, fragments: Sequence[tuple[str, str]]
+    ) -> None:
+        """Append entries, each as (JSON text, XML `<item>` text), numbered from first_seq."""
+
+    def drop_entries(self, call_id: int) -> None: ...
+
+    def entries(self, call_id: int) -> list[tuple[str, str]]:
+        """An open call's entries in order, as (JSON text, XML text)."""
+
+    def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
+        """Store the completed call and remove its open state."""
+
+    def stale(self, touched_before: int, limit: int) -> list[tuple[int, OpenCall]]:
+        """Up to `limit` open calls (with their account id) last touched before the time."""
 
 
 class Store(Protocol):
@@ -53,6 +94,37 @@ class Store(Protocol):
 
     def delete_account_calls(self, account_id: int) -> int: ...
 
+    def live(self) -> AbstractContextManager[LiveTransaction]:
+        """A write transaction over calls in progress: committed on exit, rolled back on
+        any exception."""
+
+    # retention
+    def count_expired(self, detail_cutoff: int, call_cutoff: int) -> tuple[int, int]:
+        """(stored details of calls started before detail_cutoff, calls started before
+        call_cutoff)."""
+
+    def delete_details_before(self, cutoff: int, limit: int) -> int:
+        """Delete up to `limit` stored details of calls started before `cutoff`, in one
+        short transaction; how many were deleted."""
+
+    def delete_calls_before(self, cutoff: int, limit: int) -> int:
+        """Delete up to `limit` calls started before `cutoff` with their detail."""
+
+    def scrub(self) -> bool:
+        """Make deleted content unreadable in the database's files (journal included);
+        False when it could not finish now (readers busy) and should be retried."""
+
+    # redaction patterns
+    def add_redaction_pattern(
+        self, account_id: int, label: str, pattern: str, now: int
+    ) -> RedactionPattern:
+        """Add a pattern; raise AccountError when the account has the label already."""
+
+    def redaction_patterns(self, account_id: int | None = None) -> list[RedactionPattern]:
+        """One account's patterns (every account's when None), oldest first."""
+
+    def remove_redaction_pattern(self, account_id: int, label: str) -> bool: ...
+
     def open_page(self, query: CallQuery, detail: DetailFormat | None) -> CallPage:
         """Count and read one page, newest first (start, then session id, descending).
 
@@ -64,4 +136,6 @@ class Store(Protocol):
     def call_detail(
         self, account_id: int, session_id: str, fmt: DetailFormat, detail_cutoff: int
     ) -> tuple[bool, str | None]:
-        """(whether the account has the call, its readable detail fragment or None)."""
+        """(whether the account has the call, its readable detail fragment or None).
+
+        A call in progress counts: its entries so far are its detail."""

@@ -52,6 +52,46 @@ CREATE TABLE call_details (
 );
 """,
     ),
+    Migration(
+        version=2,
+        description="calls in progress, redaction patterns, indexes for the retention purge",
+        sqlite="""
+CREATE TABLE open_calls (
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    session_id TEXT NOT NULL,
+    src TEXT NOT NULL,
+    dest TEXT NOT NULL,
+    type TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    private INTEGER NOT NULL,
+    entry_count INTEGER NOT NULL,
+    last_timestamp INTEGER,
+    touched_at INTEGER NOT NULL,
+    UNIQUE (account_id, session_id)
+);
+CREATE INDEX open_calls_touched ON open_calls (touched_at);
+CREATE TABLE open_entries (
+    call_id INTEGER NOT NULL REFERENCES open_calls(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    json TEXT NOT NULL,
+    xml TEXT NOT NULL,
+    PRIMARY KEY (call_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE redaction_patterns (
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (account_id, label)
+);
+ALTER TABLE call_details ADD COLUMN start INTEGER NOT NULL DEFAULT 0;
+UPDATE call_details SET start = (SELECT c.start FROM calls c WHERE c.id = call_details.call_id);
+CREATE INDEX call_details_start ON call_details (start);
+CREATE INDEX calls_start ON calls (start)
+""",
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

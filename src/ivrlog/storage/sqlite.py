@@ -8,17 +8,32 @@ read inside one read transaction, so its total and its rows agree.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ivrlog.core.errors import AccountError
-from ivrlog.core.model import Account, CallQuery, CallRow, DetailFormat, StoredCall
+from ivrlog.core.model import (
+    Account,
+    CallQuery,
+    CallRow,
+    DetailFormat,
+    OpenCall,
+    RedactionPattern,
+    StoredCall,
+)
 from ivrlog.storage.migrations import pending
 
 _BATCH_ROWS = 200
 _ACCOUNT_COLUMNS = "id, email, active, developer_key_hash, ingest_token_hash, created_at"
+_OPEN_COLUMNS = "id, session_id, src, dest, type, start, private, entry_count, last_timestamp"
+_PATTERN_COLUMNS = "id, account_id, label, pattern, created_at"
+# How long a checkpoint that clears deleted content from the WAL may wait for readers:
+# briefly after an ingest that replaced detail (the writer lock is held), longer in the purge.
+_SCRUB_WAIT_AFTER_WRITE_MS = 200
+_SCRUB_WAIT_MS = 5000
 
 
 def _account(row: tuple[int, str, int, str, str, int] | None) -> Account | None:
@@ -74,6 +89,138 @@ class _Page:
             self._store._release(conn)
 
 
+def _open_call(row: tuple[int, str, str, str, str, int, int, int, int | None]) -> OpenCall:
+    return OpenCall(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8])
+
+
+def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[StoredCall]) -> int:
+    """Upsert calls with their detail; how many stored details or open calls it replaced."""
+    conn.executemany(
+        """INSERT INTO calls (account_id, session_id, src, dest, type, start, "end",
+                              private, entry_count)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (account_id, session_id) DO UPDATE SET
+             src = excluded.src, dest = excluded.dest, type = excluded.type,
+             start = excluded.start, "end" = excluded."end",
+             private = excluded.private, entry_count = excluded.entry_count""",
+        [
+            (
+                account_id,
+                c.session_id,
+                c.src,
+                c.dest,
+                c.type,
+                c.start,
+                c.end,
+                int(c.private),
+                c.entry_count,
+            )
+            for c in calls
+        ],
+    )
+    keys = [(account_id, c.session_id) for c in calls]
+    replaced = conn.executemany(
+        "DELETE FROM call_details WHERE call_id ="
+        " (SELECT id FROM calls WHERE account_id = ? AND session_id = ?)",
+        keys,
+    ).rowcount
+    replaced += conn.executemany(
+        "DELETE FROM open_calls WHERE account_id = ? AND session_id = ?", keys
+    ).rowcount
+    conn.executemany(
+        "INSERT INTO call_details (call_id, json, xml, start)"
+        " SELECT id, ?, ?, start FROM calls WHERE account_id = ? AND session_id = ?",
+        [
+            (c.detail_json, c.detail_xml, account_id, c.session_id)
+            for c in calls
+            if c.detail_json is not None
+        ],
+    )
+    return max(replaced, 0)
+
+
+class _Live:
+    """A LiveTransaction on the writer connection, inside BEGIN IMMEDIATE."""
+
+    def __init__(self, store: SqliteStore, conn: sqlite3.Connection) -> None:
+        self._store = store
+        self._conn = conn
+
+    def open_call(self, account_id: int, session_id: str) -> OpenCall | None:
+        row = self._conn.execute(
+            f"SELECT {_OPEN_COLUMNS} FROM open_calls WHERE account_id = ? AND session_id = ?",
+            (account_id, session_id),
+        ).fetchone()
+        return None if row is None else _open_call(row)
+
+    def is_completed(self, account_id: int, session_id: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM calls WHERE account_id = ? AND session_id = ?",
+            (account_id, session_id),
+        ).fetchone()
+        return row is not None
+
+    def save_open(self, account_id: int, call: OpenCall, touched_at: int) -> OpenCall:
+        values = (
+            call.src,
+            call.dest,
+            call.type,
+            call.start,
+            int(call.private),
+            call.entry_count,
+            call.last_timestamp,
+            touched_at,
+        )
+        if call.id:
+            self._conn.execute(
+                "UPDATE open_calls SET src = ?, dest = ?, type = ?, start = ?, private = ?,"
+                " entry_count = ?, last_timestamp = ?, touched_at = ? WHERE id = ?",
+                (*values, call.id),
+            )
+            return call
+        (call_id,) = self._conn.execute(
+            "INSERT INTO open_calls (src, dest, type, start, private, entry_count,"
+            " last_timestamp, touched_at, account_id, session_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (*values, account_id, call.session_id),
+        ).fetchone()
+        return dataclasses.replace(call, id=call_id)
+
+    def add_entries(
+        self, call_id: int, first_seq: int, fragments: Sequence[tuple[str, str]]
+    ) -> None:
+        self._conn.executemany(
+            "INSERT INTO open_entries (call_id, seq, json, xml) VALUES (?, ?, ?, ?)",
+            [
+                (call_id, seq, json, xml)
+                for seq, (json, xml) in enumerate(fragments, start=first_seq)
+            ],
+        )
+
+    def drop_entries(self, call_id: int) -> None:
+        if self._conn.execute("DELETE FROM open_entries WHERE call_id = ?", (call_id,)).rowcount:
+            self._store._scrub_owed = True
+
+    def entries(self, call_id: int) -> list[tuple[str, str]]:
+        return self._conn.execute(
+            "SELECT json, xml FROM open_entries WHERE call_id = ? ORDER BY seq", (call_id,)
+        ).fetchall()
+
+    def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
+        # the open entries move into the stored detail: nothing is lost that needs scrubbing
+        self._conn.execute("DELETE FROM open_calls WHERE id = ?", (call_id,))
+        if _put_calls(self._conn, account_id, [call]):
+            self._store._scrub_owed = True
+
+    def stale(self, touched_before: int, limit: int) -> list[tuple[int, OpenCall]]:
+        rows = self._conn.execute(
+            f"SELECT account_id, {_OPEN_COLUMNS} FROM open_calls WHERE touched_at < ?"
+            " ORDER BY touched_at LIMIT ?",
+            (touched_before, limit),
+        ).fetchall()
+        return [(row[0], _open_call(row[1:])) for row in rows]
+
+
 class SqliteStore:
     """A Store on one SQLite file."""
 
@@ -83,6 +230,7 @@ class SqliteStore:
         self._writer = self._connect()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        self._scrub_owed = False
         self._writer.execute("PRAGMA journal_mode=WAL")
 
     def _connect(self) -> sqlite3.Connection:
@@ -125,6 +273,20 @@ class SqliteStore:
                 conn.rollback()
                 raise
             conn.commit()
+            if self._scrub_owed:
+                self._checkpoint(_SCRUB_WAIT_AFTER_WRITE_MS)
+
+    def _checkpoint(self, wait_ms: int) -> bool:
+        """Copy the WAL into the database and truncate it, so that page images holding
+        deleted content do not stay in the -wal file. Caller holds the write lock."""
+        conn = self._writer
+        conn.execute(f"PRAGMA busy_timeout={wait_ms}")
+        try:
+            (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.execute("PRAGMA busy_timeout=10000")
+        self._scrub_owed = busy != 0
+        return not self._scrub_owed
 
     # schema
     def schema_version(self) -> int:
@@ -235,47 +397,85 @@ class SqliteStore:
     # calls
     def put_calls(self, account_id: int, calls: Sequence[StoredCall]) -> None:
         with self._writing() as conn:
-            conn.executemany(
-                """INSERT INTO calls (account_id, session_id, src, dest, type, start, "end",
-                                      private, entry_count)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (account_id, session_id) DO UPDATE SET
-                     src = excluded.src, dest = excluded.dest, type = excluded.type,
-                     start = excluded.start, "end" = excluded."end",
-                     private = excluded.private, entry_count = excluded.entry_count""",
-                [
-                    (
-                        account_id,
-                        c.session_id,
-                        c.src,
-                        c.dest,
-                        c.type,
-                        c.start,
-                        c.end,
-                        int(c.private),
-                        c.entry_count,
-                    )
-                    for c in calls
-                ],
-            )
-            conn.executemany(
-                "DELETE FROM call_details WHERE call_id ="
-                " (SELECT id FROM calls WHERE account_id = ? AND session_id = ?)",
-                [(account_id, c.session_id) for c in calls if c.detail_json is None],
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO call_details (call_id, json, xml)"
-                " SELECT id, ?, ? FROM calls WHERE account_id = ? AND session_id = ?",
-                [
-                    (c.detail_json, c.detail_xml, account_id, c.session_id)
-                    for c in calls
-                    if c.detail_json is not None
-                ],
-            )
+            if _put_calls(conn, account_id, calls):
+                self._scrub_owed = True
 
     def delete_account_calls(self, account_id: int) -> int:
         with self._writing() as conn:
-            return conn.execute("DELETE FROM calls WHERE account_id = ?", (account_id,)).rowcount
+            conn.execute("DELETE FROM open_calls WHERE account_id = ?", (account_id,))
+            deleted: int = conn.execute(
+                "DELETE FROM calls WHERE account_id = ?", (account_id,)
+            ).rowcount
+            self._scrub_owed = True
+            return deleted
+
+    @contextlib.contextmanager
+    def live(self) -> Iterator[_Live]:
+        with self._writing() as conn:
+            yield _Live(self, conn)
+
+    # retention
+    def count_expired(self, detail_cutoff: int, call_cutoff: int) -> tuple[int, int]:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM call_details WHERE start < ?),"
+                " (SELECT count(*) FROM calls WHERE start < ?)",
+                (detail_cutoff, call_cutoff),
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def delete_details_before(self, cutoff: int, limit: int) -> int:
+        with self._writing() as conn:
+            deleted: int = conn.execute(
+                "DELETE FROM call_details WHERE call_id IN"
+                " (SELECT call_id FROM call_details WHERE start < ? LIMIT ?)",
+                (cutoff, limit),
+            ).rowcount
+        return deleted
+
+    def delete_calls_before(self, cutoff: int, limit: int) -> int:
+        with self._writing() as conn:
+            deleted: int = conn.execute(
+                "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE start < ? LIMIT ?)",
+                (cutoff, limit),
+            ).rowcount
+        return deleted
+
+    def scrub(self) -> bool:
+        with self._write_lock:
+            return self._checkpoint(_SCRUB_WAIT_MS)
+
+    # redaction patterns
+    def add_redaction_pattern(
+        self, account_id: int, label: str, pattern: str, now: int
+    ) -> RedactionPattern:
+        try:
+            with self._writing() as conn:
+                row = conn.execute(
+                    "INSERT INTO redaction_patterns (account_id, label, pattern, created_at)"
+                    f" VALUES (?, ?, ?, ?) RETURNING {_PATTERN_COLUMNS}",
+                    (account_id, label, pattern, now),
+                ).fetchone()
+        except sqlite3.IntegrityError as exc:
+            raise AccountError(f"The account already has a pattern labelled {label!r}.") from exc
+        return RedactionPattern(*row)
+
+    def redaction_patterns(self, account_id: int | None = None) -> list[RedactionPattern]:
+        where = "" if account_id is None else " WHERE account_id = ?"
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"SELECT {_PATTERN_COLUMNS} FROM redaction_patterns{where} ORDER BY id",
+                () if account_id is None else (account_id,),
+            ).fetchall()
+        return [RedactionPattern(*row) for row in rows]
+
+    def remove_redaction_pattern(self, account_id: int, label: str) -> bool:
+        with self._writing() as conn:
+            removed: int = conn.execute(
+                "DELETE FROM redaction_patterns WHERE account_id = ? AND label = ?",
+                (account_id, label),
+            ).rowcount
+        return removed > 0
 
     def open_page(self, query: CallQuery, detail: DetailFormat | None) -> _Page:
         conn = self._acquire()
@@ -292,12 +492,31 @@ class SqliteStore:
     ) -> tuple[bool, str | None]:
         column = "json" if fmt == "json" else "xml"
         with self._reading() as conn:
+            conn.execute("BEGIN")
             row = conn.execute(
                 f"SELECT CASE WHEN c.start >= ? THEN d.{column} END"
                 " FROM calls c LEFT JOIN call_details d ON d.call_id = c.id"
                 " WHERE c.account_id = ? AND c.session_id = ?",
                 (detail_cutoff, account_id, session_id),
             ).fetchone()
-        if row is None:
-            return False, None
-        return True, row[0]
+            if row is not None:
+                return True, row[0]
+            live = conn.execute(
+                "SELECT id, start >= ? AND NOT private FROM open_calls"
+                " WHERE account_id = ? AND session_id = ?",
+                (detail_cutoff, account_id, session_id),
+            ).fetchone()
+            if live is None:
+                return False, None
+            if not live[1]:
+                return True, None
+            parts = [
+                part
+                for (part,) in conn.execute(
+                    f"SELECT {column} FROM open_entries WHERE call_id = ? ORDER BY seq",
+                    (live[0],),
+                )
+            ]
+        if not parts:
+            return True, None
+        return True, "[" + ",".join(parts) + "]" if fmt == "json" else "".join(parts)

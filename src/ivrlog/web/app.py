@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -9,15 +11,19 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
 
 from ivrlog import __version__
 from ivrlog.core.accounts import Authenticator
+from ivrlog.core.patterns import Redactors
 from ivrlog.settings import Settings
 from ivrlog.storage import open_store
 from ivrlog.storage.base import Store
 from ivrlog.web import compat, ingest, system
 from ivrlog.web.context import AppContext
 from ivrlog.web.errors import install_error_handlers
+from ivrlog.web.logs import redacted_logs
+from ivrlog.web.purge import purge_forever, purge_once
 
 DESCRIPTION = """\
 Call logs of IVR applications. The `/api/` endpoints are a drop-in replacement for the
@@ -33,15 +39,32 @@ def create_app(
     store: Store | None = None,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """The ASGI application. Opens (and migrates) the store unless one is given."""
+    """The ASGI application. Opens (and migrates) the store unless one is given.
+
+    While it runs, the server's log is redacted, and the retention purge runs once before
+    the first request and then every `purge_interval` seconds (unless that is 0).
+    """
     owned = store is None
     the_store = open_store(settings.database) if store is None else store
+    redactors = Redactors(the_store, builtin=settings.redaction)
+    ctx = AppContext(settings, the_store, Authenticator(the_store), redactors, clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned:
-            the_store.close()
+        with redacted_logs(redactors.for_log):
+            purging = None
+            if settings.purge_interval:
+                await run_in_threadpool(purge_once, ctx)
+                purging = asyncio.create_task(purge_forever(ctx, settings.purge_interval))
+            try:
+                yield
+            finally:
+                if purging is not None:
+                    purging.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await purging
+                if owned:
+                    the_store.close()
 
     app = FastAPI(
         title="ivrlog",
@@ -51,7 +74,7 @@ def create_app(
         redoc_url=None,
         redirect_slashes=False,
     )
-    app.state.ctx = AppContext(settings, the_store, Authenticator(the_store), clock)
+    app.state.ctx = ctx
     install_error_handlers(app)
     app.include_router(compat.router)
     app.include_router(ingest.router)

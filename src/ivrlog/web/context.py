@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from ivrlog.core.accounts import Authenticator
+from ivrlog.core.patterns import Redactors
 from ivrlog.core.query import detail_cutoff
+from ivrlog.core.retention import PurgeReport, purge_expired
 from ivrlog.settings import Settings
 from ivrlog.storage.base import Store
 
@@ -18,11 +20,16 @@ class AppContext:
     settings: Settings
     store: Store
     auth: Authenticator
+    redactors: Redactors
     clock: Callable[[], float]
 
     def cutoff(self) -> int:
         """The oldest call start whose detail is readable now."""
         return detail_cutoff(self.clock(), self.settings.detail_retention_days)
+
+    def purge(self, pause: float = 0.01) -> PurgeReport:
+        """One run of the retention purge at the app's clock."""
+        return purge_expired(self.store, self.settings.retention, now=self.clock(), pause=pause)
 
 
 def context(request: Request) -> AppContext:

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ivrlog.core.errors import BadRequest, PayloadTooLarge
-from ivrlog.core.ingest import MAX_BODY_BYTES, MAX_CALLS, MAX_ENTRIES, ingest_calls, parse_batch
+from ivrlog.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from ivrlog.core.ingest import (
+    MAX_BODY_BYTES,
+    MAX_CALLS,
+    MAX_ENTRIES,
+    ingest_calls,
+    loads,
+    parse_batch,
+)
+from ivrlog.core.live import LiveResult, append_entries
 from ivrlog.render import JSON
 from ivrlog.web.context import context
-from ivrlog.web.schemas import Accepted, IngestCall, IngestErrors, error_doc
+from ivrlog.web.schemas import (
+    Accepted,
+    IngestCall,
+    IngestErrors,
+    LiveAccepted,
+    LiveUpdate,
+    error_doc,
+)
 
 router = APIRouter(tags=["Ingestion"])
 
@@ -39,7 +55,29 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 
 def _ingest(request: Request, body: bytes, account_id: int) -> int:
     calls = parse_batch(body, request.headers.get("content-type", ""))
-    return ingest_calls(context(request).store, account_id, calls)
+    ctx = context(request)
+    return ingest_calls(ctx.store, account_id, calls, ctx.redactors.for_account(account_id))
+
+
+def _append(request: Request, body: bytes, account_id: int, session_id: str) -> LiveResult:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in ("", "application/json"):
+        raise UnsupportedMediaType(
+            f"Content-Type {media!r} is not accepted: use application/json (one object)."
+        )
+    try:
+        update = loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}.") from None
+    ctx = context(request)
+    return append_entries(
+        ctx.store,
+        account_id,
+        session_id,
+        update,
+        now=int(ctx.clock()),
+        redactor=ctx.redactors.for_account(account_id),
+    )
 
 
 _CALL_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/IngestCall"}
@@ -93,5 +131,54 @@ async def post_calls(request: Request) -> Response:
     return Response(JSON.document({"accepted": accepted}), media_type=JSON.MEDIA_TYPE)
 
 
-# Registered so that the OpenAPI document carries the call schema the body refers to.
-DOC_MODELS = (IngestCall,)
+_UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
+
+
+@router.post(
+    "/ingest/v1/calls/{session_id}/entries",
+    summary="Append entries to a call as it happens",
+    description=(
+        "Creates the call on its first update (`src`, `dest` and `type` needed then; its "
+        "`start` is the first entry's timestamp unless given), appends `entries` in order, "
+        "and completes the call when `end` is given. A call in progress can be read with "
+        "`GET /api/call/{session_id}` but is not listed until complete; one with no new entry "
+        "for `open_call_timeout` is completed by the server with `end` = its last entry's "
+        "timestamp. Updates to one call are applied one at a time, each whole or not at all. "
+        "Entries are redacted like bulk ones. 409 when the call is already complete or an "
+        "entry is older than the call's last one; nothing is stored then."
+    ),
+    responses={
+        200: {"model": LiveAccepted, "description": "The update was stored."},
+        400: error_doc("The body is not a JSON object.", "The body is not valid JSON."),
+        401: error_doc(
+            "No, wrong or non-ingest credentials, or an inactive account.",
+            "Ingest token invalid or the account is inactive.",
+        ),
+        409: error_doc(
+            "The call is complete, or an entry is older than its last one.",
+            "The call '100035;000;1575898377' is complete: no entries can be added to it.",
+        ),
+        413: error_doc("Over a limit.", f"An update holds at most {MAX_ENTRIES} entries."),
+        415: error_doc(
+            "A Content-Type other than JSON.", "Content-Type 'text/plain' is not accepted."
+        ),
+        422: {"model": IngestErrors, "description": "The update is invalid; nothing was stored."},
+        500: error_doc("An unexpected failure; nothing was stored.", "Database error."),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _UPDATE_SCHEMA}},
+        }
+    },
+    response_class=Response,
+)
+async def post_entries(request: Request, session_id: str) -> Response:
+    account = context(request).auth.writer(request.headers.get("authorization"))
+    body = await read_body(request)
+    result = await run_in_threadpool(_append, request, body, account.id, session_id)
+    return Response(JSON.document(result.as_dict()), media_type=JSON.MEDIA_TYPE)
+
+
+# Registered so that the OpenAPI document carries the schemas the bodies refer to.
+DOC_MODELS = (IngestCall, LiveUpdate)

@@ -94,6 +94,38 @@ class IngestCall(BaseModel):
     detail: list[IngestEntry] = Field(default_factory=list, max_length=MAX_ENTRIES)
 
 
+class LiveUpdate(BaseModel):
+    src: str | None = Field(None, max_length=MAX_NUMBER, description="Needed when the call is new.")
+    dest: str | None = Field(
+        None, max_length=MAX_NUMBER, description="Needed when the call is new."
+    )
+    type: Literal["inbound", "outbound", "transfer"] | None = Field(
+        None, description="Needed when the call is new; may change later (e.g. to transfer)."
+    )
+    start: int | None = Field(
+        None, ge=0, description="Default: the first entry's timestamp when the call is new."
+    )
+    private: bool = Field(
+        False,
+        description="Make the call private: its stored entries are dropped, later ones are not "
+        "kept, and it stays private.",
+    )
+    entries: list[IngestEntry] = Field(
+        default_factory=list,
+        max_length=MAX_ENTRIES,
+        description="Appended in order; timestamps never go back, within the update or from "
+        "the call's last stored entry (409 otherwise).",
+    )
+    end: int | None = Field(None, ge=0, description="Completes the call (not before start).")
+
+
+class LiveAccepted(BaseModel):
+    session_id: str
+    appended: int = Field(description="Entries added by this update.")
+    entries: int = Field(description="Entries the call holds now (0 for a private call).")
+    complete: bool = Field(description="True once the call is complete and listed.")
+
+
 class Accepted(BaseModel):
     accepted: int = Field(description=f"Calls stored (at most {MAX_CALLS} a request).")
 

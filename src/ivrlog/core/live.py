@@ -1,0 +1,219 @@
+"""Live ingestion: a call's entries appended as the call happens, then completed.
+
+A call in progress lives apart from completed calls: its entries are kept one by one as
+ready fragments, so an append costs the same at the first entry and the thousandth.
+Completing it (an `end`, or `open_call_timeout` without a new entry) joins those
+fragments into the stored detail of a completed call, in one transaction.
+
+Every update runs in one write transaction of the store, which serialises them: two
+concurrent posts for one call are applied one after the other, and neither loses an
+entry. An update is all or nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ivrlog.core.errors import (
+    BadRequest,
+    CallComplete,
+    EntriesOutOfOrder,
+    FieldError,
+    PayloadTooLarge,
+    ValidationFailed,
+)
+from ivrlog.core.ingest import (
+    BUILTIN_RULES,
+    MAX_ENTRIES,
+    Problems,
+    check_entry,
+    check_session_id,
+    check_summary,
+    check_time,
+    check_unknown,
+    normalize_entry,
+    render_entries,
+)
+from ivrlog.core.model import OpenCall, StoredCall
+from ivrlog.core.redact import Redactor
+from ivrlog.storage.base import LiveTransaction, Store
+
+UPDATE_FIELDS: Final = ("src", "dest", "type", "start", "private", "entries", "end")
+_SUMMARY: Final = ("src", "dest", "type")
+STALE_BATCH: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LiveResult:
+    session_id: str
+    appended: int
+    entries: int
+    complete: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def validate_update(session_id: str, update: Any) -> None:
+    """Raise ValidationFailed naming every problem of an update body (index is always 0)."""
+    if not isinstance(update, dict):
+        raise BadRequest("The body must be a JSON object with entries (and end to complete).")
+    problems = Problems()
+    check_session_id(session_id, 0, problems)
+    check_unknown(update, UPDATE_FIELDS, 0, "", problems)
+    check_summary(update, 0, problems, required=False)
+    for field in ("start", "end"):
+        if update.get(field) is not None:
+            check_time(update[field], 0, field, problems)
+    if not isinstance(update.get("private", False), bool):
+        problems.add(0, "private", "must be true or false")
+    entries = update.get("entries", [])
+    if not isinstance(entries, list):
+        problems.add(0, "entries", "must be an array of log entries")
+        entries = []
+    if len(entries) > MAX_ENTRIES:
+        raise PayloadTooLarge(f"An update holds at most {MAX_ENTRIES} entries.")
+    previous: int | None = None
+    for position, entry in enumerate(entries):
+        path = f"entries[{position}]"
+        before = problems.count
+        check_entry(entry, 0, path, problems)
+        if problems.count == before:
+            timestamp = entry["timestamp"]
+            if previous is not None and timestamp < previous:
+                problems.add(
+                    0,
+                    path + ".timestamp",
+                    f"is before the previous entry's ({previous}): entries go in time order",
+                )
+            previous = timestamp
+    problems.raise_any()
+
+
+def _stored(call: OpenCall, fragments: list[tuple[str, str]], end: int) -> StoredCall:
+    has_detail = not call.private and bool(fragments)
+    return StoredCall(
+        session_id=call.session_id,
+        src=call.src,
+        dest=call.dest,
+        type=call.type,
+        start=call.start,
+        end=end,
+        private=call.private,
+        entry_count=0 if call.private else len(fragments),
+        detail_json="[" + ",".join(j for j, _ in fragments) + "]" if has_detail else None,
+        detail_xml="".join(x for _, x in fragments) if has_detail else None,
+    )
+
+
+def _new_call(session_id: str, update: dict[str, Any]) -> OpenCall:
+    missing = [
+        FieldError(0, field, "is needed when the call is new")
+        for field in _SUMMARY
+        if field not in update
+    ]
+    entries = update.get("entries") or []
+    start: int | None = update.get("start")
+    if start is None and entries:
+        start = entries[0]["timestamp"]
+    if start is None:
+        missing.append(FieldError(0, "start", "is needed when the call is new and has no entries"))
+    if missing or start is None:
+        raise ValidationFailed(missing)
+    return OpenCall(
+        id=0,
+        session_id=session_id,
+        src=update["src"],
+        dest=update["dest"],
+        type=update["type"],
+        start=start,
+        private=False,
+        entry_count=0,
+        last_timestamp=None,
+    )
+
+
+def _apply(
+    tx: LiveTransaction,
+    account_id: int,
+    session_id: str,
+    update: dict[str, Any],
+    now: int,
+    fragments: list[tuple[str, str]],
+) -> LiveResult:
+    call = tx.open_call(account_id, session_id)
+    if call is None:
+        if tx.is_completed(account_id, session_id):
+            raise CallComplete(session_id)
+        call = _new_call(session_id, update)
+    else:
+        changes: dict[str, Any] = {key: update[key] for key in _SUMMARY if key in update}
+        if update.get("start") is not None:
+            changes["start"] = update["start"]
+        call = dataclasses.replace(call, **changes)
+    entries: list[dict[str, Any]] = update.get("entries") or []
+    last = call.last_timestamp
+    if entries and last is not None and entries[0]["timestamp"] < last:
+        raise EntriesOutOfOrder(entries[0]["timestamp"], last)
+    if call.entry_count + len(entries) > MAX_ENTRIES:
+        raise PayloadTooLarge(
+            f"The call would hold {call.entry_count + len(entries)} entries; at most {MAX_ENTRIES}."
+        )
+    end = update.get("end")
+    if end is not None and end < call.start:
+        raise ValidationFailed([FieldError(0, "end", f"must not be before start ({call.start})")])
+    private = call.private or bool(update.get("private", False))
+    if private and not call.private and call.id:
+        tx.drop_entries(call.id)
+    first_seq = 0 if private else call.entry_count
+    call = dataclasses.replace(
+        call,
+        private=private,
+        entry_count=0 if private else call.entry_count + len(entries),
+        last_timestamp=entries[-1]["timestamp"] if entries else call.last_timestamp,
+    )
+    call = tx.save_open(account_id, call, now)
+    if fragments and not private:
+        tx.add_entries(call.id, first_seq, fragments)
+    if end is not None:
+        tx.finish(account_id, call.id, _stored(call, tx.entries(call.id), end))
+    return LiveResult(session_id, len(entries), call.entry_count, end is not None)
+
+
+def append_entries(
+    store: Store,
+    account_id: int,
+    session_id: str,
+    update: Any,
+    *,
+    now: int,
+    redactor: Redactor | None = None,
+) -> LiveResult:
+    """Apply one live update to a call: create it, append entries, complete it.
+
+    Raises ValidationFailed (422), CallComplete or EntriesOutOfOrder (409), or
+    PayloadTooLarge (413); nothing is stored then.
+    """
+    validate_update(session_id, update)
+    rules = BUILTIN_RULES if redactor is None else redactor
+    # redacted and rendered before the transaction, so the writer is held only to store
+    fragments = render_entries([normalize_entry(e, rules) for e in update.get("entries") or []])
+    with store.live() as tx:
+        return _apply(tx, account_id, session_id, update, now, fragments)
+
+
+def complete_stale(store: Store, *, now: int, timeout: int, batch: int = STALE_BATCH) -> int:
+    """Complete every call without a new entry for `timeout` seconds, with `end` = its
+    last entry's timestamp (its start when it has none); how many were completed."""
+    completed = 0
+    while True:
+        with store.live() as tx:
+            stale = tx.stale(now - timeout, batch)
+            for account_id, call in stale:
+                end = max(call.start, call.last_timestamp or call.start)
+                tx.finish(account_id, call.id, _stored(call, tx.entries(call.id), end))
+        completed += len(stale)
+        if len(stale) < batch:
+            return completed

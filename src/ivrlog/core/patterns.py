@@ -1,0 +1,109 @@
+"""An account's own redaction patterns, and the redactor each ingest request uses.
+
+`ivrlog redaction add|list|remove` call the functions here. A pattern is checked by
+`check_pattern` before it is stored (invalid, empty-matching and catastrophic-backtracking
+patterns are refused), so what the store holds always compiles and runs in bounded time.
+A change reaches a running server within a second: `Redactors` caches an account's
+patterns for `ttl` seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Final
+
+from ivrlog.core.accounts import normalize_email
+from ivrlog.core.errors import AccountError
+from ivrlog.core.model import Account, RedactionPattern
+from ivrlog.core.redact import NO_REDACTION, Redactor, check_pattern
+from ivrlog.storage.base import Store
+
+MAX_LABEL: Final = 64
+
+
+def _account(store: Store, email: str) -> Account:
+    email = normalize_email(email)
+    account = store.account_by_email(email)
+    if account is None:
+        raise AccountError(f"No account for {email}.")
+    return account
+
+
+def add_pattern(
+    store: Store, email: str, label: str, pattern: str, now: int | None = None
+) -> RedactionPattern:
+    """Check and store a pattern; AccountError (unknown account, bad or taken label) or
+    PatternRefused (the pattern cannot be used) otherwise."""
+    account = _account(store, email)
+    if not 1 <= len(label) <= MAX_LABEL or not label.isprintable():
+        raise AccountError(f"The label must be 1 to {MAX_LABEL} printable characters.")
+    check_pattern(pattern)
+    return store.add_redaction_pattern(
+        account.id, label, pattern, int(time.time()) if now is None else now
+    )
+
+
+def list_patterns(store: Store, email: str | None = None) -> list[tuple[str, RedactionPattern]]:
+    """(account email, pattern) for one account, or for every account when email is None."""
+    if email is not None:
+        account = _account(store, email)
+        return [(account.email, p) for p in store.redaction_patterns(account.id)]
+    emails = {a.id: a.email for a in store.list_accounts()}
+    return [(emails[p.account_id], p) for p in store.redaction_patterns()]
+
+
+def remove_pattern(store: Store, email: str, label: str) -> None:
+    account = _account(store, email)
+    if not store.remove_redaction_pattern(account.id, label):
+        raise AccountError(f"{account.email} has no pattern labelled {label!r}.")
+
+
+def _compiled(patterns: list[RedactionPattern]) -> tuple[re.Pattern[str], ...]:
+    # every stored pattern passed check_pattern when it was added
+    return tuple(re.compile(stored.pattern) for stored in patterns)
+
+
+class Redactors:
+    """The redactor for an account's ingested data (built-in rules if `builtin`, then its
+    own patterns), and one for the server log (built-in rules and every account's
+    patterns). Lookups are cached for `ttl` seconds."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        builtin: bool = True,
+        ttl: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._builtin = builtin
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cache: dict[int | None, tuple[float, Redactor]] = {}
+
+    def _get(self, account_id: int | None, builtin: bool) -> Redactor:
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(account_id)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        custom = _compiled(self._store.redaction_patterns(account_id))
+        redactor = Redactor(builtin=builtin, custom=custom) if builtin or custom else NO_REDACTION
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[account_id] = (now, redactor)
+        return redactor
+
+    def for_account(self, account_id: int) -> Redactor:
+        return self._get(account_id, self._builtin)
+
+    def for_log(self) -> Redactor:
+        """Built-in rules always (the log is never a place for a card number) and every
+        account's own patterns."""
+        return self._get(None, True)

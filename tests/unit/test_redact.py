@@ -1,0 +1,437 @@
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ivrlog.core import redact
+from ivrlog.core.redact import (
+    MAX_PATTERN_LENGTH,
+    NO_REDACTION,
+    REDACTED,
+    PatternRefused,
+    Redactor,
+    check_pattern,
+    luhn_valid,
+)
+
+PROPERTY = settings(max_examples=300, deadline=None, derandomize=True, database=None)
+DIGITS = "0123456789"
+SSN_SHAPE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
+RUN = re.compile(r"[0-9](?:[ -]?[0-9])*")
+REDACT = Redactor()
+
+
+# ------------------------------------------------------------- an independent oracle
+
+
+def reference_luhn(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        digit = int(char) * (2 if index % 2 else 1)
+        total += digit - 9 if digit > 9 else digit
+    return total % 10 == 0
+
+
+def with_check_digit(body: str) -> str:
+    return next(body + d for d in DIGITS if reference_luhn(body + d))
+
+
+def luhn_windows(text: str) -> list[str]:
+    """Every Luhn-valid window of 13 to 19 digits in a run of `text`."""
+    found = []
+    for run in RUN.finditer(text):
+        digits = re.sub(r"[ -]", "", run.group())
+        for start in range(len(digits)):
+            for size in range(13, 20):
+                window = digits[start : start + size]
+                if len(window) == size and reference_luhn(window):
+                    found.append(window)
+    return found
+
+
+def reference_redaction(text: str) -> str:
+    """The built-in rules by brute force: the characters of every Luhn-valid window, each
+    stretch of them becoming one REDACTED; then SSNs."""
+    covered: set[int] = set()
+    for run in RUN.finditer(text):
+        where = [run.start() + i for i, char in enumerate(run.group()) if char not in " -"]
+        for first in range(len(where)):
+            for last in range(first + 12, min(first + 19, len(where))):
+                if reference_luhn("".join(text[i] for i in where[first : last + 1])):
+                    covered.update(range(where[first], where[last] + 1))
+    kept = [
+        REDACTED if i in covered else char
+        for i, char in enumerate(text)
+        if i not in covered or i - 1 not in covered
+    ]
+    return SSN_SHAPE.sub(REDACTED, "".join(kept))
+
+
+def grouped(card: str, separator: str) -> str:
+    return separator.join(card[i : i + 4] for i in range(0, len(card), 4))
+
+
+# ------------------------------------------------------------------------ strategies
+
+card_numbers = st.integers(13, 19).flatmap(
+    lambda size: st.text(DIGITS, min_size=size - 1, max_size=size - 1).map(with_check_digit)
+)
+written_cards = st.builds(grouped, card_numbers, st.sampled_from(["", " ", "-"]))
+ssns = st.from_regex(SSN_SHAPE, fullmatch=True)
+no_digits = st.text(st.characters(exclude_characters=DIGITS))
+digit_heavy = st.text(st.sampled_from(DIGITS + " -x"))
+anything = st.text() | digit_heavy
+mixed = st.lists(anything | written_cards | ssns, max_size=6).map("".join)
+
+
+# ------------------------------------------------------------------------------ Luhn
+
+NINETEEN_DIGITS = "4000000000000000006"
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "4111111111111111",
+        "5500005555555559",
+        "378282246310005",
+        "6011111111111117",
+        "4222222222222",
+        NINETEEN_DIGITS,
+    ],
+)
+def test_known_card_numbers_pass_luhn(number: str) -> None:
+    assert luhn_valid(number)
+    assert reference_luhn(number)
+
+
+@pytest.mark.parametrize("text", ["", "4111-1111-1111-1111", "4111 1111", "٣٣٣٣", "41x1"])
+def test_luhn_is_false_for_anything_but_ascii_digits(text: str) -> None:
+    assert not luhn_valid(text)
+
+
+@PROPERTY
+@given(st.text(DIGITS, min_size=1, max_size=30))
+def test_luhn_agrees_with_the_reference(digits: str) -> None:
+    assert luhn_valid(digits) == reference_luhn(digits)
+
+
+@PROPERTY
+@given(card_numbers, st.data())
+def test_changing_one_digit_fails_luhn(card: str, data: st.DataObject) -> None:
+    where = data.draw(st.integers(0, len(card) - 1))
+    digit = data.draw(st.sampled_from(DIGITS.replace(card[where], "")))
+    assert luhn_valid(card)
+    assert not luhn_valid(card[:where] + digit + card[where + 1 :])
+
+
+# ---------------------------------------------------------------------- card numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("card 4111111111111111 ok", "card [redacted] ok"),
+        ("card 4111 1111 1111 1111, ok", "card [redacted], ok"),
+        ("card 4111-1111-1111-1111.", "card [redacted]."),
+        ("amex 378282246310005 and 5500005555555559", "amex [redacted] and [redacted]"),
+        ("7 4111 1111 1111 1111", "[redacted]"),  # the run's 17-digit window passes too
+        ("ref 1234 4111 1111 1111 1111 end", "ref 1[redacted] end"),  # over-redaction
+        ("call +1 555-123-4567", "call +1 555-123-4567"),  # too short to be a card
+        ("order 4111111111111113", "order 4111111111111113"),  # no window passes Luhn
+        ("4111  1111 1111 1111", "4111  1111 1111 1111"),  # two spaces end a run
+        ("44819183318265016997771523", "[redacted]"),  # windows that touch merge into one
+    ],
+)
+def test_card_numbers(text: str, expected: str) -> None:
+    assert REDACT.text(text) == expected
+
+
+@PROPERTY
+@given(no_digits, written_cards, no_digits)
+def test_a_card_among_digit_free_text_is_replaced_exactly(
+    before: str, card: str, after: str
+) -> None:
+    assert REDACT.text(before + card + after) == before + REDACTED + after
+
+
+@PROPERTY
+@given(anything, written_cards, anything)
+def test_no_card_survives_whatever_surrounds_it(before: str, card: str, after: str) -> None:
+    redacted = REDACT.text(before + card + after)
+    assert luhn_windows(redacted) == []
+    assert card not in redacted
+    assert SSN_SHAPE.search(redacted) is None
+
+
+# ------------------------------------------------------------------------------ SSNs
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ssn 123-45-6789.", "ssn [redacted]."),
+        ("1123-45-67890", "1[redacted]0"),  # no digit boundary needed
+        ("411-11-1111-1111111", "[redacted]"),  # a card first, not an SSN and leftovers
+        ("123-456-7890", "123-456-7890"),
+    ],
+)
+def test_ssns(text: str, expected: str) -> None:
+    assert REDACT.text(text) == expected
+
+
+@PROPERTY
+@given(anything, ssns, anything)
+def test_no_ssn_survives(before: str, ssn: str, after: str) -> None:
+    redacted = REDACT.text(before + ssn + after)
+    assert ssn not in redacted
+    assert SSN_SHAPE.search(redacted) is None
+
+
+# ------------------------------------------------------------------ the redactor as a whole
+
+
+@PROPERTY
+@given(mixed)
+def test_redaction_is_idempotent_and_complete(text: str) -> None:
+    once = REDACT.text(text)
+    assert REDACT.text(once) == once
+    assert luhn_windows(once) == []
+    assert SSN_SHAPE.search(once) is None
+
+
+@PROPERTY
+@given(mixed)
+def test_redaction_matches_the_brute_force_rule(text: str) -> None:
+    assert REDACT.text(text) == reference_redaction(text)
+
+
+@PROPERTY
+@given(no_digits)
+def test_text_without_digits_comes_back_as_is(text: str) -> None:
+    assert REDACT.text(text) is text
+
+
+def test_short_digit_runs_come_back_as_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    def slow_path(text: str) -> str:
+        raise AssertionError(f"the card scan ran on {text!r}")
+
+    # One regex search decides that there is nothing to do: the card scan never runs.
+    monkeypatch.setattr(redact, "_redact_cards", slow_path)
+    text = "call 555-1234 at 10:30 on 2024-05-01, order 123456789012"
+    assert REDACT.text(text) is text
+    with pytest.raises(AssertionError, match="the card scan ran"):
+        REDACT.text("4111111111111111")
+
+
+def test_no_redaction_leaves_everything() -> None:
+    data = {"card": 4111111111111111, "text": ["4111111111111111", "123-45-6789"]}
+    assert NO_REDACTION.text("4111111111111111 123-45-6789") == "4111111111111111 123-45-6789"
+    assert NO_REDACTION.value(data) == {
+        "card": 4111111111111111,
+        "text": ["4111111111111111", "123-45-6789"],
+    }
+    assert not NO_REDACTION.active
+
+
+def test_active() -> None:
+    assert Redactor().active
+    assert Redactor(builtin=False, custom=(check_pattern("secret"),)).active
+    assert not Redactor(builtin=False).active
+
+
+def test_custom_patterns_run_after_the_builtin_rules() -> None:
+    member = check_pattern(r"MEM-\d{6}")
+    assert Redactor(custom=(member,)).text("id MEM-123456 ok") == "id [redacted] ok"
+    # Run first, `4111` would leave a Luhn-failing tail that the card rule would not catch.
+    prefix = Redactor(custom=(check_pattern("4111"),))
+    assert prefix.text("card 4111111111111111") == "card [redacted]"
+    # Only the account's own patterns when the built-in rules are off.
+    own = Redactor(builtin=False, custom=(member, check_pattern("secret")))
+    text = "MEM-000001 secret 4111111111111111"
+    assert own.text(text) == "[redacted] [redacted] 4111111111111111"
+
+
+# --------------------------------------------------------------------- JSON values
+
+
+def shape(value: Any) -> Any:
+    """`value` with every type and every key order made visible to ==."""
+    if isinstance(value, dict):
+        return ("dict", [(key, shape(item)) for key, item in value.items()])
+    if isinstance(value, list):
+        return ("list", [shape(item) for item in value])
+    return (type(value).__name__, value)
+
+
+def strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def replaced(value: Any, secret: str) -> Any:
+    if isinstance(value, dict):
+        return {key: replaced(item, secret) for key, item in value.items()}
+    if isinstance(value, list):
+        return [replaced(item, secret) for item in value]
+    return value.replace(secret, REDACTED) if isinstance(value, str) else value
+
+
+@st.composite
+def data_with_secret(draw: st.DrawFn) -> tuple[str, Any]:
+    secret = draw(written_cards | ssns)
+    words = st.text(st.characters(exclude_characters=DIGITS), max_size=8)
+    carrier = st.builds(lambda a, b: a + secret + b, words, words)
+    leaves = (
+        st.none()
+        | st.booleans()
+        | st.integers(-(10**12) + 1, 10**12 - 1)
+        | st.floats(allow_nan=False)
+        | words
+        | carrier
+    )
+    keys = words | st.just(secret)
+    tree = draw(
+        st.recursive(
+            leaves,
+            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+            max_leaves=20,
+        )
+    )
+    if not any(secret in s for s in strings(tree)):
+        tree = {"data": [tree, draw(carrier)]}
+    return secret, tree
+
+
+@PROPERTY
+@given(data_with_secret())
+def test_values_are_redacted_at_any_depth(case: tuple[str, Any]) -> None:
+    secret, data = case
+    before = copy.deepcopy(data)
+    redacted = REDACT.value(data)
+    assert not any(secret in s for s in strings(redacted))
+    assert shape(redacted) == shape(replaced(before, secret))  # keys, order, scalars kept
+    assert shape(data) == shape(before)  # the input is not mutated
+
+
+def test_card_number_ints_are_redacted_but_not_other_numbers() -> None:
+    data = {
+        "card": 4111111111111111,
+        "negative": -4111111111111111,
+        "short": 424242424242,  # 12 digits
+        "failing": 4111111111111112,
+        "flag": True,
+        "ratio": 4111111111111111.0,
+        "4111111111111111": [378282246310005, None],
+    }
+    assert REDACT.value(data) == {
+        "card": REDACTED,
+        "negative": REDACTED,
+        "short": 424242424242,
+        "failing": 4111111111111112,
+        "flag": True,
+        "ratio": 4111111111111111.0,
+        "4111111111111111": [REDACTED, None],
+    }
+    assert REDACT.value(True) is True
+
+
+# ------------------------------------------------------------------- custom patterns
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        ("", "empty"),
+        ("a" * (MAX_PATTERN_LENGTH + 1), f"over the limit of {MAX_PATTERN_LENGTH}"),
+        ("(", "not a valid regular expression: missing ), unterminated subpattern"),
+        ("[a-", "not a valid regular expression"),
+        ("a{4294967296}", "not a valid regular expression"),
+        ("a*", "can match the empty string"),
+        ("x?", "can match the empty string"),
+        ("(?:)", "can match the empty string"),
+        (r"\b", "can match the empty string"),
+        ("(?:x?){1}", "can match the empty string"),
+        (r"(a)\1", "backreference (position 3)"),
+        ("(?P<n>a)(?P=n)", "backreference (position 8)"),
+        ("(a)?(?(1)a|b)", "backreference (position 4)"),
+        ("(a+)+", "nests a repeated part ('a+' at position 1)"),
+        ("(a*)*", "nests a repeated part ('a*' at position 1)"),
+        (r"(\w+\s?)*", r"nests a repeated part ('\w+' at position 1)"),
+        ("(x+x+)+y", "nests a repeated part ('x+' at position 1)"),
+        ("^(([a-z])+.)+[A-Z]([a-z])+$", "nests a repeated part ('([a-z])+' at position 2)"),
+        ("(?x) ( a + ) +", "nests a repeated part inside another repeat,"),  # no positions
+        ("(a?b?)+", "repeats a part that can match the empty string ('(a?b?)+'"),
+        ("(a|a)*", "alternatives can match the same text ('(a|a)*' at position 0)"),
+        ("(a|ab)+", "alternatives can match the same text"),
+        (r"(\w|\d)+", "alternatives can match the same text"),
+        ("(?:ab|a)+", "alternatives can match the same text"),
+        (r"(a|\w)+?x", "alternatives can match the same text"),
+        (r"\d+\d+", r"in a row that can match the same characters ('\d+' at position 0 and"),
+        (".*.*=", "in a row"),
+        (r"\w+\s*\w+", r"in a row that can match the same characters ('\w+' at position 0 and"),
+        (r"(\d+)(\d+)", "in a row"),
+        (r"x(?:a|\d+)\d+", "in a row"),
+        ("(?i)a+A+x", "in a row"),
+        # Atomic groups and possessive repeats only stop backtracking *into* them.
+        ("(?>(a+)+b)", "nests a repeated part ('a+' at position 4)"),
+        ("(?:(a+)+b)++", "nests a repeated part ('a+' at position 4)"),
+        (r"(?>\d+\d+x)", "in a row"),
+        ("(" * 65 + "a" + ")" * 65, "nests groups and repeats 65 deep, over the limit of 64"),
+    ],
+)
+def test_refused_patterns_say_why(pattern: str, words: str) -> None:
+    with pytest.raises(PatternRefused) as refused:
+        check_pattern(pattern)
+    message = str(refused.value)
+    assert message.startswith("Pattern refused: ")
+    assert words in message
+    assert isinstance(refused.value, ValueError)
+
+
+def test_the_nested_repeat_message_in_full() -> None:
+    with pytest.raises(PatternRefused) as refused:
+        check_pattern("(a+)+")
+    assert str(refused.value) == (
+        "Pattern refused: '(a+)+' nests a repeated part ('a+' at position 1) inside another "
+        "repeat ('(a+)+' at position 0), which can backtrack catastrophically; rewrite it "
+        "without the nested quantifier."
+    )
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"MEM-\d{6}",
+        r"\b[A-Z]{2}\d{6}\b",
+        r"acct:\s*\d+",
+        r"(\d{3}-)+\d{4}",
+        r"(\d{3}-?)+",
+        "foo.*bar",
+        "foo.*bar.*baz",
+        r"\w+@\w+\.com",
+        "(?i)secret-[a-z0-9]{8}",
+        "(?i)id-[a-zA-Z0-9]+",  # a set's members are only compared as written
+        r"PIN:? ?\d{4}",
+        "(?:cat|dog)s?",
+        "(?:cat|dog)+",
+        "[a-z]+[A-Z]+!",
+        r"(?>a+)+b",  # atomic and possessive parts cannot backtrack
+        r"(a++)+b",
+        r"(?>\d+)\d+",
+        "(" * 64 + "a" + ")" * 64,
+        "a" * MAX_PATTERN_LENGTH,
+    ],
+)
+def test_accepted_patterns_compile(pattern: str) -> None:
+    compiled = check_pattern(pattern)
+    assert compiled.pattern == pattern
+    assert compiled.flags == re.compile(pattern).flags
