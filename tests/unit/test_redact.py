@@ -369,12 +369,14 @@ def test_card_number_ints_are_redacted_but_not_other_numbers() -> None:
         ("(x+x+)+y", "nests a repeated part ('x+' at position 1)"),
         ("^(([a-z])+.)+[A-Z]([a-z])+$", "nests a repeated part ('([a-z])+' at position 2)"),
         ("(?x) ( a + ) +", "nests a repeated part inside another repeat,"),  # no positions
+        (r"(\w+\.?)+", "nests a repeated part"),  # the separator is optional
+        ("(a+b?)+", "nests a repeated part"),
+        ("(a+[ab])+", "nests a repeated part"),  # the separator can be taken by a+
+        (r"\d+-?\d+", "in a row"),
         ("(a?b?)+", "repeats a part that can match the empty string ('(a?b?)+'"),
         ("(a|a)*", "alternatives can match the same text ('(a|a)*' at position 0)"),
         ("(a|ab)+", "alternatives can match the same text"),
-        (r"(\w|\d)+", "alternatives can match the same text"),
         ("(?:ab|a)+", "alternatives can match the same text"),
-        (r"(a|\w)+?x", "alternatives can match the same text"),
         (r"\d+\d+", r"in a row that can match the same characters ('\d+' at position 0 and"),
         (".*.*=", "in a row"),
         (r"\w+\s*\w+", r"in a row that can match the same characters ('\w+' at position 0 and"),
@@ -411,6 +413,12 @@ def test_the_nested_repeat_message_in_full() -> None:
     "pattern",
     [
         r"MEM-\d{6}",
+        r"(\w|\d)+",  # one-character alternatives: Python makes them a set, no backtracking
+        r"[\w\d]+",
+        r"(a|\w)+?x",
+        r"(\d+-)+\d+",  # the required '-' decides where each pass ends
+        r"\w+(?:\.\w+)*@\w+",
+        "(?:[a-z]+,)+",
         r"\b[A-Z]{2}\d{6}\b",
         r"acct:\s*\d+",
         r"(\d{3}-)+\d{4}",

@@ -17,15 +17,18 @@ Then each of the account's own patterns, `pattern.sub("[redacted]", text)`.
 An account pattern must first pass `check_pattern`, a static look at its parse tree (no
 timing). It is refused when it is empty or longer than MAX_PATTERN_LENGTH, is not a valid
 regular expression, nests groups and repeats more than 64 deep, uses a backreference or can
-match the empty string; and, since it could backtrack catastrophically, when a repeat nests a
-variable repeat, repeats something that can match the empty string, repeats a choice whose
-alternatives can begin alike, or follows another open-ended repeat over overlapping characters
-with only optional parts between them. Possessive repeats and atomic groups give nothing back
-once matched: they are never the outer repeat of those rules and what they hold does not count
-towards one (it is still checked on its own). Python's parser rewrites some alternations
-(`a|ab` becomes `a(?:|b)`, `\w|\d` becomes `[\w\d]`), so an alternation with an empty
-branch and a set whose members overlap count as ambiguous choices too. Characters are
-compared on a sample: ASCII and a few non-ASCII letters, digits and spaces.
+match the empty string; and, since it could backtrack catastrophically, when a repeat nests
+a variable repeat (unless each pass needs a character the inner repeats cannot take, as the
+`-` in `(\d+-)+`), repeats something that can match the empty string, repeats a choice whose
+alternatives can begin alike, or follows another open-ended repeat over overlapping
+characters with only optional parts between them (unless the first must end, or the second
+begin, with a character the other cannot take, as in `(\d+-)+\d+`). Possessive repeats and
+atomic groups give nothing back once matched: they are never the outer repeat of those rules
+and what they hold does not count towards one (it is still checked on its own). Python's
+parser rewrites some alternations (`a|ab` becomes `a(?:|b)`), so an alternation with an
+empty branch counts as an ambiguous choice too; one-character alternatives (`\w|\d`) become
+a set, which is safe. Characters are compared on a sample: ASCII and a few non-ASCII
+letters, digits and spaces.
 """
 
 from __future__ import annotations
@@ -326,6 +329,18 @@ class _Check:
                 break
         return found
 
+    def last(self, seq: Any) -> frozenset[str]:
+        """Sample characters a match of `seq` can end with."""
+        found: frozenset[str] = frozenset()
+        for op, av in reversed(seq):
+            if op in _ONE_CHAR:
+                return found | self.chars(op, av)
+            if op not in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+                found = found.union(*(self.last(child) for child in _children(op, av)))
+            if not _item_nullable(op, av):
+                break
+        return found
+
     def consumed(self, seq: Any) -> frozenset[str]:
         """Sample characters a match of `seq` can consume anywhere."""
         found: frozenset[str] = frozenset()
@@ -344,15 +359,14 @@ class _Check:
                 return
 
     def ambiguous(self, op: Any, av: Any) -> bool:
-        """A choice (alternation or set) whose alternatives can match the same text."""
-        if op is _c.BRANCH:
-            if any(_nullable(branch) for branch in av[1]):
-                return True  # what Python's parser leaves of `a|ab`, `ab|a` or `a|a`
-            starts = [self.first(branch) for branch in av[1]]
-        elif op is _c.IN and av and av[0][0] is not _c.NEGATE:  # `\w|\d` became `[\w\d]`
-            starts = [frozenset(c for c in _SAMPLE if _in_set(c, [member])) for member in av]
-        else:
+        r"""An alternation whose alternatives can match the same text. (Python's parser
+        turns one-character alternatives such as `\w|\d` into a set `[\w\d]`, which
+        matches one character without a choice to go back on: that is safe.)"""
+        if op is not _c.BRANCH:
             return False
+        if any(_nullable(branch) for branch in av[1]):
+            return True  # what Python's parser leaves of `a|ab`, `ab|a` or `a|a`
+        starts = [self.first(branch) for branch in av[1]]
         return any(a & b for a, b in itertools.combinations(starts, 2))
 
     def backreferences(self) -> None:
@@ -371,7 +385,7 @@ class _Check:
             where = self.at(repeat)
             body = list(_items(av[2], all_=False))
             inner = [i for i in body if i[0] in _REPEATS and i[1][0] != i[1][1] and i[1][1] > 1]
-            if inner:
+            if inner and not self.separated(av[2], inner):
                 raise self.refuse(
                     f"nests a repeated part{self.at(inner[0])} inside another repeat{where}, "
                     f"{_CATASTROPHIC}; rewrite it without the nested quantifier"
@@ -387,6 +401,21 @@ class _Check:
                     f"{_CATASTROPHIC}; make the alternatives start differently or merge them"
                 )
 
+    def required_chars(self, seq: Any) -> Iterator[Any]:
+        """One-character items every match of `seq` must contain."""
+        for op, av in seq:
+            if op in _ONE_CHAR:
+                yield op, av
+            elif op is _c.SUBPATTERN or (op in _ALL_REPEATS and av[0] >= 1):
+                yield from self.required_chars(_children(op, av)[0])
+
+    def separated(self, body: Any, inner: list[Any]) -> bool:
+        r"""Whether every pass of a repeated `body` needs a character that none of its inner
+        repeats can consume, like the `-` of `(\d+-)+`: then where each pass ends is
+        decided by the text, and the nested repeats have no two ways to split it."""
+        taken = self.consumed(inner)
+        return any(not self.chars(op, av) & taken for op, av in self.required_chars(body))
+
     def neighbours(self) -> None:
         """Refuse overlapping open-ended repeats with only optional parts between them."""
         for seq in _sequences(self.tree):
@@ -400,7 +429,13 @@ class _Check:
     def apart(self, left: Any, later: Any) -> None:
         """Refuse if `later` can begin with an open-ended repeat overlapping `left`."""
         for right in self.edge_repeats([later], leading=True):
-            if self.consumed([left]) & self.consumed([right]):
+            left_takes, right_takes = self.consumed([left]), self.consumed([right])
+            if (
+                left_takes & right_takes
+                # a boundary only one side can cross makes the split unique: `(\d+-)+\d+`
+                and self.last([left]) & right_takes
+                and self.first([right]) & left_takes
+            ):
                 raise self.refuse(
                     "has two open-ended repeats in a row that can match the same characters"
                     f"{self.at(left, right)}, {_CATASTROPHIC}; separate them with a required "
