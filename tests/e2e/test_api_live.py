@@ -328,3 +328,34 @@ def test_concurrent_appends_lose_no_entry(store: Store, account: Credentials) ->
     for n in range(threads):  # each writer's entries kept its own order
         mine = [line for line in lines if line.startswith(f"t{n}-")]
         assert mine == [f"t{n}-{i}" for i in range(per_thread)]
+
+
+def test_only_entries_restart_the_open_call_timeout(store: Store, account: Credentials) -> None:
+    now = [float(NOW)]
+    settings = Settings(database="unused.db", open_call_timeout=3600, purge_interval=0)
+    app = create_app(settings, store=store, clock=lambda: now[0])
+    with TestClient(app) as client:
+        post_live(client, account, SID, new_call([entry(timestamp=T0)]))
+        now[0] += 3000
+        post_live(client, account, SID, {"type": "transfer"})  # no entry: no new life
+        now[0] += 601
+        assert app.state.ctx.purge().open_calls_completed == 1
+        [summary] = listed(client, account)
+        assert (summary["type"], summary["end"]) == ("transfer", T0)
+
+
+def test_an_open_call_older_than_the_detail_window_is_completed_and_its_entries_purged(
+    store: Store, account: Credentials, db_url: str
+) -> None:
+    marker = "zq-old-open-call-5120"
+    old = NOW - 6 * DAY
+    settings = Settings(database="unused.db", purge_interval=0)
+    app = create_app(settings, store=store, clock=lambda: NOW)
+    with TestClient(app) as client:
+        post_live(client, account, SID, new_call([entry(marker, timestamp=old)]))
+        assert marker in database_text(db_url)
+        report = app.state.ctx.purge()
+        assert (report.open_calls_completed, report.details_deleted) == (1, 1)
+        [summary] = listed(client, account)
+        assert (summary["session_id"], summary["log"]) == (SID, False)
+        assert marker not in database_text(db_url)

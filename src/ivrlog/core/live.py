@@ -174,7 +174,8 @@ def _apply(
         entry_count=0 if private else call.entry_count + len(entries),
         last_timestamp=entries[-1]["timestamp"] if entries else call.last_timestamp,
     )
-    call = tx.save_open(account_id, call, now)
+    # the open-call timeout counts from the last entry, so only entries touch the call
+    call = tx.save_open(account_id, call, now if entries or not call.id else None)
     if fragments and not private:
         tx.add_entries(call.id, first_seq, fragments)
     if end is not None:
@@ -204,13 +205,16 @@ def append_entries(
         return _apply(tx, account_id, session_id, update, now, fragments)
 
 
-def complete_stale(store: Store, *, now: int, timeout: int, batch: int = STALE_BATCH) -> int:
-    """Complete every call without a new entry for `timeout` seconds, with `end` = its
-    last entry's timestamp (its start when it has none); how many were completed."""
+def complete_stale(
+    store: Store, *, now: int, timeout: int, started_before: int = 0, batch: int = STALE_BATCH
+) -> int:
+    """Complete every call without a new entry for `timeout` seconds, or started before
+    `started_before` (its detail would be expired already), with `end` = its last entry's
+    timestamp (its start when it has none); how many were completed."""
     completed = 0
     while True:
         with store.live() as tx:
-            stale = tx.stale(now - timeout, batch)
+            stale = tx.stale(now - timeout, started_before, batch)
             for account_id, call in stale:
                 end = max(call.start, call.last_timestamp or call.start)
                 tx.finish(account_id, call.id, _stored(call, tx.entries(call.id), end))

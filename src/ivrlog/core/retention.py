@@ -1,7 +1,8 @@
 """The retention purge (SPEC 5): what the server runs every `purge_interval` and
 `ivrlog purge` runs on demand.
 
-It completes calls left open past `open_call_timeout`, deletes the stored detail of calls
+It completes calls left open past `open_call_timeout` (or started before the detail window,
+whose entries would be expired already), deletes the stored detail of calls
 older than `detail_retention_days` (the API already refuses to show it) and deletes calls
 older than `call_retention_days`. Every step works in bounded batches on indexed columns,
 each batch its own short transaction, so ingestion and reads go on between batches.
@@ -86,8 +87,10 @@ def purge_expired(
     progress: Progress | None = None,
 ) -> PurgeReport:
     """Apply the retention rules once; what was removed."""
-    completed = complete_stale(store, now=int(now), timeout=retention.open_call_timeout)
     details_before, calls_before = retention.cutoffs(now)
+    completed = complete_stale(
+        store, now=int(now), timeout=retention.open_call_timeout, started_before=details_before
+    )
     details = _in_batches(
         store.delete_details_before, details_before, batch, pause, "details", progress
     )

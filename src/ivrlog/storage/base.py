@@ -34,8 +34,10 @@ class LiveTransaction(Protocol):
     def is_completed(self, account_id: int, session_id: str) -> bool:
         """Whether the account has a completed call with this session id."""
 
-    def save_open(self, account_id: int, call: OpenCall, touched_at: int) -> OpenCall:
-        """Insert (id 0) or update an open call's summary; the call as saved."""
+    def save_open(self, account_id: int, call: OpenCall, touched_at: int | None) -> OpenCall:
+        """Insert (id 0) or update an open call's summary; the call as saved.
+
+        `touched_at` is when it last got an entry (None: unchanged; needed on insert)."""
 
     def add_entries(
         self, call_id: int, first_seq: int, fragments: Sequence[tuple[str, str]]
@@ -50,8 +52,11 @@ class LiveTransaction(Protocol):
     def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
         """Store the completed call and remove its open state."""
 
-    def stale(self, touched_before: int, limit: int) -> list[tuple[int, OpenCall]]:
-        """Up to `limit` open calls (with their account id) last touched before the time."""
+    def stale(
+        self, touched_before: int, started_before: int, limit: int
+    ) -> list[tuple[int, OpenCall]]:
+        """Up to `limit` open calls (with their account id) that got no entry since
+        `touched_before` or started before `started_before`."""
 
 
 class Store(Protocol):

@@ -160,7 +160,7 @@ class _Live:
         ).fetchone()
         return row is not None
 
-    def save_open(self, account_id: int, call: OpenCall, touched_at: int) -> OpenCall:
+    def save_open(self, account_id: int, call: OpenCall, touched_at: int | None) -> OpenCall:
         values = (
             call.src,
             call.dest,
@@ -174,7 +174,8 @@ class _Live:
         if call.id:
             self._conn.execute(
                 "UPDATE open_calls SET src = ?, dest = ?, type = ?, start = ?, private = ?,"
-                " entry_count = ?, last_timestamp = ?, touched_at = ? WHERE id = ?",
+                " entry_count = ?, last_timestamp = ?, touched_at = coalesce(?, touched_at)"
+                " WHERE id = ?",
                 (*values, call.id),
             )
             return call
@@ -212,11 +213,14 @@ class _Live:
         if _put_calls(self._conn, account_id, [call]):
             self._store._scrub_owed = True
 
-    def stale(self, touched_before: int, limit: int) -> list[tuple[int, OpenCall]]:
+    def stale(
+        self, touched_before: int, started_before: int, limit: int
+    ) -> list[tuple[int, OpenCall]]:
+        # open_calls holds only calls in progress: a scan for the second test is small
         rows = self._conn.execute(
-            f"SELECT account_id, {_OPEN_COLUMNS} FROM open_calls WHERE touched_at < ?"
-            " ORDER BY touched_at LIMIT ?",
-            (touched_before, limit),
+            f"SELECT account_id, {_OPEN_COLUMNS} FROM open_calls"
+            " WHERE touched_at < ? OR start < ? LIMIT ?",
+            (touched_before, started_before, limit),
         ).fetchall()
         return [(row[0], _open_call(row[1:])) for row in rows]
 
