@@ -3,6 +3,7 @@ purge_expired over them. Every backend in conftest.BACKENDS runs these unchanged
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import orjson
@@ -355,3 +356,30 @@ def test_a_replaced_call_leaves_no_old_detail_after_scrub(
     assert found
     assert fragment is not None
     assert new_marker in fragment
+
+
+def test_writers_and_readers_get_in_between_purge_batches(store: Store, account_id: int) -> None:
+    """The purge holds the writer for one batch at a time: an ingest and a read started
+    between two batches finish before the purge goes on (they would wait for the whole
+    purge if it kept one transaction)."""
+    store.put_calls(account_id, [stored(f"old{i:03}", CUTOFF - 100 - i) for i in range(30)])
+    done: list[str] = []
+
+    def between_batches(step: str, count: int) -> None:
+        if done:
+            return
+
+        def ingest_and_read() -> None:
+            store.put_calls(account_id, [stored("during", NOW - 60)])
+            assert "during" in listed(store, account_id)
+            done.append("ingested and read")
+
+        worker = threading.Thread(target=ingest_and_read)
+        worker.start()
+        worker.join(timeout=30)
+        assert not worker.is_alive(), "the ingest waited for the purge"
+
+    report = purge_expired(store, RETENTION, now=NOW, batch=10, progress=between_batches)
+    assert done == ["ingested and read"]
+    assert report.details_deleted == 30
+    assert listed(store, account_id)["during"] is True
