@@ -16,8 +16,10 @@ from urllib.parse import quote
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from ivrlog.core import accounts as account_service
 from ivrlog.core import patterns as pattern_service
@@ -53,7 +55,7 @@ DEMO_DATABASE = "ivrlog-demo.db"
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]Error:[/] {message}")
+    err.print(f"[bold red]Error:[/] {escape(message)}")
     return typer.Exit(code)
 
 
@@ -171,7 +173,7 @@ def accounts_list(
     table = Table("email", "state", "created (UTC)")
     for account in rows:
         created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(account.created_at))
-        table.add_row(account.email, "active" if account.active else "disabled", created)
+        table.add_row(Text(account.email), "active" if account.active else "disabled", created)
     out.print(table)
 
 
@@ -252,7 +254,7 @@ def redaction_list(
         return
     table = Table("email", "label", "pattern")
     for owner, p in rows:
-        table.add_row(owner, p.label, p.pattern)
+        table.add_row(Text(owner), Text(p.label), Text(p.pattern))
     out.print(table)
 
 

@@ -198,3 +198,27 @@ def test_demo_with_very_few_calls_still_prints_curl_lines(
     code, output = run(runner, "demo", "--no-serve", "--calls", count, "--seed", "2", "--db", db)
     assert code == 0, output
     assert len([line for line in output.splitlines() if line.startswith("curl ")]) == 4
+
+
+def test_patterns_and_messages_are_shown_literally_not_as_markup(
+    runner: CliRunner, db: str
+) -> None:
+    assert run(runner, "accounts", "add", "ops@example.com", "--db", db)[0] == 0
+    code, output = run(
+        runner, "redaction", "add", "ops@example.com", "[/a]+x", "--label", "[bold]x", "--db", db
+    )
+    assert code == 0, output
+    code, output = run(runner, "redaction", "list", "--db", db)
+    assert code == 0, output
+    assert "[/a]+x" in output
+    assert "[bold]x" in output
+    code, output = run(
+        runner, "redaction", "add", "ops@example.com", "[/a]((", "--label", "y", "--db", db
+    )
+    assert code == 1
+    assert "'[/a]((' is not a valid regular expression" in " ".join(output.split())
+    code, output = run(
+        runner, "redaction", "add", "ops@example.com", "a*", "--label", "z", "--db", db
+    )
+    assert code == 1
+    assert "insert [redacted] between" in " ".join(output.split())

@@ -112,3 +112,32 @@ def test_log_config_sends_ivrlog_records_to_uvicorns_handler() -> None:
         "propagate": False,
     }
     assert "default" in config["handlers"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/call/4111%201111%201111%201111",
+        "/api/call/x?number=4111+1111+1111+1111",
+        "/api/call/4111%2D1111%2D1111%2D1111",
+        "/api/call/123%2D45%2D6789",
+    ],
+)
+def test_secrets_percent_encoded_in_a_path_are_redacted(path: str) -> None:
+    rec = record(
+        "uvicorn.access", '%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", path, "1.1", 404
+    )
+    RedactingFilter(builtin).filter(rec)
+    text = formatted(rec)
+    assert "[redacted]" in text
+    assert "1111" not in text
+    assert "6789" not in text
+
+
+def test_an_encoded_path_without_secrets_is_logged_as_it_came() -> None:
+    path = "/api/call/100035%3B000%3B1575898377"
+    rec = record(
+        "uvicorn.access", '%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", path, "1.1", 200
+    )
+    RedactingFilter(builtin).filter(rec)
+    assert path in formatted(rec)

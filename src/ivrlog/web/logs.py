@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import unquote_plus
 
 from ivrlog.core.redact import Redactor
 
@@ -21,6 +22,18 @@ log = logging.getLogger("ivrlog.web")
 # writes, propagated ones included.
 _LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "ivrlog")
 _BUILTIN = Redactor()
+
+
+def scrub(redactor: Redactor, text: str) -> str:
+    """`text` redacted; when it holds a URL that, once decoded, shows a secret (a card
+    written `4111%201111...` or `4111+1111...`), the decoded form, redacted."""
+    clean = redactor.text(text)
+    decoded = unquote_plus(clean)
+    if decoded != clean:
+        redacted = redactor.text(decoded)
+        if redacted != decoded:
+            return redacted
+    return clean
 
 
 class RedactingFilter(logging.Filter):
@@ -39,22 +52,22 @@ class RedactingFilter(logging.Filter):
         if record.name == "uvicorn.access" and isinstance(record.args, tuple):
             # uvicorn's access formatter unpacks these five values: redact each in place
             record.args = tuple(
-                redactor.text(arg) if isinstance(arg, str) else arg for arg in record.args
+                scrub(redactor, arg) if isinstance(arg, str) else arg for arg in record.args
             )
         else:
             try:
                 message = record.getMessage()
             except Exception:  # a broken format string: logging reports msg and args
                 message = f"{record.msg} {record.args}"
-            clean = redactor.text(message)
+            clean = scrub(redactor, message)
             if clean != message:
                 record.msg, record.args = clean, ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redactor.text(record.exc_text)
+            record.exc_text = scrub(redactor, record.exc_text)
         if record.stack_info:
-            record.stack_info = redactor.text(record.stack_info)
+            record.stack_info = scrub(redactor, record.stack_info)
         return True
 
 
