@@ -1,0 +1,58 @@
+"""The server's purge task: what it logs, and that a failing purge never stops the server."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from ivrlog.core.retention import PurgeReport
+from ivrlog.web.purge import purge_once
+
+
+def report(**changes: Any) -> PurgeReport:
+    values: dict[str, Any] = {
+        "open_calls_completed": 0,
+        "details_deleted": 0,
+        "calls_deleted": 0,
+        "detail_cutoff": 100,
+        "call_cutoff": 10,
+        "scrubbed": True,
+    }
+    return PurgeReport(**{**values, **changes})
+
+
+def run(result: PurgeReport | Exception, caplog: pytest.LogCaptureFixture) -> list[str]:
+    def purge() -> PurgeReport:
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    with caplog.at_level(logging.INFO, logger="ivrlog.purge"):
+        purge_once(SimpleNamespace(purge=purge))  # type: ignore[arg-type]
+    return [f"{r.levelname} {r.getMessage()}" for r in caplog.records]
+
+
+def test_a_purge_that_removed_something_says_what(caplog: pytest.LogCaptureFixture) -> None:
+    lines = run(report(open_calls_completed=1, details_deleted=7, calls_deleted=2), caplog)
+    assert lines == [
+        "INFO retention purge: 1 open calls completed, detail of 7 calls deleted (started "
+        "before 100), 2 calls deleted (started before 10)"
+    ]
+
+
+def test_a_purge_that_removed_nothing_is_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    assert run(report(), caplog) == []
+
+
+def test_an_unfinished_scrub_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    lines = run(report(scrubbed=False), caplog)
+    assert lines == ["WARNING retention purge: the journal could not be cleared yet (readers busy)"]
+
+
+def test_a_failing_purge_is_logged_and_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    lines = run(RuntimeError("disk full"), caplog)
+    assert lines == ["ERROR retention purge failed"]
+    assert caplog.records[0].exc_info is not None
