@@ -27,7 +27,7 @@ from ivrlog.core.demo import DEMO_EMAIL, demo_calls
 from ivrlog.core.errors import AccountError, IvrlogError
 from ivrlog.core.ingest import ingest_calls
 from ivrlog.core.redact import PatternRefused, Redactor
-from ivrlog.core.retention import PurgeReport, purge_expired
+from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
 from ivrlog.settings import Settings, SettingsError, describe
 from ivrlog.storage import StoreOpenError, open_store
 from ivrlog.storage.base import Store
@@ -325,6 +325,7 @@ def purge(
                 store,
                 retention,
                 now=moment,
+                target=BATCH_SECONDS,
                 progress=lambda step, count: progress.advance(tasks[step], count),
             )
     if as_json:

@@ -79,7 +79,7 @@ def test_sqlite_path(url: str, path: str | None) -> None:
 
 def test_a_version_1_database_is_upgraded_with_its_data(tmp_path: Path) -> None:
     """An ivrlog of issue 2 left schema 1; opening it adds live calls, patterns and the
-    purge indexes, and fills the new detail start column from the calls."""
+    purge indexes, without rewriting a row."""
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path)
     conn.executescript(MIGRATIONS[0].sqlite)
@@ -97,7 +97,7 @@ def test_a_version_1_database_is_upgraded_with_its_data(tmp_path: Path) -> None:
     store = open_store(str(path))
     try:
         assert store.schema_version() == LATEST_VERSION
-        assert store.count_expired(1001, 0) == (1, 0)  # the detail's start came from its call
+        assert store.count_expired(1001, 0) == (1, 0)  # a stored detail, found by its call
         assert store.count_expired(1000, 1001) == (0, 1)
         assert store.call_detail(1, "s1", "json", 0) == (True, "[]")
         assert store.redaction_patterns() == []
@@ -106,6 +106,6 @@ def test_a_version_1_database_is_upgraded_with_its_data(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     try:
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert {"calls_start", "call_details_start", "open_calls_touched"} <= indexes
+        assert {"calls_start", "calls_detail_start", "open_calls_touched"} <= indexes
     finally:
         conn.close()

@@ -68,14 +68,6 @@ class CallComplete(Conflict):
         )
 
 
-class EntriesOutOfOrder(Conflict):
-    def __init__(self, timestamp: int, last: int) -> None:
-        super().__init__(
-            f"entries[0].timestamp {timestamp} is before the call's last stored entry "
-            f"({last}): entries are appended in time order. Nothing was stored."
-        )
-
-
 class PayloadTooLarge(IvrlogError):
     status = 413
 

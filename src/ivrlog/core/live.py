@@ -5,6 +5,10 @@ ready fragments, so an append costs the same at the first entry and the thousand
 Completing it (an `end`, or `open_call_timeout` without a new entry) joins those
 fragments into the stored detail of a completed call, in one transaction.
 
+A call's entries are kept in the order they happened: by timestamp, and in arrival order
+for equal timestamps. An entry older than one already stored (a retry, or two senders
+racing) is placed by its timestamp, and the answer counts it in `out_of_order`.
+
 Every update runs in one write transaction of the store, which serialises them: two
 concurrent posts for one call are applied one after the other, and neither loses an
 entry. An update is all or nothing.
@@ -19,7 +23,6 @@ from typing import Any, Final
 from ivrlog.core.errors import (
     BadRequest,
     CallComplete,
-    EntriesOutOfOrder,
     FieldError,
     PayloadTooLarge,
     ValidationFailed,
@@ -42,13 +45,15 @@ from ivrlog.storage.base import LiveTransaction, Store
 
 UPDATE_FIELDS: Final = ("src", "dest", "type", "start", "private", "entries", "end")
 _SUMMARY: Final = ("src", "dest", "type")
-STALE_BATCH: Final = 500
+STALE_BATCH: Final = 500  # open calls looked at by one transaction of complete_stale
+STALE_ENTRIES: Final = 10_000  # entries it moves at most (unless one call holds more)
 
 
 @dataclass(frozen=True, slots=True)
 class LiveResult:
     session_id: str
     appended: int
+    out_of_order: int
     entries: int
     complete: bool
 
@@ -75,20 +80,8 @@ def validate_update(session_id: str, update: Any) -> None:
         entries = []
     if len(entries) > MAX_ENTRIES:
         raise PayloadTooLarge(f"An update holds at most {MAX_ENTRIES} entries.")
-    previous: int | None = None
     for position, entry in enumerate(entries):
-        path = f"entries[{position}]"
-        before = problems.count
-        check_entry(entry, 0, path, problems)
-        if problems.count == before:
-            timestamp = entry["timestamp"]
-            if previous is not None and timestamp < previous:
-                problems.add(
-                    0,
-                    path + ".timestamp",
-                    f"is before the previous entry's ({previous}): entries go in time order",
-                )
-            previous = timestamp
+        check_entry(entry, 0, f"entries[{position}]", problems)
     problems.raise_any()
 
 
@@ -117,7 +110,7 @@ def _new_call(session_id: str, update: dict[str, Any]) -> OpenCall:
     entries = update.get("entries") or []
     start: int | None = update.get("start")
     if start is None and entries:
-        start = entries[0]["timestamp"]
+        start = min(entry["timestamp"] for entry in entries)  # the first to happen
     if start is None:
         missing.append(FieldError(0, "start", "is needed when the call is new and has no entries"))
     if missing or start is None:
@@ -154,9 +147,12 @@ def _apply(
             changes["start"] = update["start"]
         call = dataclasses.replace(call, **changes)
     entries: list[dict[str, Any]] = update.get("entries") or []
-    last = call.last_timestamp
-    if entries and last is not None and entries[0]["timestamp"] < last:
-        raise EntriesOutOfOrder(entries[0]["timestamp"], last)
+    latest = call.last_timestamp
+    out_of_order = 0
+    for entry in entries:
+        if latest is not None and entry["timestamp"] < latest:
+            out_of_order += 1
+        latest = entry["timestamp"] if latest is None else max(latest, entry["timestamp"])
     if call.entry_count + len(entries) > MAX_ENTRIES:
         raise PayloadTooLarge(
             f"The call would hold {call.entry_count + len(entries)} entries; at most {MAX_ENTRIES}."
@@ -172,15 +168,21 @@ def _apply(
         call,
         private=private,
         entry_count=0 if private else call.entry_count + len(entries),
-        last_timestamp=entries[-1]["timestamp"] if entries else call.last_timestamp,
+        last_timestamp=latest,
     )
     # the open-call timeout counts from the last entry, so only entries touch the call
     call = tx.save_open(account_id, call, now if entries or not call.id else None)
     if fragments and not private:
-        tx.add_entries(call.id, first_seq, fragments)
+        timestamps = [entry["timestamp"] for entry in entries]
+        tx.add_entries(
+            call.id, first_seq, [(t, j, x) for t, (j, x) in zip(timestamps, fragments, strict=True)]
+        )
     if end is not None:
         tx.finish(account_id, call.id, _stored(call, tx.entries(call.id), end))
-    return LiveResult(session_id, len(entries), call.entry_count, end is not None)
+    appended = 0 if private else len(entries)
+    return LiveResult(
+        session_id, appended, 0 if private else out_of_order, call.entry_count, end is not None
+    )
 
 
 def append_entries(
@@ -194,8 +196,8 @@ def append_entries(
 ) -> LiveResult:
     """Apply one live update to a call: create it, append entries, complete it.
 
-    Raises ValidationFailed (422), CallComplete or EntriesOutOfOrder (409), or
-    PayloadTooLarge (413); nothing is stored then.
+    Raises ValidationFailed (422), CallComplete (409) or PayloadTooLarge (413); nothing
+    is stored then.
     """
     validate_update(session_id, update)
     rules = BUILTIN_RULES if redactor is None else redactor
@@ -206,18 +208,31 @@ def append_entries(
 
 
 def complete_stale(
-    store: Store, *, now: int, timeout: int, started_before: int = 0, batch: int = STALE_BATCH
+    store: Store,
+    *,
+    now: int,
+    timeout: int,
+    started_before: int = 0,
+    batch: int = STALE_BATCH,
+    entries_per_transaction: int = STALE_ENTRIES,
 ) -> int:
     """Complete every call without a new entry for `timeout` seconds, or started before
-    `started_before` (its detail would be expired already), with `end` = its last entry's
-    timestamp (its start when it has none); how many were completed."""
+    `started_before` (its detail would be expired already), with `end` = its latest entry's
+    timestamp (its start when it has none); how many were completed.
+
+    A transaction completes calls until they hold `entries_per_transaction` entries (at
+    least one call), so the writer is never held long, however big the calls."""
     completed = 0
     while True:
         with store.live() as tx:
             stale = tx.stale(now - timeout, started_before, batch)
+            moved = 0
             for account_id, call in stale:
+                if moved and moved + call.entry_count > entries_per_transaction:
+                    break
                 end = max(call.start, call.last_timestamp or call.start)
                 tx.finish(account_id, call.id, _stored(call, tx.entries(call.id), end))
-        completed += len(stale)
-        if len(stale) < batch:
+                moved += call.entry_count
+                completed += 1
+        if not stale:
             return completed

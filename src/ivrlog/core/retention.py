@@ -21,6 +21,7 @@ from ivrlog.core.query import SECONDS_PER_DAY, detail_cutoff
 from ivrlog.storage.base import Store
 
 PURGE_BATCH: Final = 1000
+BATCH_SECONDS: Final = 0.05  # what the server and `ivrlog purge` aim a transaction at
 
 # Called after each batch with the step ("details" or "calls") and how many it removed.
 Progress = Callable[[str, int], None]
@@ -57,24 +58,38 @@ class Retention:
         )
 
 
-def _in_batches(
-    delete: Callable[[int, int], int],
-    cutoff: int,
-    batch: int,
-    pause: float,
-    step: str,
-    progress: Progress | None,
-) -> int:
-    total = 0
-    while True:
-        deleted = delete(cutoff, batch)
-        total += deleted
-        if progress is not None and deleted:
-            progress(step, deleted)
-        if deleted < batch:
-            return total
-        if pause:
-            time.sleep(pause)  # let waiting writers and readers in between batches
+@dataclass(frozen=True, slots=True)
+class _Batching:
+    """How one purge step sizes its transactions.
+
+    With `target` set, the size adapts: a batch that took longer than `target` seconds
+    halves the next one, a quick one doubles it (up to `size`), so a transaction stays
+    short even when each row holds megabytes of detail."""
+
+    size: int
+    pause: float
+    target: float | None
+    clock: Callable[[], float]
+    progress: Progress | None
+
+    def run(self, delete: Callable[[int, int], int], cutoff: int, step: str) -> int:
+        total, size = 0, self.size
+        while True:
+            began = self.clock()
+            deleted = delete(cutoff, size)
+            took = self.clock() - began
+            total += deleted
+            if self.progress is not None and deleted:
+                self.progress(step, deleted)
+            if deleted < size:
+                return total
+            if self.target is not None:
+                if took > self.target:
+                    size = max(1, size // 2)
+                elif took < self.target / 4:
+                    size = min(self.size, size * 2)
+            if self.pause:
+                time.sleep(self.pause)  # let waiting writers and readers in between batches
 
 
 def purge_expired(
@@ -84,17 +99,21 @@ def purge_expired(
     now: float,
     batch: int = PURGE_BATCH,
     pause: float = 0.0,
+    target: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
     progress: Progress | None = None,
 ) -> PurgeReport:
-    """Apply the retention rules once; what was removed."""
+    """Apply the retention rules once; what was removed.
+
+    Deletions go `batch` calls a transaction (fewer when `target` seconds is set and a
+    batch takes longer), with `pause` seconds between transactions."""
     details_before, calls_before = retention.cutoffs(now)
     completed = complete_stale(
         store, now=int(now), timeout=retention.open_call_timeout, started_before=details_before
     )
-    details = _in_batches(
-        store.delete_details_before, details_before, batch, pause, "details", progress
-    )
-    calls = _in_batches(store.delete_calls_before, calls_before, batch, pause, "calls", progress)
+    batching = _Batching(batch, pause, target, clock, progress)
+    details = batching.run(store.delete_details_before, details_before, "details")
+    calls = batching.run(store.delete_calls_before, calls_before, "calls")
     return PurgeReport(
         open_calls_completed=completed,
         details_deleted=details,

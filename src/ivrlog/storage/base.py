@@ -40,14 +40,15 @@ class LiveTransaction(Protocol):
         `touched_at` is when it last got an entry (None: unchanged; needed on insert)."""
 
     def add_entries(
-        self, call_id: int, first_seq: int, fragments: Sequence[tuple[str, str]]
+        self, call_id: int, first_seq: int, entries: Sequence[tuple[int, str, str]]
     ) -> None:
-        """Append entries, each as (JSON text, XML `<item>` text), numbered from first_seq."""
+        """Add entries, each as (timestamp, JSON text, XML `<item>` text), numbered in
+        arrival order from first_seq."""
 
     def drop_entries(self, call_id: int) -> None: ...
 
     def entries(self, call_id: int) -> list[tuple[str, str]]:
-        """An open call's entries in order, as (JSON text, XML text)."""
+        """An open call's entries by timestamp, then arrival, as (JSON text, XML text)."""
 
     def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
         """Store the completed call and remove its open state."""
@@ -105,12 +106,12 @@ class Store(Protocol):
 
     # retention
     def count_expired(self, detail_cutoff: int, call_cutoff: int) -> tuple[int, int]:
-        """(stored details of calls started before detail_cutoff, calls started before
-        call_cutoff)."""
+        """(calls started before detail_cutoff whose detail is stored, calls started
+        before call_cutoff)."""
 
     def delete_details_before(self, cutoff: int, limit: int) -> int:
-        """Delete up to `limit` stored details of calls started before `cutoff`, in one
-        short transaction; how many were deleted."""
+        """Delete the stored detail of up to `limit` calls started before `cutoff`, in one
+        short transaction (their entry_count becomes 0); how many calls lost theirs."""
 
     def delete_calls_before(self, cutoff: int, limit: int) -> int:
         """Delete up to `limit` calls started before `cutoff` with their detail."""

@@ -55,6 +55,9 @@ CREATE TABLE call_details (
     Migration(
         version=2,
         description="calls in progress, redaction patterns, indexes for the retention purge",
+        # calls.entry_count counts the entries stored now (0 once the purge deleted them):
+        # the partial index finds the calls whose detail is still on disk, without
+        # rewriting any row of an existing database
         sqlite="""
 CREATE TABLE open_calls (
     id INTEGER PRIMARY KEY,
@@ -71,12 +74,14 @@ CREATE TABLE open_calls (
     UNIQUE (account_id, session_id)
 );
 CREATE INDEX open_calls_touched ON open_calls (touched_at);
+CREATE INDEX open_calls_start ON open_calls (start);
 CREATE TABLE open_entries (
     call_id INTEGER NOT NULL REFERENCES open_calls(id) ON DELETE CASCADE,
+    timestamp INTEGER NOT NULL,
     seq INTEGER NOT NULL,
     json TEXT NOT NULL,
     xml TEXT NOT NULL,
-    PRIMARY KEY (call_id, seq)
+    PRIMARY KEY (call_id, timestamp, seq)
 ) WITHOUT ROWID;
 CREATE TABLE redaction_patterns (
     id INTEGER PRIMARY KEY,
@@ -86,9 +91,7 @@ CREATE TABLE redaction_patterns (
     created_at INTEGER NOT NULL,
     UNIQUE (account_id, label)
 );
-ALTER TABLE call_details ADD COLUMN start INTEGER NOT NULL DEFAULT 0;
-UPDATE call_details SET start = (SELECT c.start FROM calls c WHERE c.id = call_details.call_id);
-CREATE INDEX call_details_start ON call_details (start);
+CREATE INDEX calls_detail_start ON calls (start) WHERE entry_count > 0;
 CREATE INDEX calls_start ON calls (start)
 """,
     ),

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -30,10 +31,13 @@ _BATCH_ROWS = 200
 _ACCOUNT_COLUMNS = "id, email, active, developer_key_hash, ingest_token_hash, created_at"
 _OPEN_COLUMNS = "id, session_id, src, dest, type, start, private, entry_count, last_timestamp"
 _PATTERN_COLUMNS = "id, account_id, label, pattern, created_at"
-# How long a checkpoint that clears deleted content from the WAL may wait for readers:
-# briefly after an ingest that replaced detail (the writer lock is held), longer in the purge.
-_SCRUB_WAIT_AFTER_WRITE_MS = 200
-_SCRUB_WAIT_MS = 5000
+# A checkpoint that clears deleted content from the WAL never waits for readers while it
+# holds the writer: it is tried at once and, when readers are in the way, tried again by a
+# later write (at most once a second) or by the purge (every 50 ms for up to 5 s, letting
+# writers in between its tries).
+_SCRUB_RETRY_AFTER = 1.0
+_SCRUB_POLL = 0.05
+_SCRUB_PATIENCE = 5.0
 
 
 def _account(row: tuple[int, str, int, str, str, int] | None) -> Account | None:
@@ -128,8 +132,8 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
         "DELETE FROM open_calls WHERE account_id = ? AND session_id = ?", keys
     ).rowcount
     conn.executemany(
-        "INSERT INTO call_details (call_id, json, xml, start)"
-        " SELECT id, ?, ?, start FROM calls WHERE account_id = ? AND session_id = ?",
+        "INSERT INTO call_details (call_id, json, xml)"
+        " SELECT id, ?, ? FROM calls WHERE account_id = ? AND session_id = ?",
         [
             (c.detail_json, c.detail_xml, account_id, c.session_id)
             for c in calls
@@ -188,13 +192,13 @@ class _Live:
         return dataclasses.replace(call, id=call_id)
 
     def add_entries(
-        self, call_id: int, first_seq: int, fragments: Sequence[tuple[str, str]]
+        self, call_id: int, first_seq: int, entries: Sequence[tuple[int, str, str]]
     ) -> None:
         self._conn.executemany(
-            "INSERT INTO open_entries (call_id, seq, json, xml) VALUES (?, ?, ?, ?)",
+            "INSERT INTO open_entries (call_id, timestamp, seq, json, xml) VALUES (?, ?, ?, ?, ?)",
             [
-                (call_id, seq, json, xml)
-                for seq, (json, xml) in enumerate(fragments, start=first_seq)
+                (call_id, timestamp, seq, json, xml)
+                for seq, (timestamp, json, xml) in enumerate(entries, start=first_seq)
             ],
         )
 
@@ -204,7 +208,8 @@ class _Live:
 
     def entries(self, call_id: int) -> list[tuple[str, str]]:
         return self._conn.execute(
-            "SELECT json, xml FROM open_entries WHERE call_id = ? ORDER BY seq", (call_id,)
+            "SELECT json, xml FROM open_entries WHERE call_id = ? ORDER BY timestamp, seq",
+            (call_id,),
         ).fetchall()
 
     def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
@@ -235,6 +240,7 @@ class SqliteStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._scrub_owed = False
+        self._next_scrub = 0.0
         self._writer.execute("PRAGMA journal_mode=WAL")
 
     def _connect(self) -> sqlite3.Connection:
@@ -277,19 +283,22 @@ class SqliteStore:
                 conn.rollback()
                 raise
             conn.commit()
-            if self._scrub_owed:
-                self._checkpoint(_SCRUB_WAIT_AFTER_WRITE_MS)
+            if self._scrub_owed and time.monotonic() >= self._next_scrub:
+                self._checkpoint()
 
-    def _checkpoint(self, wait_ms: int) -> bool:
+    def _checkpoint(self) -> bool:
         """Copy the WAL into the database and truncate it, so that page images holding
-        deleted content do not stay in the -wal file. Caller holds the write lock."""
+        deleted content do not stay in the -wal file. Caller holds the write lock; it
+        does not wait for readers (busy_timeout 0): False when they were in the way."""
         conn = self._writer
-        conn.execute(f"PRAGMA busy_timeout={wait_ms}")
+        conn.execute("PRAGMA busy_timeout=0")
         try:
             (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         finally:
             conn.execute("PRAGMA busy_timeout=10000")
         self._scrub_owed = busy != 0
+        # after a failure, later writes retry at most once a second
+        self._next_scrub = time.monotonic() + _SCRUB_RETRY_AFTER if self._scrub_owed else 0.0
         return not self._scrub_owed
 
     # schema
@@ -422,7 +431,7 @@ class SqliteStore:
     def count_expired(self, detail_cutoff: int, call_cutoff: int) -> tuple[int, int]:
         with self._reading() as conn:
             row = conn.execute(
-                "SELECT (SELECT count(*) FROM call_details WHERE start < ?),"
+                "SELECT (SELECT count(*) FROM calls WHERE entry_count > 0 AND start < ?),"
                 " (SELECT count(*) FROM calls WHERE start < ?)",
                 (detail_cutoff, call_cutoff),
             ).fetchone()
@@ -430,12 +439,17 @@ class SqliteStore:
 
     def delete_details_before(self, cutoff: int, limit: int) -> int:
         with self._writing() as conn:
-            deleted: int = conn.execute(
-                "DELETE FROM call_details WHERE call_id IN"
-                " (SELECT call_id FROM call_details WHERE start < ? LIMIT ?)",
-                (cutoff, limit),
-            ).rowcount
-        return deleted
+            # calls_detail_start indexes exactly the calls whose detail is still stored
+            ids = [
+                (call_id,)
+                for (call_id,) in conn.execute(
+                    "SELECT id FROM calls WHERE entry_count > 0 AND start < ? LIMIT ?",
+                    (cutoff, limit),
+                )
+            ]
+            conn.executemany("DELETE FROM call_details WHERE call_id = ?", ids)
+            conn.executemany("UPDATE calls SET entry_count = 0 WHERE id = ?", ids)
+        return len(ids)
 
     def delete_calls_before(self, cutoff: int, limit: int) -> int:
         with self._writing() as conn:
@@ -446,8 +460,14 @@ class SqliteStore:
         return deleted
 
     def scrub(self) -> bool:
-        with self._write_lock:
-            return self._checkpoint(_SCRUB_WAIT_MS)
+        deadline = time.monotonic() + _SCRUB_PATIENCE
+        while True:
+            with self._write_lock:
+                if self._checkpoint():
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_SCRUB_POLL)  # readers are in the way: let them, and writers, go on
 
     # redaction patterns
     def add_redaction_pattern(
@@ -517,7 +537,7 @@ class SqliteStore:
             parts = [
                 part
                 for (part,) in conn.execute(
-                    f"SELECT {column} FROM open_entries WHERE call_id = ? ORDER BY seq",
+                    f"SELECT {column} FROM open_entries WHERE call_id = ? ORDER BY timestamp, seq",
                     (live[0],),
                 )
             ]

@@ -10,7 +10,7 @@ from fastapi import Request
 from ivrlog.core.accounts import Authenticator
 from ivrlog.core.patterns import Redactors
 from ivrlog.core.query import detail_cutoff
-from ivrlog.core.retention import PurgeReport, purge_expired
+from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
 from ivrlog.settings import Settings
 from ivrlog.storage.base import Store
 
@@ -29,7 +29,9 @@ class AppContext:
 
     def purge(self, pause: float = 0.01) -> PurgeReport:
         """One run of the retention purge at the app's clock."""
-        return purge_expired(self.store, self.settings.retention, now=self.clock(), pause=pause)
+        return purge_expired(
+            self.store, self.settings.retention, now=self.clock(), pause=pause, target=BATCH_SECONDS
+        )
 
 
 def context(request: Request) -> AppContext:
