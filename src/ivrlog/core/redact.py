@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,8 +108,18 @@ def _redact_cards(text: str) -> str:
     return "".join([*pieces, text[done:]]) if pieces else text
 
 
-def _is_card_number(number: int) -> bool:
-    return 10**12 <= abs(number) < 10**19 and luhn_valid(str(abs(number)))
+def _is_card_number(value: Any) -> bool:
+    """Whether a JSON number is itself a card number: a whole number (an int, or a float
+    with nothing after the point) of 13 to 19 digits that passes Luhn. A number's digits
+    are not searched for a card inside them, as text is: the number is the token, and
+    13+ digit identifiers would lose too much (a fraction's digits are never a card)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer() or abs(value) >= 1e19:
+            return False
+        value = int(value)
+    return 10**12 <= abs(value) < 10**19 and luhn_valid(str(abs(value)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,25 +142,35 @@ class Redactor:
         return value
 
     def value(self, value: Any) -> Any:
-        """A JSON value redacted at any depth: strings redacted, dict keys and their order
-        kept, card-number ints replaced by REDACTED. Returns new containers, never
-        mutating `value` (which comes back as it is when nothing is redacted at all)."""
+        """A JSON value redacted at any depth: strings and object keys redacted (key order
+        kept; a redacted key that would repeat one gets a `#2`, `#3`... suffix), and a
+        number whose digits hold a card number replaced by the string REDACTED. Returns new
+        containers, never mutating `value` (which comes back as it is when nothing is
+        redacted at all)."""
         if not self.active:
             return value
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {key: self.value(item) for key, item in value.items()}
+            return self._object(value)
         if isinstance(value, list):
             return [self.value(item) for item in value]
-        if (
-            self.builtin
-            and isinstance(value, int)
-            and not isinstance(value, bool)
-            and _is_card_number(value)
-        ):
+        if self.builtin and _is_card_number(value):
             return REDACTED
         return value
+
+    def _object(self, value: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            clean = self.text(key)
+            if clean != key and (clean in result or clean in value):
+                clean = next(
+                    f"{clean}#{n}"
+                    for n in itertools.count(2)
+                    if f"{clean}#{n}" not in result and f"{clean}#{n}" not in value
+                )
+            result[clean] = self.value(item)
+        return result
 
 
 NO_REDACTION: Final = Redactor(builtin=False)
