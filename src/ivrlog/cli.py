@@ -26,7 +26,8 @@ from ivrlog.core import patterns as pattern_service
 from ivrlog.core.demo import DEMO_EMAIL, demo_calls
 from ivrlog.core.errors import AccountError, IvrlogError
 from ivrlog.core.ingest import ingest_calls
-from ivrlog.core.redact import PatternRefused, Redactor
+from ivrlog.core.pattern_check import PatternRefused
+from ivrlog.core.redact import Redactor
 from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
 from ivrlog.settings import Settings, SettingsError, describe
 from ivrlog.storage import StoreOpenError, open_store

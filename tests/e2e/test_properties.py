@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ivrlog.core.accounts import Credentials
+from ivrlog.core.redact import Redactor
 from ivrlog.render.xml import xml_name
 from tests.factories import DAY, NOW, basic, call, ingest
 
@@ -37,13 +38,24 @@ PROPERTY = settings(
 
 # any character but lone surrogates, with the ones XML treats specially drawn often
 SPECIAL = "&<>\"'\r\n\t\x00\x1b\x7f\x85\u2028\ufffe\uffff\U0001f600]]>"
-text = st.text(st.sampled_from(SPECIAL) | st.characters(exclude_categories=("Cs",)), max_size=40)
+
+
+# values the built-in redaction leaves alone (a random 16-digit number is a card number
+# one time in ten): these properties are about shapes and encodings; test_privacy.py and
+# tests/unit/test_redact.py are about redaction
+def _kept(value: Any) -> bool:
+    return bool(Redactor().value(value) == value)
+
+
+text = st.text(
+    st.sampled_from(SPECIAL) | st.characters(exclude_categories=("Cs",)), max_size=40
+).filter(_kept)
 keys = st.sampled_from(["", "caller id", "2fa", "número", "a:b", "-x", ".x", "_x0020_"]) | text
 json_values = st.recursive(
     st.none()
     | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1).filter(_kept)
+    | st.floats(allow_nan=False, allow_infinity=False).filter(_kept)
     | text,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=4),
     max_leaves=12,

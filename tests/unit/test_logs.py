@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from ivrlog.core.redact import Redactor, check_pattern
+from ivrlog.core.pattern_check import check_pattern
+from ivrlog.core.redact import Redactor
 from ivrlog.web.logs import RedactingFilter, log_config, redacted_logs
 
 CARD = "4111111111111111"

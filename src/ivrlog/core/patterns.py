@@ -9,7 +9,6 @@ patterns for `ttl` seconds.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +17,8 @@ from typing import Final
 from ivrlog.core.accounts import normalize_email
 from ivrlog.core.errors import AccountError
 from ivrlog.core.model import Account, RedactionPattern
-from ivrlog.core.redact import NO_REDACTION, Redactor, check_pattern
+from ivrlog.core.pattern_check import check_pattern, compile_linear
+from ivrlog.core.redact import NO_REDACTION, CompiledPattern, Redactor
 from ivrlog.storage.base import Store
 
 MAX_LABEL: Final = 64
@@ -61,9 +61,9 @@ def remove_pattern(store: Store, email: str, label: str) -> None:
         raise AccountError(f"{account.email} has no pattern labelled {label!r}.")
 
 
-def _compiled(patterns: list[RedactionPattern]) -> tuple[re.Pattern[str], ...]:
+def _compiled(patterns: list[RedactionPattern]) -> tuple[CompiledPattern, ...]:
     # every stored pattern passed check_pattern when it was added
-    return tuple(re.compile(stored.pattern) for stored in patterns)
+    return tuple(compile_linear(stored.pattern) for stored in patterns)
 
 
 class Redactors:
