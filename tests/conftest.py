@@ -45,7 +45,9 @@ def store(db_url: str) -> Iterator[Store]:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return Settings(database=db_url)
+    """Settings of the test apps; their in-server purge is off, so that it cannot race a
+    test (tests/e2e/test_purge.py turns it on where it is the subject)."""
+    return Settings(database=db_url, purge_interval=0)
 
 
 @pytest.fixture

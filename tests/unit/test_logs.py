@@ -142,3 +142,21 @@ def test_an_encoded_path_without_secrets_is_logged_as_it_came() -> None:
     )
     RedactingFilter(builtin).filter(rec)
     assert path in formatted(rec)
+
+
+def test_a_decoded_line_break_cannot_forge_a_log_line() -> None:
+    path = '/api/call/4111%201111%201111%201111%0AINFO:%20fake%20"DELETE%20/admin"'
+    rec = record(
+        "uvicorn.access", '%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", path, "1.1", 404
+    )
+    RedactingFilter(builtin).filter(rec)
+    text = formatted(rec)
+    assert "\n" not in text
+    assert "/api/call/[redacted]%0AINFO:%20fake%20" in text
+
+
+def test_records_without_a_configured_handler_are_redacted_too() -> None:
+    assert logging.lastResort is not None
+    with redacted_logs(builtin):
+        assert any(isinstance(f, RedactingFilter) for f in logging.lastResort.filters)
+    assert not any(isinstance(f, RedactingFilter) for f in logging.lastResort.filters)

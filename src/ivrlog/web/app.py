@@ -11,7 +11,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.concurrency import run_in_threadpool
 
 from ivrlog import __version__
 from ivrlog.core.accounts import Authenticator
@@ -23,7 +22,7 @@ from ivrlog.web import compat, ingest, system
 from ivrlog.web.context import AppContext
 from ivrlog.web.errors import install_error_handlers
 from ivrlog.web.logs import redacted_logs
-from ivrlog.web.purge import purge_forever, purge_once
+from ivrlog.web.purge import purge_forever
 
 DESCRIPTION = """\
 Call logs of IVR applications. The `/api/` endpoints are a drop-in replacement for the
@@ -41,8 +40,8 @@ def create_app(
 ) -> FastAPI:
     """The ASGI application. Opens (and migrates) the store unless one is given.
 
-    While it runs, the server's log is redacted, and the retention purge runs once before
-    the first request and then every `purge_interval` seconds (unless that is 0).
+    While it runs, the server's log is redacted, and the retention purge runs in the
+    background as it starts and then every `purge_interval` seconds (unless that is 0).
     """
     owned = store is None
     the_store = open_store(settings.database) if store is None else store
@@ -54,7 +53,6 @@ def create_app(
         with redacted_logs(redactors.for_log):
             purging = None
             if settings.purge_interval:
-                await run_in_threadpool(purge_once, ctx)
                 purging = asyncio.create_task(purge_forever(ctx, settings.purge_interval))
             try:
                 yield

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 from ivrlog.core.redact import Redactor
 
@@ -22,17 +22,19 @@ log = logging.getLogger("ivrlog.web")
 # writes, propagated ones included.
 _LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "ivrlog")
 _BUILTIN = Redactor()
+_URL_SAFE = "/;:?&=@[]!$'()*+,~\""  # kept as they are when a decoded line is encoded again
 
 
 def scrub(redactor: Redactor, text: str) -> str:
     """`text` redacted; when it holds a URL that, once decoded, shows a secret (a card
-    written `4111%201111...` or `4111+1111...`), the decoded form, redacted."""
+    written `4111%201111...` or `4111+1111...`), the decoded form redacted and encoded
+    again, so that an encoded line break cannot forge a log line."""
     clean = redactor.text(text)
     decoded = unquote_plus(clean)
     if decoded != clean:
         redacted = redactor.text(decoded)
         if redacted != decoded:
-            return redacted
+            return quote(redacted, safe=_URL_SAFE)
     return clean
 
 
@@ -76,6 +78,8 @@ def redacted_logs(source: Callable[[], Redactor]) -> Iterator[None]:
     """Filter every record of the server's log handlers through `source()` meanwhile."""
     redacting = RedactingFilter(source)
     handlers = {h for name in _LOGGERS for h in logging.getLogger(name).handlers}
+    if logging.lastResort is not None:  # where records go when no handler is configured
+        handlers.add(logging.lastResort)
     for handler in handlers:
         handler.addFilter(redacting)
     try:

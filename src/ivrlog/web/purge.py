@@ -1,5 +1,5 @@
-"""The retention purge inside the server: once before serving, then every
-`purge_interval` seconds, in a worker thread so that requests go on meanwhile."""
+"""The retention purge inside the server: as it starts, then every `purge_interval`
+seconds, in a worker thread so that requests go on meanwhile."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def purge_once(ctx: AppContext) -> None:
 
 
 async def purge_forever(ctx: AppContext, interval: float) -> None:
+    """Purge now, then every `interval` seconds, until cancelled."""
     while True:
-        await asyncio.sleep(interval)
         await run_in_threadpool(purge_once, ctx)
+        await asyncio.sleep(interval)
