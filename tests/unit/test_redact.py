@@ -15,7 +15,7 @@ from ivrlog.core.redact import NO_REDACTION, REDACTED, Redactor, luhn_valid
 PROPERTY = settings(max_examples=300, deadline=None, derandomize=True, database=None)
 DIGITS = "0123456789"
 SSN_SHAPE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
-RUN = re.compile(r"[0-9](?:[ -]?[0-9])*")
+RUN = re.compile("[0-9](?:[ \t\u00a0\u2007\u202f\u2010-\u2015-]{0,3}[0-9])*")
 REDACT = Redactor()
 
 
@@ -38,7 +38,7 @@ def luhn_windows(text: str) -> list[str]:
     """Every Luhn-valid window of 13 to 19 digits in a run of `text`."""
     found = []
     for run in RUN.finditer(text):
-        digits = re.sub(r"[ -]", "", run.group())
+        digits = re.sub(r"[^0-9]", "", run.group())
         for start in range(len(digits)):
             for size in range(13, 20):
                 window = digits[start : start + size]
@@ -52,7 +52,7 @@ def reference_redaction(text: str) -> str:
     stretch of them becoming one REDACTED; then SSNs."""
     covered: set[int] = set()
     for run in RUN.finditer(text):
-        where = [run.start() + i for i, char in enumerate(run.group()) if char not in " -"]
+        where = [run.start() + i for i, char in enumerate(run.group()) if char in DIGITS]
         for first in range(len(where)):
             for last in range(first + 12, min(first + 19, len(where))):
                 if reference_luhn("".join(text[i] for i in where[first : last + 1])):
@@ -137,7 +137,10 @@ def test_changing_one_digit_fails_luhn(card: str, data: st.DataObject) -> None:
         ("ref 1234 4111 1111 1111 1111 end", "ref 1[redacted] end"),  # over-redaction
         ("call +1 555-123-4567", "call +1 555-123-4567"),  # too short to be a card
         ("order 4111111111111113", "order 4111111111111113"),  # no window passes Luhn
-        ("4111  1111 1111 1111", "4111  1111 1111 1111"),  # two spaces end a run
+        ("4111  1111 1111 1111", "[redacted]"),  # up to three spaces or dashes between
+        ("4111 - 1111 - 1111 - 1111", "[redacted]"),
+        ("4111\u00a01111\t1111\u20131111", "[redacted]"),  # no-break space, tab, en dash
+        ("4111    1111 1111 1111", "4111    1111 1111 1111"),  # four spaces end a run
         ("44819183318265016997771523", "[redacted]"),  # windows that touch merge into one
     ],
 )

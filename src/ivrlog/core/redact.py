@@ -3,7 +3,7 @@ r"""Redaction: what ivrlog blanks out of call logs before anything is written.
 Built-in rules (`Redactor(builtin=True)`, on by default), applied in this order:
 
 1. Payment card numbers. A *run* is a maximal stretch of ASCII digits in which consecutive
-   digits are separated by at most one space or one dash (`[0-9](?:[ -]?[0-9])*`). In a run
+   digits are separated by at most three spaces or dashes (`_SEPARATOR`). In a run
    of 13 or more digits every window of 13 to 19 consecutive digits is checked with Luhn;
    the characters spanned by the windows that pass, merged where they overlap or touch,
    become `[redacted]`. A card written plain, spaced or dashed is therefore never readable,
@@ -36,9 +36,13 @@ class CompiledPattern(Protocol):
 
 # ---------------------------------------------------------------- built-in rules
 
-_RUN: Final = re.compile(r"[0-9](?:[ -]?[0-9]){12,}")  # a run holding 13+ digits
+# What may stand between two digits of a card: up to three spaces (plain, tab, no-break,
+# figure, narrow no-break) or dashes (hyphen-minus and the Unicode dashes), as in
+# `4111 1111`, `4111  1111`, `4111 - 1111` or `4111\u00a01111`.
+_SEPARATOR: Final = "[ \t\u00a0\u2007\u202f\u2010-\u2015-]{0,3}"
+_RUN: Final = re.compile(f"[0-9](?:{_SEPARATOR}[0-9]){{12,}}")  # a run holding 13+ digits
 _SSN: Final = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
-_CANDIDATE: Final = re.compile(r"[0-9](?:[ -]?[0-9]){12}|" + _SSN.pattern)
+_CANDIDATE: Final = re.compile(f"[0-9](?:{_SEPARATOR}[0-9]){{12}}|" + _SSN.pattern)
 _DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn: a digit doubled, digits summed
 
 
@@ -55,11 +59,11 @@ def luhn_valid(digits: str) -> bool:
 
 def _card_spans(run: re.Match[str]) -> Iterator[tuple[int, int]]:
     """For each window start in a run, the widest Luhn-valid window's character span."""
-    where = [run.start() + i for i, char in enumerate(run.group()) if char not in " -"]
+    where = [run.start() + i for i, char in enumerate(run.group()) if "0" <= char <= "9"]
     # sums[p][i]: Luhn sum of the run's first i digits with those at parity p doubled. In a
     # window ending before digit `end`, the doubled digits are those of end's parity.
     sums: tuple[list[int], list[int]] = ([0], [0])
-    for index, char in enumerate(run.group().replace(" ", "").replace("-", "")):
+    for index, char in enumerate(c for c in run.group() if "0" <= c <= "9"):
         digit = ord(char) - 48
         sums[index % 2].append(sums[index % 2][-1] + _DOUBLED[digit])
         sums[1 - index % 2].append(sums[1 - index % 2][-1] + digit)
