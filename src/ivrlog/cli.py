@@ -25,9 +25,9 @@ from ivrlog.core import accounts as account_service
 from ivrlog.core import patterns as pattern_service
 from ivrlog.core.demo import DEMO_EMAIL, demo_calls
 from ivrlog.core.errors import AccountError, IvrlogError
-from ivrlog.core.ingest import ingest_calls
+from ivrlog.core.ingest import MAX_TIME, ingest_calls
 from ivrlog.core.pattern_check import PatternRefused
-from ivrlog.core.redact import Redactor
+from ivrlog.core.patterns import Redactors
 from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
 from ivrlog.settings import Settings, SettingsError, describe
 from ivrlog.storage import StoreOpenError, open_store
@@ -53,6 +53,7 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
 DEMO_DATABASE = "ivrlog-demo.db"
+PURGE_NOT_SCRUBBED = 3  # exit code of `purge` when the journal could not be cleared yet
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -281,7 +282,7 @@ def _show_purge(report: PurgeReport, settings: Settings) -> None:
     out.print(f"[bold]Purged[/] {settings.database}:")
     out.print(
         f"  open calls completed: {report.open_calls_completed:>9}"
-        f"  (no new entry for {settings.open_call_timeout} s)"
+        f"  (no new entry for {settings.open_call_timeout} s, or older than the detail window)"
     )
     out.print(
         f"  call details deleted: {report.details_deleted:>9}"
@@ -304,14 +305,15 @@ def purge(
         bool, typer.Option("--json", help="Print one JSON object with the counts.")
     ] = False,
     now: Annotated[
-        int | None, typer.Option(help="Pretend it is this UNIX time (default: now).")
+        int | None,
+        typer.Option(min=0, max=MAX_TIME, help="Pretend it is this UNIX time (default: now)."),
     ] = None,
     *,
     settings: Settings,
 ) -> None:
     """Apply the retention rules now (the server also does every purge_interval) and print what was removed.
 
-    Completes calls left open past open_call_timeout, deletes the detail of calls older than detail_retention_days and calls older than call_retention_days, in batches, then clears deleted content from the database files.
+    Completes calls left open past open_call_timeout (or older than the detail window), deletes the detail of calls older than detail_retention_days and calls older than call_retention_days, in short batches, then clears deleted content from the database files. Exit code 3: everything expired was deleted, but readers kept the journal from being cleared; run it again.
     """  # noqa: E501
     moment = int(time.time()) if now is None else now
     retention = settings.retention
@@ -333,6 +335,8 @@ def purge(
         out.print(orjson.dumps(report.as_dict()).decode(), markup=False)
     else:
         _show_purge(report, settings)
+    if not report.scrubbed:
+        raise typer.Exit(PURGE_NOT_SCRUBBED)
 
 
 SERVER_SETTINGS = (
@@ -424,7 +428,7 @@ def demo(
         account = store.account_by_email(DEMO_EMAIL)
         assert account is not None
         store.delete_account_calls(account.id)
-        rules = Redactor(builtin=settings.redaction)
+        rules = Redactors(store, builtin=settings.redaction).for_account(account.id)
         with Progress(console=err, transient=True) as progress:
             task = progress.add_task("Storing demo calls", total=len(generated))
             for first in range(0, len(generated), 500):

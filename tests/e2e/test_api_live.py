@@ -387,3 +387,23 @@ def test_an_open_call_older_than_the_detail_window_is_completed_and_its_entries_
         [summary] = listed(client, account)
         assert (summary["session_id"], summary["log"]) == (SID, False)
         assert marker not in database_text(db_url)
+
+
+def test_the_openapi_reference_documents_the_live_endpoint(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    operation = document["paths"]["/ingest/v1/calls/{session_id}/entries"]["post"]
+    assert operation["security"] == [{"ingestToken": []}]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/LiveUpdate"}
+    assert {"200", "400", "401", "409", "413", "415", "422", "500"} <= set(operation["responses"])
+    update = document["components"]["schemas"]["LiveUpdate"]
+    assert "required" not in update
+    assert set(update["properties"]) == {
+        "src",
+        "dest",
+        "type",
+        "start",
+        "private",
+        "entries",
+        "end",
+    }

@@ -280,3 +280,26 @@ def test_purge_interval_zero_purges_nothing_at_start_up(
         assert store.count_expired(NOW, NOW) == (1, 1)
         assert marker in database_text(db_url)
         assert listed(client, account) == {"ancient": False}  # listed, unreadable by age
+
+
+@pytest.mark.parametrize("now", ["-5", "253402300800", "99999999999999999999"])
+def test_purge_refuses_a_time_out_of_range(db: str, creds: Credentials, now: str) -> None:
+    result = run("purge", "--db", db, "--now", now)
+    assert result.exit_code == 2
+    assert "--now" in result.output
+    assert FRESH_MARK in database_text(db)
+
+
+def test_purge_exits_3_when_the_journal_could_not_be_cleared(
+    db: str, creds: Credentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ivrlog.storage.sqlite import SqliteStore
+
+    monkeypatch.setattr(SqliteStore, "scrub", lambda self: False)
+    result = run("purge", "--db", db, "--now", str(T), "--json")
+    assert result.exit_code == 3
+    report = orjson.loads(result.stdout)
+    assert (report["scrubbed"], report["details_deleted"]) == (False, 2)
+    text = run("purge", "--db", db, "--now", str(T))
+    assert text.exit_code == 3
+    assert "could not be cleared yet" in text.output

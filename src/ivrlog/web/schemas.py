@@ -94,16 +94,22 @@ class IngestCall(BaseModel):
     detail: list[IngestEntry] = Field(default_factory=list, max_length=MAX_ENTRIES)
 
 
+def _none_required(schema: dict[str, Any]) -> None:
+    schema.pop("required", None)
+
+
 class LiveUpdate(BaseModel):
-    src: str | None = Field(None, max_length=MAX_NUMBER, description="Needed when the call is new.")
-    dest: str | None = Field(
-        None, max_length=MAX_NUMBER, description="Needed when the call is new."
+    """Every field is optional (src, dest and type are needed on the call's first update);
+    null is not accepted where a string or a number is expected, except for end."""
+
+    model_config = ConfigDict(json_schema_extra=_none_required)
+    src: str = Field(max_length=MAX_NUMBER, description="Needed when the call is new.")
+    dest: str = Field(max_length=MAX_NUMBER, description="Needed when the call is new.")
+    type: Literal["inbound", "outbound", "transfer"] = Field(
+        description="Needed when the call is new; may change later (e.g. to transfer)."
     )
-    type: Literal["inbound", "outbound", "transfer"] | None = Field(
-        None, description="Needed when the call is new; may change later (e.g. to transfer)."
-    )
-    start: int | None = Field(
-        None, ge=0, description="Default: the first entry's timestamp when the call is new."
+    start: int = Field(
+        ge=0, description="Default: the earliest entry's timestamp when the call is new."
     )
     private: bool = Field(
         False,
@@ -113,15 +119,19 @@ class LiveUpdate(BaseModel):
     entries: list[IngestEntry] = Field(
         default_factory=list,
         max_length=MAX_ENTRIES,
-        description="Appended in order; timestamps never go back, within the update or from "
-        "the call's last stored entry (409 otherwise).",
+        description="Kept in timestamp order (ties in arrival order): an entry older than "
+        "those stored is placed by its timestamp and counted in `out_of_order`.",
     )
     end: int | None = Field(None, ge=0, description="Completes the call (not before start).")
 
 
 class LiveAccepted(BaseModel):
     session_id: str
-    appended: int = Field(description="Entries added by this update.")
+    appended: int = Field(description="Entries added by this update (0 for a private call).")
+    out_of_order: int = Field(
+        description="Entries of this update older than one before them (stored or in the "
+        "update), placed by their timestamp."
+    )
     entries: int = Field(description="Entries the call holds now (0 for a private call).")
     complete: bool = Field(description="True once the call is complete and listed.")
 
