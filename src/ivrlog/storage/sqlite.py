@@ -221,7 +221,7 @@ class _Live:
     def stale(
         self, touched_before: int, started_before: int, limit: int
     ) -> list[tuple[int, OpenCall]]:
-        # open_calls holds only calls in progress: a scan for the second test is small
+        # both tests have an index (SQLite reads them as a MULTI-INDEX OR)
         rows = self._conn.execute(
             f"SELECT account_id, {_OPEN_COLUMNS} FROM open_calls"
             " WHERE touched_at < ? OR start < ? LIMIT ?",
