@@ -12,6 +12,7 @@ from ivrlog.cli import app
 from ivrlog.core.accounts import Authenticator, hash_secret
 from ivrlog.core.demo import DEMO_EMAIL
 from ivrlog.core.model import CallQuery
+from ivrlog.settings import Settings
 from ivrlog.storage import open_store
 
 NOW = 1_795_000_000
@@ -222,3 +223,43 @@ def test_patterns_and_messages_are_shown_literally_not_as_markup(
     )
     assert code == 1
     assert "insert [redacted] between" in " ".join(output.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        ([], {}, (True, 600, 14400, 365)),
+        (["--no-redaction", "--purge-interval", "0"], {}, (False, 0, 14400, 365)),
+        (
+            [],
+            {
+                "IVRLOG_REDACTION": "false",
+                "IVRLOG_OPEN_CALL_TIMEOUT": "60",
+                "IVRLOG_CALL_RETENTION_DAYS": "30",
+            },
+            (False, 600, 60, 30),
+        ),
+        (["--redaction"], {"IVRLOG_REDACTION": "false"}, (True, 600, 14400, 365)),
+    ],
+)
+def test_serve_takes_the_retention_and_privacy_settings(
+    runner: CliRunner,
+    db: str,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: dict[str, str],
+    expected: tuple[bool, int, int, int],
+) -> None:
+    import ivrlog.cli as cli_module
+
+    served: list[Settings] = []
+    monkeypatch.setattr(cli_module, "_serve", served.append)
+    code, output = run(runner, "serve", "--db", db, *args, env=env)
+    assert code == 0, output
+    [settings] = served
+    assert (
+        settings.redaction,
+        settings.purge_interval,
+        settings.open_call_timeout,
+        settings.call_retention_days,
+    ) == expected
