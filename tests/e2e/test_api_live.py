@@ -407,3 +407,20 @@ def test_the_openapi_reference_documents_the_live_endpoint(client: TestClient) -
         "entries",
         "end",
     }
+
+
+def test_a_late_entry_moves_the_start_back_unless_the_start_was_given(
+    client: TestClient, account: Credentials
+) -> None:
+    post_live(client, account, "follows", new_call([entry("b", timestamp=T0 + 10)]))
+    post_live(client, account, "follows", {"entries": [entry("a", timestamp=T0)], "end": T0 + 20})
+    post_live(client, account, "given", new_call([entry("b", timestamp=T0 + 10)], start=T0 + 5))
+    post_live(client, account, "given", {"entries": [entry("a", timestamp=T0)], "end": T0 + 20})
+    starts = {c["session_id"]: c["start"] for c in listed(client, account)}
+    assert starts == {"follows": T0, "given": T0 + 5}
+
+
+def test_a_null_start_is_refused(client: TestClient, account: Credentials) -> None:
+    response = post_live(client, account, SID, new_call([entry(timestamp=T0)], start=None))
+    assert response.status_code == 422
+    assert [e["path"] for e in response.json()["errors"]] == ["start"]

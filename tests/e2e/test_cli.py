@@ -263,3 +263,28 @@ def test_serve_takes_the_retention_and_privacy_settings(
         settings.open_call_timeout,
         settings.call_retention_days,
     ) == expected
+
+
+def test_an_account_holds_at_most_max_patterns(runner: CliRunner, db: str) -> None:
+    from ivrlog.core.patterns import MAX_PATTERNS, add_pattern
+
+    assert run(runner, "accounts", "add", "ops@example.com", "--db", db)[0] == 0
+    store = open_store(db)
+    try:
+        for n in range(MAX_PATTERNS):
+            add_pattern(store, "ops@example.com", f"p{n}", f"MEM{n}-[0-9]{{4}}")
+    finally:
+        store.close()
+    code, output = run(
+        runner,
+        "redaction",
+        "add",
+        "ops@example.com",
+        "X-[0-9]{4}",
+        "--label",
+        "one-more",
+        "--db",
+        db,
+    )
+    assert code == 1
+    assert f"has {MAX_PATTERNS} patterns, the most an account may have" in " ".join(output.split())

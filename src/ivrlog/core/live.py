@@ -69,9 +69,10 @@ def validate_update(session_id: str, update: Any) -> None:
     check_session_id(session_id, 0, problems)
     check_unknown(update, UPDATE_FIELDS, 0, "", problems)
     check_summary(update, 0, problems, required=False)
-    for field in ("start", "end"):
-        if update.get(field) is not None:
-            check_time(update[field], 0, field, problems)
+    if "start" in update:  # a number when given (end may be null: not complete yet)
+        check_time(update["start"], 0, "start", problems)
+    if update.get("end") is not None:
+        check_time(update["end"], 0, "end", problems)
     if not isinstance(update.get("private", False), bool):
         problems.add(0, "private", "must be true or false")
     entries = update.get("entries", [])
@@ -122,6 +123,7 @@ def _new_call(session_id: str, update: dict[str, Any]) -> OpenCall:
         dest=update["dest"],
         type=update["type"],
         start=start,
+        start_given=update.get("start") is not None,
         private=False,
         entry_count=0,
         last_timestamp=None,
@@ -144,9 +146,13 @@ def _apply(
     else:
         changes: dict[str, Any] = {key: update[key] for key in _SUMMARY if key in update}
         if update.get("start") is not None:
-            changes["start"] = update["start"]
+            changes.update(start=update["start"], start_given=True)
         call = dataclasses.replace(call, **changes)
     entries: list[dict[str, Any]] = update.get("entries") or []
+    if entries and not call.start_given:  # the start follows the earliest entry
+        call = dataclasses.replace(
+            call, start=min(call.start, *(entry["timestamp"] for entry in entries))
+        )
     latest = call.last_timestamp
     out_of_order = 0
     for entry in entries:

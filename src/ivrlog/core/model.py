@@ -85,7 +85,8 @@ class CallPage(Protocol):
 class OpenCall:
     """A call in progress (live ingestion): its summary so far.
 
-    `id` is 0 until the store has saved it; `last_timestamp` is the timestamp of its
+    `id` is 0 until the store has saved it; `start_given` says whether a client set
+    `start` (else it follows the earliest entry); `last_timestamp` is the timestamp of its
     newest entry, None while it has none. Its entries are kept as ready fragments.
     """
 
@@ -95,6 +96,7 @@ class OpenCall:
     dest: str
     type: str
     start: int
+    start_given: bool
     private: bool
     entry_count: int
     last_timestamp: int | None

@@ -40,6 +40,7 @@ _parser: Any = importlib.import_module("re._parser")
 _c: Any = importlib.import_module("re._constants")
 
 MAX_PATTERN_LENGTH: Final = 500
+MAX_PROGRAM_SIZE: Final = 1000  # RE2 instructions: what a match costs per character of text
 
 
 class PatternRefused(ValueError):
@@ -380,6 +381,7 @@ def check_pattern(pattern: str) -> CompiledPattern:
         raise PatternRefused(
             f"Pattern refused: '{pattern}' is not a valid regular expression: {exc}."
         ) from None
+    _same_in_both_engines(pattern)
     tree = _parser.parse(pattern)
     depth = _nesting(tree)
     if depth > _MAX_NESTING:
@@ -393,7 +395,11 @@ def check_pattern(pattern: str) -> CompiledPattern:
     check.neighbours()
     check.empty_match()
     try:
-        return compile_linear(pattern)
+        compiled = compile_linear(pattern)
+    except UnicodeEncodeError:
+        raise PatternRefused(
+            f"Pattern refused: {pattern!r} holds a character that is not valid Unicode text."
+        ) from None
     except re2.error as exc:
         reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
         raise PatternRefused(
@@ -401,3 +407,22 @@ def check_pattern(pattern: str) -> CompiledPattern:
             f"ivrlog runs patterns with, does not have ({reason}): lookarounds, "
             "backreferences, possessive repeats and atomic groups are not available."
         ) from None
+    size = int(getattr(compiled, "programsize", 0))
+    if size > MAX_PROGRAM_SIZE:
+        raise PatternRefused(
+            f"Pattern refused: '{pattern}' is too costly to run on every ingested string "
+            f"(its RE2 program has {size} instructions, over the limit of {MAX_PROGRAM_SIZE}); "
+            "use smaller repeat counts such as {1,50} instead of {1,500}."
+        )
+    return compiled
+
+
+def _same_in_both_engines(pattern: str) -> None:
+    """Refuse what Python and RE2 read differently, so that the check sees what runs."""
+    for token in _TOKEN.finditer(pattern):
+        if token.lastgroup == "quantifier" and token.group().startswith("{,"):
+            raise PatternRefused(
+                f"Pattern refused: '{pattern}' writes a repeat as {token.group()} (position "
+                f"{token.start()}), which RE2 reads as plain text; write "
+                f"{{0,{token.group()[2:]} instead."
+            )

@@ -22,6 +22,7 @@ from ivrlog.core.redact import NO_REDACTION, CompiledPattern, Redactor
 from ivrlog.storage.base import Store
 
 MAX_LABEL: Final = 64
+MAX_PATTERNS: Final = 50  # an account's patterns
 
 
 def _account(store: Store, email: str) -> Account:
@@ -41,6 +42,11 @@ def add_pattern(
     if not 1 <= len(label) <= MAX_LABEL or not label.isprintable():
         raise AccountError(f"The label must be 1 to {MAX_LABEL} printable characters.")
     check_pattern(pattern)
+    if len(store.redaction_patterns(account.id)) >= MAX_PATTERNS:
+        raise AccountError(
+            f"{account.email} has {MAX_PATTERNS} patterns, the most an account may have "
+            "(each one runs on every ingested string): remove one first."
+        )
     return store.add_redaction_pattern(
         account.id, label, pattern, int(time.time()) if now is None else now
     )

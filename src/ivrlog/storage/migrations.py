@@ -67,6 +67,7 @@ CREATE TABLE open_calls (
     dest TEXT NOT NULL,
     type TEXT NOT NULL,
     start INTEGER NOT NULL,
+    start_given INTEGER NOT NULL,
     private INTEGER NOT NULL,
     entry_count INTEGER NOT NULL,
     last_timestamp INTEGER,

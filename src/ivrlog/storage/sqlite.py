@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ivrlog.core.errors import AccountError
 from ivrlog.core.model import (
@@ -29,7 +30,9 @@ from ivrlog.storage.migrations import pending
 
 _BATCH_ROWS = 200
 _ACCOUNT_COLUMNS = "id, email, active, developer_key_hash, ingest_token_hash, created_at"
-_OPEN_COLUMNS = "id, session_id, src, dest, type, start, private, entry_count, last_timestamp"
+_OPEN_COLUMNS = (
+    "id, session_id, src, dest, type, start, start_given, private, entry_count, last_timestamp"
+)
 _PATTERN_COLUMNS = "id, account_id, label, pattern, created_at"
 # A checkpoint that clears deleted content from the WAL never waits for readers while it
 # holds the writer: it is tried at once and, when readers are in the way, tried again by a
@@ -93,8 +96,10 @@ class _Page:
             self._store._release(conn)
 
 
-def _open_call(row: tuple[int, str, str, str, str, int, int, int, int | None]) -> OpenCall:
-    return OpenCall(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8])
+def _open_call(row: tuple[Any, ...]) -> OpenCall:
+    return OpenCall(
+        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), bool(row[7]), row[8], row[9]
+    )
 
 
 def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[StoredCall]) -> int:
@@ -170,6 +175,7 @@ class _Live:
             call.dest,
             call.type,
             call.start,
+            int(call.start_given),
             int(call.private),
             call.entry_count,
             call.last_timestamp,
@@ -177,16 +183,17 @@ class _Live:
         )
         if call.id:
             self._conn.execute(
-                "UPDATE open_calls SET src = ?, dest = ?, type = ?, start = ?, private = ?,"
+                "UPDATE open_calls SET src = ?, dest = ?, type = ?, start = ?, start_given = ?,"
+                " private = ?,"
                 " entry_count = ?, last_timestamp = ?, touched_at = coalesce(?, touched_at)"
                 " WHERE id = ?",
                 (*values, call.id),
             )
             return call
         (call_id,) = self._conn.execute(
-            "INSERT INTO open_calls (src, dest, type, start, private, entry_count,"
+            "INSERT INTO open_calls (src, dest, type, start, start_given, private, entry_count,"
             " last_timestamp, touched_at, account_id, session_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (*values, account_id, call.session_id),
         ).fetchone()
         return dataclasses.replace(call, id=call_id)
