@@ -209,7 +209,11 @@ def accounts_enable(email: EmailArg, as_json: JsonFlag = False, *, settings: Set
 def redaction_add(
     email: EmailArg,
     pattern: Annotated[
-        str, typer.Argument(help="A Python regular expression; what it matches is redacted.")
+        str,
+        typer.Argument(
+            help="A regular expression (RE2 syntax, see docs/privacy.md); what it matches is "
+            "redacted."
+        ),
     ],
     label: Annotated[
         str, typer.Option(help="A name for the pattern, unique in the account (for remove).")
@@ -218,7 +222,7 @@ def redaction_add(
     *,
     settings: Settings,
 ) -> None:
-    """Add a pattern to an account: text of ingested entries that it matches is stored as [redacted].
+    """Add a pattern to an account: text of ingested entries that it matches is stored as \\[redacted].
 
     A pattern that is not a valid regular expression, matches the empty string, or could backtrack catastrophically (nested or overlapping repeats such as (a+)+) is refused with the reason. It applies to calls ingested from then on (within a second on a running server), not to stored ones.
     """  # noqa: E501

@@ -303,3 +303,28 @@ def test_purge_exits_3_when_the_journal_could_not_be_cleared(
     text = run("purge", "--db", db, "--now", str(T))
     assert text.exit_code == 3
     assert "could not be cleared yet" in text.output
+
+
+def test_the_server_retries_an_owed_scrub_without_waiting_for_a_write(
+    store: Store, db_url: str, account: Credentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader kept the checkpoint from clearing a replaced detail; once it is gone, the
+    server clears it on its own within a few seconds, with no further write."""
+    import ivrlog.web.purge as background
+    from ivrlog.core.model import CallQuery
+
+    monkeypatch.setattr(background, "SCRUB_RETRY", 0.05)
+    marker = "zq-owed-by-a-reader-2207"
+    app = create_app(Settings(database=db_url, purge_interval=0), store=store, clock=lambda: NOW)
+    with TestClient(app) as client:
+        first = call("r", NOW - 60, detail=[entry(marker, timestamp=NOW - 60)])
+        assert ingest(client, account, [first]).status_code == 200
+        owner = store.account_by_email(account.email)
+        assert owner is not None
+        page = store.open_page(CallQuery(owner.id, 0, NOW + DAY, None, 0, 10, 0), "json")
+        rows = page.batches()
+        next(rows)  # a reader holding its snapshot
+        assert ingest(client, account, [call("r", NOW - 60, private=True)]).status_code == 200
+        assert marker in database_text(db_url)
+        page.close()
+        assert wait_until(lambda: marker not in database_text(db_url))

@@ -3,6 +3,7 @@ purge_expired over them. Every backend in conftest.BACKENDS runs these unchanged
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from typing import Any
 
@@ -451,3 +452,41 @@ def test_scrub_does_not_wait_for_readers_and_finishes_once_they_are_gone(
         page.close()
     assert store.scrub() is True
     assert marker not in database_text(db_url)
+
+
+def test_a_stopped_purge_ends_between_transactions_and_leaves_the_scrub_owed(
+    store: Store, account_id: int, db_url: str
+) -> None:
+    marker = "zq-stopped-purge-3391"
+    calls = [stored(f"old{i}", CUTOFF - 100 - i, detail=[entry(line=marker)]) for i in range(5)]
+    store.put_calls(account_id, calls)
+    stop = threading.Event()
+
+    def stop_after_first(step: str, count: int) -> None:
+        stop.set()
+
+    report = purge_expired(store, RETENTION, now=NOW, batch=2, progress=stop_after_first, stop=stop)
+    assert (report.details_deleted, report.scrubbed) == (2, False)
+    assert store.count_expired(CUTOFF, 0) == (3, 0)
+    assert store.scrub(only_if_owed=True) is True  # the deletion left it owed: done now
+    again = purge_expired(store, RETENTION, now=NOW)
+    assert (again.details_deleted, again.scrubbed) == (3, True)
+    assert marker not in database_text(db_url)
+
+
+def test_scrub_only_if_owed(store: Store, account_id: int, db_url: str) -> None:
+    marker = "zq-owed-5512"
+    store.put_calls(account_id, [stored("x", CUTOFF - 100, detail=[entry(line=marker)])])
+    assert store.delete_details_before(CUTOFF, 10) == 1
+    assert marker in database_text(db_url)  # deleted, still in the -wal: owed
+    assert store.scrub(only_if_owed=True) is True
+    assert marker not in database_text(db_url)
+
+
+def test_a_closed_store_opens_no_new_connection(db_url: str) -> None:
+    from ivrlog.storage import open_store
+
+    closed = open_store(db_url)
+    closed.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        closed.ping()

@@ -160,3 +160,28 @@ def test_records_without_a_configured_handler_are_redacted_too() -> None:
     with redacted_logs(builtin):
         assert any(isinstance(f, RedactingFilter) for f in logging.lastResort.filters)
     assert not any(isinstance(f, RedactingFilter) for f in logging.lastResort.filters)
+
+
+def test_a_doubly_encoded_card_is_redacted() -> None:
+    path = "/api/call/4111%25201111%25201111%25201111"
+    rec = record(
+        "uvicorn.access", '%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", path, "1.1", 404
+    )
+    RedactingFilter(builtin).filter(rec)
+    assert "1111" not in formatted(rec)
+
+
+def test_the_filter_never_raises_into_the_code_that_logs() -> None:
+    member = Redactor(custom=(check_pattern(r"MEM-\d{6}"),))  # RE2 takes UTF-8 only
+    lone = b"\xff".decode("utf-8", "surrogateescape")
+    rec = record("ivrlog.web", "bad bytes %s card %s", lone, CARD)
+    assert RedactingFilter(lambda: member).filter(rec) is True
+    text = formatted(rec)
+    assert "bad bytes \\udcff card [redacted]" in text
+
+    def explode() -> Redactor:
+        return Redactor(custom=(None,))  # type: ignore[arg-type]
+
+    rec = record("ivrlog.web", "card %s", CARD)
+    assert RedactingFilter(explode).filter(rec) is True
+    assert formatted(rec) == "[a log record that could not be redacted]"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from ivrlog.core.retention import PurgeReport
-from ivrlog.web.purge import purge_once
+from ivrlog.web.purge import purge_once, scrub_owed
 
 
 def report(**changes: Any) -> PurgeReport:
@@ -31,7 +32,8 @@ def run(result: PurgeReport | Exception, caplog: pytest.LogCaptureFixture) -> li
         return result
 
     with caplog.at_level(logging.INFO, logger="ivrlog.purge"):
-        purge_once(SimpleNamespace(purge=purge))  # type: ignore[arg-type]
+        ctx = SimpleNamespace(purge=purge, busy=threading.Lock(), stopping=threading.Event())
+        purge_once(ctx)  # type: ignore[arg-type]
     return [f"{r.levelname} {r.getMessage()}" for r in caplog.records]
 
 
@@ -56,3 +58,35 @@ def test_a_failing_purge_is_logged_and_not_raised(caplog: pytest.LogCaptureFixtu
     lines = run(RuntimeError("disk full"), caplog)
     assert lines == ["ERROR retention purge failed"]
     assert caplog.records[0].exc_info is not None
+
+
+def test_nothing_runs_once_the_server_is_stopping(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[str] = []
+    ctx = SimpleNamespace(
+        purge=lambda: calls.append("purge"),
+        store=SimpleNamespace(scrub=lambda **_: calls.append("scrub")),
+        busy=threading.Lock(),
+        stopping=threading.Event(),
+    )
+    ctx.stopping.set()
+    purge_once(ctx)  # type: ignore[arg-type]
+    scrub_owed(ctx)  # type: ignore[arg-type]
+    assert calls == []
+
+
+def test_an_owed_scrub_is_retried_and_a_failure_logged(caplog: pytest.LogCaptureFixture) -> None:
+    asked: list[dict[str, Any]] = []
+
+    def scrub(**options: Any) -> bool:
+        asked.append(options)
+        raise RuntimeError("disk gone")
+
+    ctx = SimpleNamespace(
+        store=SimpleNamespace(scrub=scrub), busy=threading.Lock(), stopping=threading.Event()
+    )
+    with caplog.at_level(logging.INFO, logger="ivrlog.purge"):
+        scrub_owed(ctx)  # type: ignore[arg-type]
+    assert asked == [{"only_if_owed": True}]
+    assert [r.getMessage() for r in caplog.records] == [
+        "clearing deleted content from the journal failed"
+    ]

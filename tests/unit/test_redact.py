@@ -15,7 +15,9 @@ from ivrlog.core.redact import NO_REDACTION, REDACTED, Redactor, luhn_valid
 PROPERTY = settings(max_examples=300, deadline=None, derandomize=True, database=None)
 DIGITS = "0123456789"
 SSN_SHAPE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
-RUN = re.compile("[0-9](?:[ \t\u00a0\u2007\u202f\u2010-\u2015-]{0,3}[0-9])*")
+RUN = re.compile(
+    "[0-9](?:[\t \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u2010-\u2015\u2212-]{0,3}[0-9])*"
+)
 REDACT = Redactor()
 
 
@@ -140,6 +142,7 @@ def test_changing_one_digit_fails_luhn(card: str, data: st.DataObject) -> None:
         ("4111  1111 1111 1111", "[redacted]"),  # up to three spaces or dashes between
         ("4111 - 1111 - 1111 - 1111", "[redacted]"),
         ("4111\u00a01111\t1111\u20131111", "[redacted]"),  # no-break space, tab, en dash
+        ("4111\u20091111\u30001111\u22121111", "[redacted]"),  # thin, ideographic, minus
         ("4111    1111 1111 1111", "4111    1111 1111 1111"),  # four spaces end a run
         ("44819183318265016997771523", "[redacted]"),  # windows that touch merge into one
     ],

@@ -17,6 +17,7 @@ entry. An update is all or nothing.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -221,15 +222,17 @@ def complete_stale(
     started_before: int = 0,
     batch: int = STALE_BATCH,
     entries_per_transaction: int = STALE_ENTRIES,
+    stop: threading.Event | None = None,
 ) -> int:
     """Complete every call without a new entry for `timeout` seconds, or started before
     `started_before` (its detail would be expired already), with `end` = its latest entry's
     timestamp (its start when it has none); how many were completed.
 
     A transaction completes calls until they hold `entries_per_transaction` entries (at
-    least one call), so the writer is never held long, however big the calls."""
+    least one call), so the writer is never held long, however big the calls. When `stop`
+    is set, it returns after the transaction under way."""
     completed = 0
-    while True:
+    while stop is None or not stop.is_set():
         with store.live() as tx:
             stale = tx.stale(now - timeout, started_before, batch)
             moved = 0
@@ -242,3 +245,4 @@ def complete_stale(
                 completed += 1
         if not stale:
             return completed
+    return completed

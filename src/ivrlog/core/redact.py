@@ -36,10 +36,10 @@ class CompiledPattern(Protocol):
 
 # ---------------------------------------------------------------- built-in rules
 
-# What may stand between two digits of a card: up to three spaces (plain, tab, no-break,
-# figure, narrow no-break) or dashes (hyphen-minus and the Unicode dashes), as in
-# `4111 1111`, `4111  1111`, `4111 - 1111` or `4111\u00a01111`.
-_SEPARATOR: Final = "[ \t\u00a0\u2007\u202f\u2010-\u2015-]{0,3}"
+# What may stand between two digits of a card: up to three spaces (a tab, or any Unicode
+# space separator: no-break, en, em, thin, narrow, ideographic...) or dashes (hyphen-minus,
+# the Unicode dashes, the minus sign), as in `4111 1111`, `4111 - 1111`, `4111\u00a01111`.
+_SEPARATOR: Final = "[\t \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u2010-\u2015\u2212-]{0,3}"
 _RUN: Final = re.compile(f"[0-9](?:{_SEPARATOR}[0-9]){{12,}}")  # a run holding 13+ digits
 _SSN: Final = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
 _CANDIDATE: Final = re.compile(f"[0-9](?:{_SEPARATOR}[0-9]){{12}}|" + _SSN.pattern)
@@ -135,9 +135,9 @@ class Redactor:
     def value(self, value: Any) -> Any:
         """A JSON value redacted at any depth: strings and object keys redacted (key order
         kept; a redacted key that would repeat one gets a `#2`, `#3`... suffix), and a
-        number whose digits hold a card number replaced by the string REDACTED. Returns new
-        containers, never mutating `value` (which comes back as it is when nothing is
-        redacted at all)."""
+        number that is itself a card number replaced by the string REDACTED. Containers
+        are always new (the input is never mutated); with no rule active, `value` itself
+        comes back."""
         if not self.active:
             return value
         if isinstance(value, str):

@@ -11,6 +11,7 @@ Last, the store scrubs its files so that deleted content does not stay readable.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -71,10 +72,11 @@ class _Batching:
     target: float | None
     clock: Callable[[], float]
     progress: Progress | None
+    stop: threading.Event | None
 
     def run(self, delete: Callable[[int, int], int], cutoff: int, step: str) -> int:
         total, size = 0, self.size
-        while True:
+        while self.stop is None or not self.stop.is_set():
             began = self.clock()
             deleted = delete(cutoff, size)
             took = self.clock() - began
@@ -90,6 +92,7 @@ class _Batching:
                     size = min(self.size, size * 2)
             if self.pause:
                 time.sleep(self.pause)  # let waiting writers and readers in between batches
+        return total
 
 
 def purge_expired(
@@ -102,16 +105,23 @@ def purge_expired(
     target: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> PurgeReport:
     """Apply the retention rules once; what was removed.
 
     Deletions go `batch` calls a transaction (fewer when `target` seconds is set and a
-    batch takes longer), with `pause` seconds between transactions."""
+    batch takes longer), with `pause` seconds between transactions. When `stop` is set
+    (the server is shutting down), it ends after the transaction under way, without the
+    scrub (the store still owes it, and the next run does it)."""
     details_before, calls_before = retention.cutoffs(now)
     completed = complete_stale(
-        store, now=int(now), timeout=retention.open_call_timeout, started_before=details_before
+        store,
+        now=int(now),
+        timeout=retention.open_call_timeout,
+        started_before=details_before,
+        stop=stop,
     )
-    batching = _Batching(batch, pause, target, clock, progress)
+    batching = _Batching(batch, pause, target, clock, progress, stop)
     details = batching.run(store.delete_details_before, details_before, "details")
     calls = batching.run(store.delete_calls_before, calls_before, "calls")
     return PurgeReport(
@@ -120,5 +130,5 @@ def purge_expired(
         calls_deleted=calls,
         detail_cutoff=details_before,
         call_cutoff=calls_before,
-        scrubbed=store.scrub(),
+        scrubbed=False if stop is not None and stop.is_set() else store.scrub(),
     )

@@ -116,9 +116,10 @@ class Store(Protocol):
     def delete_calls_before(self, cutoff: int, limit: int) -> int:
         """Delete up to `limit` calls started before `cutoff` with their detail."""
 
-    def scrub(self) -> bool:
+    def scrub(self, *, only_if_owed: bool = False) -> bool:
         """Make deleted content unreadable in the database's files (journal included);
-        False when it could not finish now (readers busy) and should be retried."""
+        False when it could not finish now (readers busy) and should be retried. With
+        `only_if_owed`, do it only if a deletion since the last scrub asks for it."""
 
     # redaction patterns
     def add_redaction_pattern(

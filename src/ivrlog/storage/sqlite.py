@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import sqlite3
 import threading
 import time
@@ -27,6 +28,8 @@ from ivrlog.core.model import (
     StoredCall,
 )
 from ivrlog.storage.migrations import pending
+
+log = logging.getLogger("ivrlog.storage")
 
 _BATCH_ROWS = 200
 _ACCOUNT_COLUMNS = "id, email, active, developer_key_hash, ingest_token_hash, created_at"
@@ -248,6 +251,7 @@ class SqliteStore:
         self._readers_lock = threading.Lock()
         self._scrub_owed = False
         self._next_scrub = 0.0
+        self._closed = False
         self._writer.execute("PRAGMA journal_mode=WAL")
 
     def _connect(self) -> sqlite3.Connection:
@@ -260,6 +264,8 @@ class SqliteStore:
 
     # connections
     def _acquire(self) -> sqlite3.Connection:
+        if self._closed:
+            raise sqlite3.ProgrammingError("the store is closed")
         with self._readers_lock:
             if self._readers:
                 return self._readers.pop()
@@ -291,7 +297,10 @@ class SqliteStore:
                 raise
             conn.commit()
             if self._scrub_owed and time.monotonic() >= self._next_scrub:
-                self._checkpoint()
+                try:
+                    self._checkpoint()
+                except sqlite3.Error:  # the write is committed: it must not look failed
+                    log.exception("clearing deleted content from the journal failed")
 
     def _checkpoint(self) -> bool:
         """Copy the WAL into the database and truncate it, so that page images holding
@@ -345,6 +354,7 @@ class SqliteStore:
             conn.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
+        self._closed = True
         with self._readers_lock:
             readers, self._readers = self._readers, []
         for conn in readers:
@@ -456,6 +466,8 @@ class SqliteStore:
             ]
             conn.executemany("DELETE FROM call_details WHERE call_id = ?", ids)
             conn.executemany("UPDATE calls SET entry_count = 0 WHERE id = ?", ids)
+        if ids:  # owed until scrub() clears it (the purge calls it once, at the end)
+            self._scrub_owed = True
         return len(ids)
 
     def delete_calls_before(self, cutoff: int, limit: int) -> int:
@@ -464,9 +476,13 @@ class SqliteStore:
                 "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE start < ? LIMIT ?)",
                 (cutoff, limit),
             ).rowcount
+        if deleted:
+            self._scrub_owed = True
         return deleted
 
-    def scrub(self) -> bool:
+    def scrub(self, *, only_if_owed: bool = False) -> bool:
+        if only_if_owed and not self._scrub_owed:
+            return True
         deadline = time.monotonic() + _SCRUB_PATIENCE
         while True:
             with self._write_lock:

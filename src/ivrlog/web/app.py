@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
 
 from ivrlog import __version__
 from ivrlog.core.accounts import Authenticator
@@ -22,7 +23,7 @@ from ivrlog.web import compat, ingest, system
 from ivrlog.web.context import AppContext
 from ivrlog.web.errors import install_error_handlers
 from ivrlog.web.logs import redacted_logs
-from ivrlog.web.purge import purge_forever
+from ivrlog.web.purge import maintain
 
 DESCRIPTION = """\
 Call logs of IVR applications. The `/api/` endpoints are a drop-in replacement for the
@@ -42,6 +43,7 @@ def create_app(
 
     While it runs, the server's log is redacted, and the retention purge runs in the
     background as it starts and then every `purge_interval` seconds (unless that is 0).
+    Shutting down stops background work after its transaction, before the store closes.
     """
     owned = store is None
     the_store = open_store(settings.database) if store is None else store
@@ -51,16 +53,17 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         with redacted_logs(redactors.for_log):
-            purging = None
-            if settings.purge_interval:
-                purging = asyncio.create_task(purge_forever(ctx, settings.purge_interval))
+            background = asyncio.create_task(maintain(ctx, settings.purge_interval))
             try:
                 yield
             finally:
-                if purging is not None:
-                    purging.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await purging
+                ctx.stopping.set()
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
+                # a purge under way in a worker thread ends after its transaction
+                await run_in_threadpool(ctx.busy.acquire)
+                ctx.busy.release()
                 if owned:
                     the_store.close()
 

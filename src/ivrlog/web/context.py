@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
@@ -22,6 +23,10 @@ class AppContext:
     auth: Authenticator
     redactors: Redactors
     clock: Callable[[], float]
+    # set when the server shuts down: background work stops between transactions
+    stopping: threading.Event = field(default_factory=threading.Event)
+    # held while background work uses the store, so that shutdown can wait for it
+    busy: threading.Lock = field(default_factory=threading.Lock)
 
     def cutoff(self) -> int:
         """The oldest call start whose detail is readable now."""
@@ -30,7 +35,12 @@ class AppContext:
     def purge(self, pause: float = 0.01) -> PurgeReport:
         """One run of the retention purge at the app's clock."""
         return purge_expired(
-            self.store, self.settings.retention, now=self.clock(), pause=pause, target=BATCH_SECONDS
+            self.store,
+            self.settings.retention,
+            now=self.clock(),
+            pause=pause,
+            target=BATCH_SECONDS,
+            stop=self.stopping,
         )
 
 

@@ -26,12 +26,23 @@ _URL_SAFE = "/;:?&=@[]!$'()*+,~\""  # kept as they are when a decoded line is en
 
 
 def scrub(redactor: Redactor, text: str) -> str:
-    """`text` redacted; when it holds a URL that, once decoded, shows a secret (a card
-    written `4111%201111...` or `4111+1111...`), the decoded form redacted and encoded
-    again, so that an encoded line break cannot forge a log line."""
+    """`text` redacted; when it holds a URL that, decoded (up to three times), shows a
+    secret (a card written `4111%201111...`, `4111+1111...` or `4111%25201111...`), the
+    decoded form redacted and encoded again, so that an encoded line break cannot forge a
+    log line. It never raises: text an engine cannot take (a lone surrogate) is escaped."""
+    try:
+        return _scrub(redactor, text)
+    except UnicodeError:
+        return _scrub(redactor, text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def _scrub(redactor: Redactor, text: str) -> str:
     clean = redactor.text(text)
-    decoded = unquote_plus(clean)
-    if decoded != clean:
+    decoded = clean
+    for _ in range(3):
+        decoded, before = unquote_plus(decoded), decoded
+        if decoded == before:
+            break
         redacted = redactor.text(decoded)
         if redacted != decoded:
             return quote(redacted, safe=_URL_SAFE)
@@ -50,6 +61,14 @@ class RedactingFilter(logging.Filter):
             return _BUILTIN
 
     def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            self._redact(record)
+        except Exception:  # a filter must never break the code that logs
+            record.msg, record.args = "[a log record that could not be redacted]", ()
+            record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+    def _redact(self, record: logging.LogRecord) -> None:
         redactor = self._redactor()
         if record.name == "uvicorn.access" and isinstance(record.args, tuple):
             # uvicorn's access formatter unpacks these five values: redact each in place
@@ -70,7 +89,6 @@ class RedactingFilter(logging.Filter):
             record.exc_text = scrub(redactor, record.exc_text)
         if record.stack_info:
             record.stack_info = scrub(redactor, record.stack_info)
-        return True
 
 
 @contextmanager

@@ -1,10 +1,15 @@
-"""The retention purge inside the server: as it starts, then every `purge_interval`
-seconds, in a worker thread so that requests go on meanwhile."""
+"""Background work inside the server, in a worker thread so that requests go on meanwhile:
+the retention purge as the server starts and then every `purge_interval` seconds, and in
+between, every few seconds, a retry of a scrub the store still owes (deleted content a
+busy reader kept in the journal)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
+from typing import Final
 
 from starlette.concurrency import run_in_threadpool
 
@@ -12,13 +17,20 @@ from ivrlog.web.context import AppContext
 
 log = logging.getLogger("ivrlog.purge")
 
+SCRUB_RETRY: Final = 5.0  # seconds between two retries of an owed scrub
+
 
 def purge_once(ctx: AppContext) -> None:
     """One purge; a failure is logged, never raised (the next run tries again)."""
-    try:
-        report = ctx.purge()
-    except Exception:
-        log.exception("retention purge failed")
+    with ctx.busy:
+        if ctx.stopping.is_set():
+            return
+        try:
+            report = ctx.purge()
+        except Exception:
+            log.exception("retention purge failed")
+            return
+    if ctx.stopping.is_set():
         return
     removed = report.open_calls_completed + report.details_deleted + report.calls_deleted
     if removed:
@@ -35,8 +47,25 @@ def purge_once(ctx: AppContext) -> None:
         log.warning("retention purge: the journal could not be cleared yet (readers busy)")
 
 
-async def purge_forever(ctx: AppContext, interval: float) -> None:
-    """Purge now, then every `interval` seconds, until cancelled."""
+def scrub_owed(ctx: AppContext) -> None:
+    """Finish a scrub the store owes, if it owes one; failures are logged."""
+    with ctx.busy:
+        if ctx.stopping.is_set():
+            return
+        try:
+            ctx.store.scrub(only_if_owed=True)
+        except Exception:
+            log.exception("clearing deleted content from the journal failed")
+
+
+async def maintain(ctx: AppContext, purge_interval: float) -> None:
+    """Purge now and every `purge_interval` seconds (never when 0), retry owed scrubs in
+    between; until cancelled."""
+    next_purge = time.monotonic() if purge_interval else math.inf
     while True:
-        await run_in_threadpool(purge_once, ctx)
-        await asyncio.sleep(interval)
+        if time.monotonic() >= next_purge:
+            await run_in_threadpool(purge_once, ctx)
+            next_purge = time.monotonic() + purge_interval
+        else:
+            await run_in_threadpool(scrub_owed, ctx)
+        await asyncio.sleep(max(0.0, min(SCRUB_RETRY, next_purge - time.monotonic())))
