@@ -54,7 +54,8 @@ class Settings:
     )
     redaction: bool = _setting(
         True,
-        "Replace payment card numbers and US SSNs in ingested entries by [redacted] before "
+        # the backslash keeps --help (Rich markup) from reading [redacted] as a style tag
+        "Replace payment card numbers and US SSNs in ingested entries by \\[redacted] before "
         "storing them. Accounts' own patterns apply either way.",
     )
     log_level: str = _setting("info", f"Server log level: {', '.join(LOG_LEVELS)}.")
