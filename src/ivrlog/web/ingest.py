@@ -139,13 +139,15 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
     summary="Append entries to a call as it happens",
     description=(
         "Creates the call on its first update (`src`, `dest` and `type` needed then; its "
-        "`start` is the first entry's timestamp unless given), appends `entries` in order, "
-        "and completes the call when `end` is given. A call in progress can be read with "
-        "`GET /api/call/{session_id}` but is not listed until complete; one with no new entry "
-        "for `open_call_timeout` is completed by the server with `end` = its last entry's "
-        "timestamp. Updates to one call are applied one at a time, each whole or not at all. "
-        "Entries are redacted like bulk ones. 409 when the call is already complete or an "
-        "entry is older than the call's last one; nothing is stored then."
+        "`start` is the earliest entry's timestamp unless given), adds `entries`, and "
+        "completes the call when `end` is given. Entries are kept in timestamp order (ties in "
+        "arrival order): a late one is placed by its timestamp and counted in `out_of_order`. "
+        "A call in progress can be read with `GET /api/call/{session_id}` but is not listed "
+        "until complete; one with no new entry for `open_call_timeout` is completed by the "
+        "server with `end` = its latest entry's timestamp. Updates to one call are applied "
+        "one at a time, each whole or not at all, and are not idempotent. Entries are "
+        "redacted like bulk ones. 409 when the call is already complete; nothing is stored "
+        "then."
     ),
     responses={
         200: {"model": LiveAccepted, "description": "The update was stored."},
@@ -155,7 +157,7 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
             "Ingest token invalid or the account is inactive.",
         ),
         409: error_doc(
-            "The call is complete, or an entry is older than its last one.",
+            "The call is complete (ingested in bulk, or completed live).",
             "The call '100035;000;1575898377' is complete: no entries can be added to it.",
         ),
         413: error_doc("Over a limit.", f"An update holds at most {MAX_ENTRIES} entries."),
