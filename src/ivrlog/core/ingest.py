@@ -22,7 +22,7 @@ from ivrlog.core.errors import (
     ValidationFailed,
 )
 from ivrlog.core.model import CALL_TYPES, ENTRY_CLASSES, StoredCall
-from ivrlog.core.redact import Redactor
+from ivrlog.core.redact import BUILTIN_RULES, Redactor
 from ivrlog.render.xml import write_element
 from ivrlog.storage.base import Store
 
@@ -35,7 +35,6 @@ MAX_TIME: Final = 253_402_300_799  # 9999-12-31T23:59:59Z
 MAX_REPORTED_ERRORS: Final = 1_000
 MAX_DEPTH: Final = 64  # objects and lists nested in an entry's data
 PRIVATE: Final = "[private]"
-BUILTIN_RULES: Final = Redactor()  # what applies when no account's rules are given
 
 _CALL_FIELDS: Final = ("session_id", "src", "dest", "type", "start", "end", "private", "detail")
 _ENTRY_FIELDS: Final = ("event", "class", "timestamp", "private")

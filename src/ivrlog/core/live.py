@@ -29,7 +29,6 @@ from ivrlog.core.errors import (
     ValidationFailed,
 )
 from ivrlog.core.ingest import (
-    BUILTIN_RULES,
     MAX_ENTRIES,
     Problems,
     check_entry,
@@ -41,7 +40,7 @@ from ivrlog.core.ingest import (
     render_entries,
 )
 from ivrlog.core.model import OpenCall, StoredCall
-from ivrlog.core.redact import Redactor
+from ivrlog.core.redact import BUILTIN_RULES, Redactor
 from ivrlog.storage.base import LiveTransaction, Store
 
 UPDATE_FIELDS: Final = ("src", "dest", "type", "start", "private", "entries", "end")

@@ -164,4 +164,5 @@ class Redactor:
         return result
 
 
+BUILTIN_RULES: Final = Redactor()  # what applies when no account's rules are given
 NO_REDACTION: Final = Redactor(builtin=False)

@@ -14,14 +14,13 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
-from ivrlog.core.redact import Redactor
+from ivrlog.core.redact import BUILTIN_RULES, Redactor
 
 log = logging.getLogger("ivrlog.web")
 
 # Loggers whose handlers get the filter: a filter on a handler sees every record it
 # writes, propagated ones included.
 _LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "ivrlog")
-_BUILTIN = Redactor()
 _URL_SAFE = "/;:?&=@[]!$'()*+,~\""  # kept as they are when a decoded line is encoded again
 
 
@@ -58,7 +57,7 @@ class RedactingFilter(logging.Filter):
         try:
             return self._source()
         except Exception:  # the store may be closing: the built-in rules still apply
-            return _BUILTIN
+            return BUILTIN_RULES
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
