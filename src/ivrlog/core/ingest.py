@@ -76,9 +76,30 @@ def loads(raw: bytes) -> Any:
     return value
 
 
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}.") from None
+
+
+def parse_update(body: bytes, content_type: str) -> Any:
+    """The JSON value of a live update's body (core.live checks it is an object)."""
+    media = _media_type(content_type)
+    if media not in ("", "application/json"):
+        raise UnsupportedMediaType(
+            f"Content-Type {media!r} is not accepted: use application/json (one object)."
+        )
+    return _parse_json(body)
+
+
 def parse_batch(body: bytes, content_type: str) -> list[Any]:
     """The call objects of a request body: a JSON array, or NDJSON (one call a line)."""
-    media = content_type.split(";", 1)[0].strip().lower()
+    media = _media_type(content_type)
     if media in ("application/x-ndjson", "application/jsonl", "application/ndjson"):
         calls = []
         for number, line in enumerate(body.split(b"\n"), start=1):
@@ -95,10 +116,7 @@ def parse_batch(body: bytes, content_type: str) -> list[Any]:
             f"Content-Type {content_type!r} is not accepted: "
             "use application/json (an array) or application/x-ndjson."
         )
-    try:
-        parsed = loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"The body is not valid JSON: {exc}.") from None
+    parsed = _parse_json(body)
     if not isinstance(parsed, list):
         raise BadRequest("The body must be a JSON array of call objects (or NDJSON).")
     if len(parsed) > MAX_CALLS:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ivrlog.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from ivrlog.core.errors import BadRequest, PayloadTooLarge
 from ivrlog.core.ingest import (
     MAX_BODY_BYTES,
     MAX_CALLS,
     MAX_ENTRIES,
     ingest_calls,
-    loads,
     parse_batch,
+    parse_update,
 )
 from ivrlog.core.live import LiveResult, append_entries
 from ivrlog.render import JSON
@@ -60,15 +59,7 @@ def _ingest(request: Request, body: bytes, account_id: int) -> int:
 
 
 def _append(request: Request, body: bytes, account_id: int, session_id: str) -> LiveResult:
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media not in ("", "application/json"):
-        raise UnsupportedMediaType(
-            f"Content-Type {media!r} is not accepted: use application/json (one object)."
-        )
-    try:
-        update = loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"The body is not valid JSON: {exc}.") from None
+    update = parse_update(body, request.headers.get("content-type", ""))
     ctx = context(request)
     return append_entries(
         ctx.store,
