@@ -16,14 +16,26 @@ from ivrlog.storage import open_store
 from ivrlog.storage.base import Store
 from ivrlog.web import create_app
 from tests.factories import NOW
+from tests.pg import PostgresServer
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgresql"]
 
 
-def database_url(backend: str, tmp_path: Path) -> str:
-    if backend == "sqlite":
-        return str(tmp_path / "ivrlog.db")
-    raise AssertionError(f"unknown backend {backend}")
+# Row-by-row retention batches and journal scrubbing are SQLite's; PostgreSQL drops whole
+# partitions instead (tests/integration/test_postgres_partitions.py). Parametrizing
+# `backend` directly overrides the fixture's params.
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"])
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the whole run (tests/pg.py)."""
+    try:
+        server = PostgresServer()
+    except RuntimeError as exc:
+        pytest.skip(f"no PostgreSQL server could be started: {exc}")
+    yield server
+    server.stop()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -32,8 +44,15 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db_url(backend: str, tmp_path: Path) -> str:
-    return database_url(backend, tmp_path)
+def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database of the backend: a file, or a new PostgreSQL database."""
+    if backend == "sqlite":
+        yield str(tmp_path / "ivrlog.db")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.create_database()
+    yield server.url(name)
+    server.drop_database(name)
 
 
 @pytest.fixture

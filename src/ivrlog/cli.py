@@ -322,7 +322,7 @@ def purge(
     moment = int(time.time()) if now is None else now
     retention = settings.retention
     with _store(settings) as store:
-        details, calls = store.count_expired(*retention.cutoffs(moment))
+        details, calls = store.count_expired(*retention.purge_cutoffs(store, moment))
         with Progress(console=err, transient=True, disable=as_json) as progress:
             tasks = {
                 "details": progress.add_task("Deleting expired call details", total=details),

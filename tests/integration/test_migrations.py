@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from ivrlog.storage import StoreOpenError, UnsupportedDatabase, open_store, sqlite_path
 from ivrlog.storage.migrations import LATEST_VERSION, MIGRATIONS, SchemaTooNew
+from tests.pg import PostgresServer
 
 
 def test_versions_are_consecutive_from_one() -> None:
@@ -55,8 +58,8 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_unusable_locations_fail_clearly(tmp_path: Path) -> None:
     with pytest.raises(StoreOpenError, match="Cannot open the SQLite database"):
         open_store(str(tmp_path / "missing-dir" / "x.db"))
-    with pytest.raises(UnsupportedDatabase, match="PostgreSQL"):
-        open_store("postgresql://localhost/ivrlog")
+    with pytest.raises(StoreOpenError, match="Cannot connect to the PostgreSQL database"):
+        open_store("postgresql://nobody@127.0.0.1:1/ivrlog")
     with pytest.raises(UnsupportedDatabase, match="Unknown database URL scheme"):
         open_store("mysql://localhost/ivrlog")
     with pytest.raises(UnsupportedDatabase, match="names no file"):
@@ -109,3 +112,96 @@ def test_a_version_1_database_is_upgraded_with_its_data(tmp_path: Path) -> None:
         assert {"calls_start", "calls_detail_start", "open_calls_touched"} <= indexes
     finally:
         conn.close()
+
+
+# PostgreSQL
+
+
+def _pg_tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {
+            r[0]
+            for r in conn.execute(
+                "SELECT relname FROM pg_class WHERE relkind IN ('r', 'p')"
+                " AND relnamespace = 'public'::regnamespace"
+            )
+        }
+
+
+def test_an_empty_postgresql_database_is_migrated_to_the_latest_version(
+    postgres_server: PostgresServer,
+) -> None:
+    name = postgres_server.create_database()
+    url = postgres_server.url(name)
+    try:
+        store = open_store(url)
+        try:
+            assert store.schema_version() == LATEST_VERSION
+        finally:
+            store.close()
+        again = open_store(url)  # nothing applied twice
+        again.close()
+        with psycopg.connect(url) as conn:
+            versions = [r[0] for r in conn.execute("SELECT version FROM schema_version")]
+            kinds = dict(
+                conn.execute(
+                    "SELECT relname, relkind::text FROM pg_class"
+                    " WHERE relname IN ('calls', 'call_details', 'open_calls')"
+                ).fetchall()
+            )
+        assert sorted(versions) == list(range(1, LATEST_VERSION + 1))
+        # calls and their detail are partitioned ('p'); calls in progress are not
+        assert kinds == {"calls": "p", "call_details": "p", "open_calls": "r"}
+    finally:
+        postgres_server.drop_database(name)
+
+
+def test_a_version_1_postgresql_database_is_upgraded_with_its_data(
+    postgres_server: PostgresServer,
+) -> None:
+    name = postgres_server.create_database()
+    url = postgres_server.url(name)
+    try:
+        with psycopg.connect(url) as conn:
+            conn.execute(MIGRATIONS[0].postgresql.encode())
+            conn.execute(
+                b"""
+                CREATE TABLE schema_version (version integer PRIMARY KEY, description text);
+                INSERT INTO schema_version VALUES (1, 'v1');
+                INSERT INTO accounts VALUES (1, 'a@example.com', true, 'k', 't', 1);
+                CREATE TABLE calls_197001 PARTITION OF calls FOR VALUES FROM (0) TO (2678400);
+                CREATE TABLE call_details_19700101 PARTITION OF call_details
+                    FOR VALUES FROM (0) TO (86400);
+                INSERT INTO calls VALUES (7, 1, 's1', '1', '2', 'inbound', 1000, 1010, false, 1);
+                INSERT INTO call_details VALUES (7, 1000, '[]', '');
+                """
+            )
+        assert "open_calls" not in _pg_tables(url)
+        store = open_store(url)
+        try:
+            assert store.schema_version() == LATEST_VERSION
+            assert store.count_expired(1001, 0) == (1, 0)
+            assert store.count_expired(1000, 1001) == (0, 1)
+            assert store.call_detail(1, "s1", "json", 0) == (True, "[]")
+            assert store.redaction_patterns() == []
+        finally:
+            store.close()
+        assert {"open_calls", "open_entries", "redaction_patterns"} <= _pg_tables(url)
+    finally:
+        postgres_server.drop_database(name)
+
+
+def test_a_newer_schema_is_refused_on_both_backends(db_url: str, backend: str) -> None:
+    open_store(db_url).close()
+    if backend == "sqlite":
+        conn: Any = sqlite3.connect(db_url)
+        conn.execute("INSERT INTO schema_version VALUES (?, 'future')", (LATEST_VERSION + 1,))
+        conn.commit()
+        conn.close()
+    else:
+        with psycopg.connect(db_url) as conn:
+            conn.execute(
+                "INSERT INTO schema_version VALUES (%s, 'future')", (LATEST_VERSION + 1,)
+            )
+    with pytest.raises(SchemaTooNew, match="upgrade ivrlog"):
+        open_store(db_url)

@@ -58,6 +58,14 @@ class Retention:
             int(now) - self.call_retention_days * SECONDS_PER_DAY,
         )
 
+    def purge_cutoffs(self, store: Store, now: float) -> tuple[int, int]:
+        """The cutoffs the purge deletes before on this store: on PostgreSQL, the start
+        of the partitions holding the retention cutoffs (it drops whole partitions)."""
+        details, calls = self.cutoffs(now)
+        return store.retention_floor(details, "call_details"), store.retention_floor(
+            calls, "calls"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class _Batching:
@@ -113,14 +121,14 @@ def purge_expired(
     batch takes longer), with `pause` seconds between transactions. When `stop` is set
     (the server is shutting down), it ends after the transaction under way, without the
     scrub (the store still owes it, and the next run does it)."""
-    details_before, calls_before = retention.cutoffs(now)
     completed = complete_stale(
         store,
         now=int(now),
         timeout=retention.open_call_timeout,
-        started_before=details_before,
+        started_before=retention.cutoffs(now)[0],
         stop=stop,
     )
+    details_before, calls_before = retention.purge_cutoffs(store, now)
     batching = _Batching(batch, pause, target, clock, progress, stop)
     details = batching.run(store.delete_details_before, details_before, "details")
     calls = batching.run(store.delete_calls_before, calls_before, "calls")

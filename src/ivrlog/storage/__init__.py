@@ -40,19 +40,24 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     path = sqlite_path(url)
     if path is None:
         scheme = url.split("://", 1)[0]
-        if scheme in ("postgresql", "postgres"):
+        if scheme not in ("postgresql", "postgres"):
             raise UnsupportedDatabase(
-                "PostgreSQL is not supported by this version yet; use a SQLite path."
+                f"Unknown database URL scheme {scheme!r}: use a file path, sqlite:///path"
+                " or postgresql://user@host/database."
             )
-        raise UnsupportedDatabase(
-            f"Unknown database URL scheme {scheme!r}: use a file path or sqlite:///path."
-        )
+        from ivrlog.storage.postgres import PostgresStore  # psycopg loads only when used
+
+        return _migrated(PostgresStore(url), migrate)
     if not path:
         raise UnsupportedDatabase("The SQLite URL names no file: use sqlite:///path/to/file.db.")
     try:
         store = SqliteStore(path)
     except sqlite3.Error as exc:
         raise StoreOpenError(f"Cannot open the SQLite database {path!r}: {exc}.") from None
+    return _migrated(store, migrate)
+
+
+def _migrated(store: Store, migrate: bool) -> Store:
     if migrate:
         try:
             store.migrate()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Literal, Protocol
 
 from ivrlog.core.model import (
     Account,
@@ -105,6 +105,12 @@ class Store(Protocol):
         any exception."""
 
     # retention
+    def retention_floor(self, cutoff: int, table: Literal["calls", "call_details"]) -> int:
+        """The cutoff the purge deletes before, for a retention `cutoff`: the cutoff itself,
+        or (PostgreSQL) the start of the partition holding it, so that the purge drops
+        whole partitions and the rest goes with its partition later. Reads still hide
+        detail by the exact cutoff."""
+
     def count_expired(self, detail_cutoff: int, call_cutoff: int) -> tuple[int, int]:
         """(calls started before detail_cutoff whose detail is stored, calls started
         before call_cutoff)."""

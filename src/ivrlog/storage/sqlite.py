@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ivrlog.core.errors import AccountError
 from ivrlog.core.model import (
@@ -445,6 +445,9 @@ class SqliteStore:
             yield _Live(self, conn)
 
     # retention
+    def retention_floor(self, cutoff: int, table: Literal["calls", "call_details"]) -> int:
+        return cutoff
+
     def count_expired(self, detail_cutoff: int, call_cutoff: int) -> tuple[int, int]:
         with self._reading() as conn:
             row = conn.execute(

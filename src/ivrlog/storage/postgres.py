@@ -1,0 +1,687 @@
+"""The PostgreSQL store: a connection pool, calls partitioned by time, COPY to write,
+server-side cursors to read.
+
+Calls are range-partitioned by month of `start` and their detail by day, so that the
+retention purge drops whole partitions (a catalogue change) instead of deleting rows.
+Partitions are created as the first row for their range arrives.
+
+There is no unique index on (account_id, session_id) across partitions (PostgreSQL
+requires the partition key in every unique index), so every write that creates or
+replaces a call first takes a transaction-scoped advisory lock on that key: writers of
+the same call run one after the other, and a call exists at most once. Writes take the
+locks in key order and the purge only tries them, so no two writers deadlock.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import dataclasses
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final, Literal
+
+import psycopg
+from psycopg import sql
+from psycopg.errors import CheckViolation, LockNotAvailable, ObjectInUse, UniqueViolation
+from psycopg_pool import ConnectionPool
+
+from ivrlog.core.errors import AccountError
+from ivrlog.core.model import (
+    Account,
+    CallQuery,
+    CallRow,
+    DetailFormat,
+    OpenCall,
+    RedactionPattern,
+    StoredCall,
+)
+from ivrlog.storage.base import StoreOpenError
+from ivrlog.storage.migrations import pending
+
+log = logging.getLogger("ivrlog.storage")
+
+POOL_SIZE: Final = 10  # connections per server process
+_BATCH_ROWS = 200
+_DAY = 86_400
+# advisory locks in the (class, key) space, apart from the per-call bigint keys
+_LOCK_CLASS = 0x1F1
+_LOCK_MIGRATE = 1
+_LOCK_PARTITIONS = 2
+_LOCK_PURGE = 3
+_ACCOUNT_COLUMNS = "id, email, active, developer_key_hash, ingest_token_hash, created_at"
+_OPEN_COLUMNS = (
+    "id, session_id, src, dest, type, start, start_given, private, entry_count, last_timestamp"
+)
+_PATTERN_COLUMNS = "id, account_id, label, pattern, created_at"
+_CALL_COLUMNS = ("id", "account_id", "session_id", "src", "dest", "type", "start", "end")
+_CALL_TYPES = ("int8", "int8", "text", "text", "text", "text", "int8", "int8", "bool", "int4")
+_PARTITION_NAME = re.compile(r"^(calls|call_details)_(\d{4})(\d{2})(\d{2})?$")
+_LOCK_CALLS = (
+    "SELECT pg_advisory_xact_lock(k) FROM"
+    " (SELECT DISTINCT hashtextextended(s, %s) AS k FROM unnest(%s::text[]) AS s ORDER BY 1) ks"
+)
+
+Table = Literal["calls", "call_details"]
+
+
+def partition_of(table: Table, start: int) -> tuple[str, int, int]:
+    """(name, lower bound, upper bound) of the partition holding a call's `start`: a
+    month for calls, a day for their detail."""
+    moment = time.gmtime(start)
+    if table == "call_details":
+        lower = start - start % _DAY
+        return f"call_details_{time.strftime('%Y%m%d', moment)}", lower, lower + _DAY
+    lower = calendar.timegm((moment.tm_year, moment.tm_mon, 1, 0, 0, 0))
+    days = calendar.monthrange(moment.tm_year, moment.tm_mon)[1]
+    return f"calls_{moment.tm_year:04d}{moment.tm_mon:02d}", lower, lower + days * _DAY
+
+
+def _bounds(name: str) -> tuple[Table, int, int] | None:
+    match = _PARTITION_NAME.match(name)
+    if match is None:
+        return None
+    table, year, month, day = match.groups()
+    if (table == "call_details") != (day is not None):
+        return None
+    first = calendar.timegm((int(year), int(month), int(day or 1), 0, 0, 0))
+    kind: Table = "call_details" if day else "calls"
+    _, lower, upper = partition_of(kind, first)
+    return kind, lower, upper
+
+
+def _account(row: tuple[Any, ...] | None) -> Account | None:
+    if row is None:
+        return None
+    return Account(row[0], row[1], bool(row[2]), row[3], row[4], row[5])
+
+
+def _open_call(row: Sequence[Any]) -> OpenCall:
+    return OpenCall(
+        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), bool(row[7]), row[8], row[9]
+    )
+
+
+class _Page:
+    """One page read in a REPEATABLE READ snapshot, streamed from a server-side cursor."""
+
+    def __init__(
+        self,
+        store: PostgresStore,
+        conn: psycopg.Connection[Any],
+        query: CallQuery,
+        detail: DetailFormat | None,
+    ) -> None:
+        self._store = store
+        self._conn: psycopg.Connection[Any] | None = conn
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        where = "c.account_id = %(account)s AND c.start >= %(start)s AND c.start < %(end)s"
+        if query.number is not None:
+            where += " AND c.dest = %(number)s"
+        params = {
+            "account": query.account_id,
+            "start": query.start,
+            "end": query.end,
+            "number": query.number,
+            "cutoff": query.detail_cutoff,
+            "limit": query.limit,
+            "offset": query.offset,
+        }
+        row = conn.execute(f"SELECT count(*) FROM calls c WHERE {where}", params).fetchone()
+        assert row is not None
+        self.total: int = row[0]
+        fragment = f"CASE WHEN c.start >= %(cutoff)s THEN d.{detail} END" if detail else "NULL"
+        self._cursor = conn.cursor(name="ivrlog_page")
+        self._cursor.execute(
+            f"""SELECT c.dest, c.src, c.start, c."end", c.session_id, c.type,
+                       (d.call_id IS NOT NULL AND c.start >= %(cutoff)s)::int, {fragment}
+                FROM calls c LEFT JOIN call_details d ON d.call_id = c.id AND d.start = c.start
+                WHERE {where}
+                ORDER BY c.start DESC, c.session_id DESC LIMIT %(limit)s OFFSET %(offset)s""",
+            params,
+        )
+
+    def batches(self) -> Iterator[Sequence[CallRow]]:
+        try:
+            while rows := self._cursor.fetchmany(_BATCH_ROWS):
+                yield rows
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                self._cursor.close()
+                conn.execute("ROLLBACK")
+            finally:
+                self._store._pool.putconn(conn)
+
+
+class _Live:
+    """A LiveTransaction on one pooled connection, inside one transaction."""
+
+    def __init__(self, store: PostgresStore, conn: psycopg.Connection[Any]) -> None:
+        self._store = store
+        self._conn = conn
+
+    def open_call(self, account_id: int, session_id: str) -> OpenCall | None:
+        # the call's lock first: a concurrent update of the same call waits here
+        self._conn.execute(_LOCK_CALLS, (account_id, [session_id]))
+        row = self._conn.execute(
+            f"SELECT {_OPEN_COLUMNS} FROM open_calls WHERE account_id = %s AND session_id = %s"
+            " FOR UPDATE",
+            (account_id, session_id),
+        ).fetchone()
+        return None if row is None else _open_call(row)
+
+    def is_completed(self, account_id: int, session_id: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM calls WHERE account_id = %s AND session_id = %s LIMIT 1",
+            (account_id, session_id),
+        ).fetchone()
+        return row is not None
+
+    def save_open(self, account_id: int, call: OpenCall, touched_at: int | None) -> OpenCall:
+        values = (
+            call.src,
+            call.dest,
+            call.type,
+            call.start,
+            call.start_given,
+            call.private,
+            call.entry_count,
+            call.last_timestamp,
+            touched_at,
+        )
+        if call.id:
+            self._conn.execute(
+                "UPDATE open_calls SET src = %s, dest = %s, type = %s, start = %s,"
+                " start_given = %s, private = %s, entry_count = %s, last_timestamp = %s,"
+                " touched_at = coalesce(%s, touched_at) WHERE id = %s",
+                (*values, call.id),
+            )
+            return call
+        row = self._conn.execute(
+            "INSERT INTO open_calls (src, dest, type, start, start_given, private, entry_count,"
+            " last_timestamp, touched_at, account_id, session_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (*values, account_id, call.session_id),
+        ).fetchone()
+        assert row is not None
+        return dataclasses.replace(call, id=row[0])
+
+    def add_entries(
+        self, call_id: int, first_seq: int, entries: Sequence[tuple[int, str, str]]
+    ) -> None:
+        with self._conn.cursor().copy(
+            "COPY open_entries (call_id, timestamp, seq, json, xml) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["int8", "int8", "int4", "text", "text"])
+            for seq, (timestamp, json, xml) in enumerate(entries, start=first_seq):
+                copy.write_row((call_id, timestamp, seq, json, xml))
+
+    def drop_entries(self, call_id: int) -> None:
+        self._conn.execute("DELETE FROM open_entries WHERE call_id = %s", (call_id,))
+
+    def entries(self, call_id: int) -> list[tuple[str, str]]:
+        return self._conn.execute(
+            "SELECT json, xml FROM open_entries WHERE call_id = %s ORDER BY timestamp, seq",
+            (call_id,),
+        ).fetchall()
+
+    def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
+        self._store._ensure_partitions([call])
+        self._conn.execute("DELETE FROM open_calls WHERE id = %s", (call_id,))
+        self._store._write_calls(self._conn, account_id, [call])
+
+    def stale(
+        self, touched_before: int, started_before: int, limit: int
+    ) -> list[tuple[int, OpenCall]]:
+        # only calls whose lock is free now: a call being updated is left for the next run
+        rows = self._conn.execute(
+            f"SELECT account_id, {_OPEN_COLUMNS} FROM open_calls"
+            " WHERE (touched_at < %s OR start < %s)"
+            " AND pg_try_advisory_xact_lock(hashtextextended(session_id, account_id))"
+            " LIMIT %s FOR UPDATE SKIP LOCKED",
+            (touched_before, started_before, limit),
+        ).fetchall()
+        return [(row[0], _open_call(row[1:])) for row in rows]
+
+
+class PostgresStore:
+    """A Store on one PostgreSQL database (any number of ivrlog processes may share it)."""
+
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE, timeout: float = 10.0) -> None:
+        try:  # one connection first, so that a wrong URL fails at once and says why
+            psycopg.connect(url, connect_timeout=max(1, int(timeout))).close()
+        except psycopg.Error as exc:
+            raise StoreOpenError(
+                f"Cannot connect to the PostgreSQL database: {str(exc).strip()}"
+            ) from None
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            open=False,
+            name="ivrlog",
+            timeout=30.0,
+        )
+        self._partitions: set[str] = set()
+        self._partitions_lock = threading.Lock()
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except Exception as exc:
+            self._pool.close()
+            raise StoreOpenError(f"Cannot connect to the PostgreSQL database: {exc}") from None
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._pool.connection() as conn, conn.transaction():
+            yield conn
+
+    # schema
+    def schema_version(self) -> int:
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+            if not row or not row[0]:
+                return 0
+            row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+            assert row is not None
+            return int(row[0])
+
+    def migrate(self) -> None:
+        with self._transaction() as conn:
+            # one migrating process at a time, however many servers start together
+            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _LOCK_MIGRATE))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version"
+                " (version integer PRIMARY KEY, description text NOT NULL)"
+            )
+            row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+            assert row is not None
+            for migration in pending(int(row[0])):
+                conn.execute(migration.postgresql.encode())
+                conn.execute(
+                    "INSERT INTO schema_version (version, description) VALUES (%s, %s)",
+                    (migration.version, migration.description),
+                )
+
+    def ping(self) -> None:
+        with self._pool.connection() as conn:
+            conn.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # accounts
+    def create_account(
+        self, email: str, developer_key_hash: str, ingest_token_hash: str, now: int
+    ) -> Account:
+        try:
+            with self._transaction() as conn:
+                row = conn.execute(
+                    "INSERT INTO accounts (email, active, developer_key_hash, ingest_token_hash,"
+                    f" created_at) VALUES (%s, true, %s, %s, %s) RETURNING {_ACCOUNT_COLUMNS}",
+                    (email, developer_key_hash, ingest_token_hash, now),
+                ).fetchone()
+        except UniqueViolation as exc:
+            raise AccountError(f"An account for {email} already exists.") from exc
+        account = _account(row)
+        assert account is not None
+        return account
+
+    def _one_account(self, where: str, params: Sequence[Any]) -> Account | None:
+        with self._pool.connection() as conn:
+            return _account(
+                conn.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {where}", params)
+                .fetchone()
+            )
+
+    def account_by_email(self, email: str) -> Account | None:
+        return self._one_account("email = %s", (email,))
+
+    def account_by_ingest_hash(self, token_hash: str) -> Account | None:
+        return self._one_account("ingest_token_hash = %s", (token_hash,))
+
+    def list_accounts(self) -> list[Account]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY email")
+            return [a for a in map(_account, rows) if a is not None]
+
+    def set_account_active(self, email: str, active: bool) -> Account | None:
+        with self._transaction() as conn:
+            return _account(
+                conn.execute(
+                    f"UPDATE accounts SET active = %s WHERE email = %s"
+                    f" RETURNING {_ACCOUNT_COLUMNS}",
+                    (active, email),
+                ).fetchone()
+            )
+
+    def set_account_credentials(
+        self, email: str, developer_key_hash: str, ingest_token_hash: str
+    ) -> Account | None:
+        with self._transaction() as conn:
+            return _account(
+                conn.execute(
+                    "UPDATE accounts SET developer_key_hash = %s, ingest_token_hash = %s"
+                    f" WHERE email = %s RETURNING {_ACCOUNT_COLUMNS}",
+                    (developer_key_hash, ingest_token_hash, email),
+                ).fetchone()
+            )
+
+    # partitions
+    def _ensure_partitions(self, calls: Iterable[StoredCall]) -> None:
+        """Create the partitions these calls go to, if missing (in their own transaction,
+        so that a write never waits for one and two processes never make one twice)."""
+        wanted: dict[str, tuple[Table, int, int]] = {}
+        for call in calls:
+            tables: tuple[Table, ...] = ("calls", "call_details") if call.detail_json else ("calls",)
+            for table in tables:
+                name, lower, upper = partition_of(table, call.start)
+                if name not in self._partitions:
+                    wanted[name] = (table, lower, upper)
+        if not wanted:
+            return
+        with self._partitions_lock, self._transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _LOCK_PARTITIONS))
+            for name, (table, lower, upper) in sorted(wanted.items()):
+                if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() != (None,):
+                    continue
+                # made alone, then attached: ATTACH takes SHARE UPDATE EXCLUSIVE on the
+                # parent, which blocks neither readers nor writers (CREATE ... PARTITION OF
+                # would take ACCESS EXCLUSIVE)
+                ident, parent = sql.Identifier(name), sql.Identifier(table)
+                conn.execute(
+                    sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(ident, parent)
+                )
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                        parent, ident, sql.Literal(lower), sql.Literal(upper)
+                    )
+                )
+        self._partitions.update(wanted)
+
+    def partitions(self) -> list[tuple[str, Table, int, int]]:
+        """Every partition, as (name, table, lower bound, upper bound), oldest first."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent IN ('calls'::regclass, 'call_details'::regclass)"
+            ).fetchall()
+        found = []
+        for (name,) in rows:
+            bounds = _bounds(name)
+            if bounds is not None:
+                found.append((name, *bounds))
+        return sorted(found, key=lambda p: (p[2], p[0]))
+
+    def _drop_partitions_before(self, cutoff: int, tables: Sequence[Table]) -> int:
+        """Drop every partition of `tables` wholly before `cutoff`; how many calls (rows
+        of the first table) they held. Each is detached CONCURRENTLY first, so readers
+        are never blocked; one that cannot be detached now stays for the next purge."""
+        dropped = 0
+        for name, table, _, upper in self.partitions():
+            if table not in tables or upper > cutoff:
+                continue
+            with self._pool.connection() as conn:
+                # one purging process at a time drops (the lock is the session's)
+                got = conn.execute(
+                    "SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_CLASS, _LOCK_PURGE)
+                ).fetchone()
+                if not got or not got[0]:
+                    return dropped
+                try:
+                    dropped += self._drop(conn, name, table, count=table == tables[0])
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_CLASS, _LOCK_PURGE))
+        return dropped
+
+    def _drop(self, conn: psycopg.Connection[Any], name: str, table: Table, *, count: bool) -> int:
+        ident = sql.Identifier(name)
+        rows = 0
+        if count:
+            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone()
+            rows = int(row[0]) if row else 0
+        pending = conn.execute(
+            "SELECT i.inhdetachpending FROM pg_inherits i"
+            " WHERE i.inhrelid = to_regclass(%s) AND i.inhparent = to_regclass(%s)",
+            (name, table),
+        ).fetchone()
+        try:
+            if pending is not None:
+                mode = "FINALIZE" if pending[0] else "CONCURRENTLY"
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} DETACH PARTITION {} " + mode).format(
+                        sql.Identifier(table), ident
+                    )
+                )
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
+        except (LockNotAvailable, ObjectInUse):
+            log.warning("partition %s is in use: it is dropped by a later purge", name)
+            return 0
+        self._partitions.discard(name)
+        return rows
+
+    # calls
+    def _write_calls(
+        self, conn: psycopg.Connection[Any], account_id: int, calls: Sequence[StoredCall]
+    ) -> None:
+        """Replace calls (by session id) inside the caller's transaction."""
+        sessions = [c.session_id for c in calls]
+        conn.execute(_LOCK_CALLS, (account_id, sessions))
+        old = conn.execute(
+            "DELETE FROM calls WHERE account_id = %s AND session_id = ANY(%s) RETURNING id, start",
+            (account_id, sessions),
+        ).fetchall()
+        if old:
+            conn.execute(
+                "DELETE FROM call_details d USING unnest(%s::bigint[], %s::bigint[]) AS o(id, s)"
+                " WHERE d.call_id = o.id AND d.start = o.s",
+                ([r[0] for r in old], [r[1] for r in old]),
+            )
+        conn.execute(
+            "DELETE FROM open_calls WHERE account_id = %s AND session_id = ANY(%s)",
+            (account_id, sessions),
+        )
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT nextval('calls_id_seq') FROM generate_series(1, %s)", (len(calls),)
+            )
+        ]
+        cursor = conn.cursor()
+        with cursor.copy(
+            'COPY calls (id, account_id, session_id, src, dest, type, start, "end", private,'
+            " entry_count) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(list(_CALL_TYPES))
+            for call_id, c in zip(ids, calls, strict=True):
+                copy.write_row(
+                    (
+                        call_id,
+                        account_id,
+                        c.session_id,
+                        c.src,
+                        c.dest,
+                        c.type,
+                        c.start,
+                        c.end,
+                        c.private,
+                        c.entry_count,
+                    )
+                )
+        with cursor.copy(
+            "COPY call_details (call_id, start, json, xml) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["int8", "int8", "text", "text"])
+            for call_id, c in zip(ids, calls, strict=True):
+                if c.detail_json is not None:
+                    copy.write_row((call_id, c.start, c.detail_json, c.detail_xml))
+
+    def put_calls(self, account_id: int, calls: Sequence[StoredCall]) -> None:
+        if not calls:
+            return
+        for attempt in (1, 2):
+            self._ensure_partitions(calls)
+            try:
+                with self._transaction() as conn:
+                    self._write_calls(conn, account_id, calls)
+                return
+            except CheckViolation as exc:
+                # a purge in another process dropped a partition this one thought it had
+                if attempt == 2 or "no partition" not in str(exc):
+                    raise
+                self._partitions.clear()
+
+    def delete_account_calls(self, account_id: int) -> int:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM open_calls WHERE account_id = %s", (account_id,))
+            deleted = conn.execute(
+                "DELETE FROM calls WHERE account_id = %s RETURNING id, start", (account_id,)
+            ).fetchall()
+            conn.execute(
+                "DELETE FROM call_details d USING unnest(%s::bigint[], %s::bigint[]) AS o(id, s)"
+                " WHERE d.call_id = o.id AND d.start = o.s",
+                ([r[0] for r in deleted], [r[1] for r in deleted]),
+            )
+            return len(deleted)
+
+    @contextlib.contextmanager
+    def live(self) -> Iterator[_Live]:
+        with self._transaction() as conn:
+            yield _Live(self, conn)
+
+    # retention
+    def retention_floor(self, cutoff: int, table: Table) -> int:
+        """The start of the partition holding `cutoff`: the purge deletes before it, so
+        that it drops whole partitions and never deletes rows one by one."""
+        return partition_of(table, cutoff)[1]
+
+    def count_expired(self, detail_cutoff: int, call_cutoff: int) -> tuple[int, int]:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM call_details WHERE start < %s),"
+                " (SELECT count(*) FROM calls WHERE start < %s)",
+                (detail_cutoff, call_cutoff),
+            ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    def delete_details_before(self, cutoff: int, limit: int) -> int:
+        deleted = self._drop_partitions_before(cutoff, ("call_details",))
+        if deleted >= limit:
+            return deleted
+        # what is left before the cutoff shares a partition with younger detail
+        with self._transaction() as conn:
+            deleted += conn.execute(
+                "DELETE FROM call_details WHERE (call_id, start) IN"
+                " (SELECT call_id, start FROM call_details WHERE start < %s LIMIT %s)",
+                (cutoff, limit - deleted),
+            ).rowcount
+        return deleted
+
+    def delete_calls_before(self, cutoff: int, limit: int) -> int:
+        deleted = self._drop_partitions_before(cutoff, ("calls", "call_details"))
+        if deleted >= limit:
+            return deleted
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "DELETE FROM calls WHERE (id, start) IN"
+                " (SELECT id, start FROM calls WHERE start < %s LIMIT %s) RETURNING id, start",
+                (cutoff, limit - deleted),
+            ).fetchall()
+            conn.execute(
+                "DELETE FROM call_details d USING unnest(%s::bigint[], %s::bigint[]) AS o(id, s)"
+                " WHERE d.call_id = o.id AND d.start = o.s",
+                ([r[0] for r in rows], [r[1] for r in rows]),
+            )
+        return deleted + len(rows)
+
+    def scrub(self, *, only_if_owed: bool = False) -> bool:
+        # a dropped partition takes its files with it; rows deleted one by one (a replaced
+        # call, a completed call's live entries) are PostgreSQL's to reclaim (VACUUM)
+        return True
+
+    # redaction patterns
+    def add_redaction_pattern(
+        self, account_id: int, label: str, pattern: str, now: int
+    ) -> RedactionPattern:
+        try:
+            with self._transaction() as conn:
+                row = conn.execute(
+                    "INSERT INTO redaction_patterns (account_id, label, pattern, created_at)"
+                    f" VALUES (%s, %s, %s, %s) RETURNING {_PATTERN_COLUMNS}",
+                    (account_id, label, pattern, now),
+                ).fetchone()
+        except UniqueViolation as exc:
+            raise AccountError(f"The account already has a pattern labelled {label!r}.") from exc
+        assert row is not None
+        return RedactionPattern(*row)
+
+    def redaction_patterns(self, account_id: int | None = None) -> list[RedactionPattern]:
+        where = "" if account_id is None else " WHERE account_id = %s"
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_PATTERN_COLUMNS} FROM redaction_patterns{where} ORDER BY id",
+                () if account_id is None else (account_id,),
+            ).fetchall()
+        return [RedactionPattern(*row) for row in rows]
+
+    def remove_redaction_pattern(self, account_id: int, label: str) -> bool:
+        with self._transaction() as conn:
+            removed = conn.execute(
+                "DELETE FROM redaction_patterns WHERE account_id = %s AND label = %s",
+                (account_id, label),
+            ).rowcount
+        return removed > 0
+
+    def open_page(self, query: CallQuery, detail: DetailFormat | None) -> _Page:
+        conn = self._pool.getconn()
+        try:
+            return _Page(self, conn, query, detail)
+        except BaseException:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+            self._pool.putconn(conn)
+            raise
+
+    def call_detail(
+        self, account_id: int, session_id: str, fmt: DetailFormat, detail_cutoff: int
+    ) -> tuple[bool, str | None]:
+        column = "json" if fmt == "json" else "xml"
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            row = conn.execute(
+                f"SELECT CASE WHEN c.start >= %s THEN d.{column} END"
+                " FROM calls c LEFT JOIN call_details d ON d.call_id = c.id AND d.start = c.start"
+                " WHERE c.account_id = %s AND c.session_id = %s",
+                (detail_cutoff, account_id, session_id),
+            ).fetchone()
+            if row is not None:
+                return True, row[0]
+            live = conn.execute(
+                "SELECT id, start >= %s AND NOT private FROM open_calls"
+                " WHERE account_id = %s AND session_id = %s",
+                (detail_cutoff, account_id, session_id),
+            ).fetchone()
+            if live is None:
+                return False, None
+            if not live[1]:
+                return True, None
+            parts = [
+                part
+                for (part,) in conn.execute(
+                    f"SELECT {column} FROM open_entries WHERE call_id = %s"
+                    " ORDER BY timestamp, seq",
+                    (live[0],),
+                )
+            ]
+        if not parts:
+            return True, None
+        return True, "[" + ",".join(parts) + "]" if fmt == "json" else "".join(parts)
