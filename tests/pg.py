@@ -53,15 +53,17 @@ class PostgresServer:
         self._names = itertools.count(1)
         if self._as_root:
             shutil.chown(self.root, user=PG_USER)
-        self._run([initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres"]
-                  + ["-E", "UTF8", "--locale=C", "--no-sync"])
+        initdb_options = ["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"]
+        self._run([initdb, "-D", str(self.data), *initdb_options])
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c max_connections=400"
         )
-        self._run([pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.root / "log")]
-                  + ["-w", "-t", "60", "start"])
+        log = str(self.root / "log")
+        self._run(
+            [pg_ctl, "-D", str(self.data), "-o", options, "-l", log, "-w", "-t", "60", "start"]
+        )
         self.admin = psycopg.connect(self.url("postgres"), autocommit=True)
 
     def _run(self, command: Sequence[str]) -> None:

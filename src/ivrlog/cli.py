@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import secrets
 import shlex
 import sys
@@ -29,7 +30,7 @@ from ivrlog.core.ingest import MAX_TIME, ingest_calls
 from ivrlog.core.pattern_check import PatternRefused
 from ivrlog.core.patterns import Redactors
 from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
-from ivrlog.settings import Settings, SettingsError, describe
+from ivrlog.settings import SETTINGS_ENV, Settings, SettingsError, describe
 from ivrlog.storage import StoreOpenError, open_store
 from ivrlog.storage.base import Store
 
@@ -353,6 +354,7 @@ SERVER_SETTINGS = (
     "open_call_timeout",
     "redaction",
     "log_level",
+    "workers",
 )
 
 
@@ -362,17 +364,25 @@ def _serve(settings: Settings) -> None:
     from ivrlog.web import create_app
     from ivrlog.web.logs import log_config
 
-    try:
-        application = create_app(settings)
-    except StoreOpenError as exc:
-        raise _fail(str(exc), 2) from None
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        log_config=log_config(settings.log_level),
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "log_config": log_config(settings.log_level),
+    }
+    if settings.workers == 1:
+        try:
+            application = create_app(settings)
+        except StoreOpenError as exc:
+            raise _fail(str(exc), 2) from None
+        uvicorn.run(application, **options)
+        return
+    # several processes: the schema is brought up to date once, here, and each worker
+    # builds its own app (and its own connections) from the settings in its environment
+    with _store(settings):
+        pass
+    os.environ[SETTINGS_ENV] = settings.to_json()
+    uvicorn.run("ivrlog.web.app:worker_app", factory=True, workers=settings.workers, **options)
 
 
 @app.command()

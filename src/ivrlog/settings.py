@@ -11,10 +11,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from ivrlog.core.retention import Retention
 
 ENV_PREFIX = "IVRLOG_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+MAX_WORKERS = 64
+# `ivrlog serve --workers N` hands its settings to the worker processes in this variable
+SETTINGS_ENV = "IVRLOG__WORKER_SETTINGS"
 
 
 def _setting(default: Any, help: str, *, flag: str | None = None) -> Any:
@@ -29,7 +34,7 @@ class SettingsError(ValueError):
 class Settings:
     database: str = _setting(
         "ivrlog.db",
-        "Database: a SQLite file path or sqlite:///path (postgresql:// in a later release).",
+        "Database: a SQLite file path, sqlite:///path, or postgresql://user:password@host/db.",
         flag="--db",
     )
     host: str = _setting("127.0.0.1", "Address the server listens on.")
@@ -59,6 +64,11 @@ class Settings:
         "storing them. Accounts' own patterns apply either way.",
     )
     log_level: str = _setting("info", f"Server log level: {', '.join(LOG_LEVELS)}.")
+    workers: int = _setting(
+        1,
+        f"Server processes sharing the port and the database (1 to {MAX_WORKERS}); on SQLite "
+        "every process reads at once and writes take turns.",
+    )
 
     def __post_init__(self) -> None:
         if not self.database:
@@ -78,10 +88,19 @@ class Settings:
             raise SettingsError(f"purge_interval: {self.purge_interval} is not 0 or more.")
         if self.open_call_timeout < 60:
             raise SettingsError(f"open_call_timeout: {self.open_call_timeout} is not 60 or more.")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise SettingsError(f"workers: {self.workers} is not from 1 to {MAX_WORKERS}.")
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(
                 f"log_level: {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}."
             )
+
+    def to_json(self) -> str:
+        return orjson.dumps(dataclasses.asdict(self)).decode()
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        return cls(**orjson.loads(text))
 
     @property
     def retention(self) -> Retention:

@@ -24,8 +24,9 @@ def runner() -> CliRunner:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "cli.db")
+def db(db_url: str) -> str:
+    """A fresh database of each backend."""
+    return db_url
 
 
 def run(runner: CliRunner, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:

@@ -200,8 +200,6 @@ def test_a_newer_schema_is_refused_on_both_backends(db_url: str, backend: str) -
         conn.close()
     else:
         with psycopg.connect(db_url) as conn:
-            conn.execute(
-                "INSERT INTO schema_version VALUES (%s, 'future')", (LATEST_VERSION + 1,)
-            )
+            conn.execute("INSERT INTO schema_version VALUES (%s, 'future')", (LATEST_VERSION + 1,))
     with pytest.raises(SchemaTooNew, match="upgrade ivrlog"):
         open_store(db_url)

@@ -497,5 +497,5 @@ def test_a_closed_store_opens_no_new_connection(db_url: str) -> None:
 
     closed = open_store(db_url)
     closed.close()
-    with pytest.raises(Exception, match="closed"):  # noqa: PT011 (each driver's own error)
+    with pytest.raises(Exception, match="closed"):
         closed.ping()

@@ -49,7 +49,7 @@ def hash_secret(secret: str) -> str:
 
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
-    if len(email) > 254 or not _EMAIL.fullmatch(email):
+    if len(email) > 254 or not _EMAIL.fullmatch(email) or not email.isprintable():
         raise AccountError(f"{email!r} is not an email address.")
     return email
 

@@ -226,8 +226,12 @@ def check_summary(
     """src, dest and type; when not `required`, only those present are checked."""
     for field in ("src", "dest"):
         value = call.get(field)
-        if (required or field in call) and (not isinstance(value, str) or len(value) > MAX_NUMBER):
-            problems.add(index, field, f"must be a string of at most {MAX_NUMBER} characters")
+        if (required or field in call) and (
+            not isinstance(value, str) or len(value) > MAX_NUMBER or "\x00" in value
+        ):
+            problems.add(
+                index, field, f"must be a string of at most {MAX_NUMBER} characters, without NUL"
+            )
     if (required or "type" in call) and call.get("type") not in CALL_TYPES:
         problems.add(index, "type", f"must be one of: {', '.join(CALL_TYPES)}")
 

@@ -17,7 +17,7 @@ from typing import Final
 from ivrlog.core.accounts import normalize_email
 from ivrlog.core.errors import AccountError
 from ivrlog.core.model import Account, RedactionPattern
-from ivrlog.core.pattern_check import check_pattern, compile_linear
+from ivrlog.core.pattern_check import PatternRefused, check_pattern, compile_linear
 from ivrlog.core.redact import NO_REDACTION, CompiledPattern, Redactor
 from ivrlog.storage.base import Store
 
@@ -42,6 +42,8 @@ def add_pattern(
     if not 1 <= len(label) <= MAX_LABEL or not label.isprintable():
         raise AccountError(f"The label must be 1 to {MAX_LABEL} printable characters.")
     check_pattern(pattern)
+    if "\x00" in pattern:  # no database text holds NUL; write it as \x00 in the pattern
+        raise PatternRefused("The pattern contains a NUL character: write it as \\x00.")
     if len(store.redaction_patterns(account.id)) >= MAX_PATTERNS:
         raise AccountError(
             f"{account.email} has {MAX_PATTERNS} patterns, the most an account may have "

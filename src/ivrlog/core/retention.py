@@ -62,9 +62,7 @@ class Retention:
         """The cutoffs the purge deletes before on this store: on PostgreSQL, the start
         of the partitions holding the retention cutoffs (it drops whole partitions)."""
         details, calls = self.cutoffs(now)
-        return store.retention_floor(details, "call_details"), store.retention_floor(
-            calls, "calls"
-        )
+        return store.retention_floor(details, "call_details"), store.retention_floor(calls, "calls")
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,6 +93,12 @@ def _bounds(name: str) -> tuple[Table, int, int] | None:
     return kind, lower, upper
 
 
+def _nul(*values: Any) -> bool:
+    """Whether a text holds NUL: PostgreSQL text cannot, so no stored value matches it
+    (ingestion refuses NUL where it would be stored as text)."""
+    return any(isinstance(v, str) and "\x00" in v for v in values)
+
+
 def _account(row: tuple[Any, ...] | None) -> Account | None:
     if row is None:
         return None
@@ -120,7 +126,8 @@ class _Page:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         where = "c.account_id = %(account)s AND c.start >= %(start)s AND c.start < %(end)s"
         if query.number is not None:
-            where += " AND c.dest = %(number)s"
+            # no stored number holds NUL (PostgreSQL text cannot): such a number matches none
+            where += " AND false" if _nul(query.number) else " AND c.dest = %(number)s"
         params = {
             "account": query.account_id,
             "start": query.start,
@@ -157,6 +164,8 @@ class _Page:
             try:
                 self._cursor.close()
                 conn.execute("ROLLBACK")
+            except psycopg.Error:  # a broken connection: the pool replaces it
+                log.debug("closing a page failed", exc_info=True)
             finally:
                 self._store._pool.putconn(conn)
 
@@ -336,10 +345,13 @@ class PostgresStore:
         return account
 
     def _one_account(self, where: str, params: Sequence[Any]) -> Account | None:
+        if _nul(*params):
+            return None
         with self._pool.connection() as conn:
             return _account(
-                conn.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {where}", params)
-                .fetchone()
+                conn.execute(
+                    f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {where}", params
+                ).fetchone()
             )
 
     def account_by_email(self, email: str) -> Account | None:
@@ -354,6 +366,8 @@ class PostgresStore:
             return [a for a in map(_account, rows) if a is not None]
 
     def set_account_active(self, email: str, active: bool) -> Account | None:
+        if _nul(email):
+            return None
         with self._transaction() as conn:
             return _account(
                 conn.execute(
@@ -366,6 +380,8 @@ class PostgresStore:
     def set_account_credentials(
         self, email: str, developer_key_hash: str, ingest_token_hash: str
     ) -> Account | None:
+        if _nul(email):
+            return None
         with self._transaction() as conn:
             return _account(
                 conn.execute(
@@ -381,7 +397,9 @@ class PostgresStore:
         so that a write never waits for one and two processes never make one twice)."""
         wanted: dict[str, tuple[Table, int, int]] = {}
         for call in calls:
-            tables: tuple[Table, ...] = ("calls", "call_details") if call.detail_json else ("calls",)
+            tables: tuple[Table, ...] = (
+                ("calls", "call_details") if call.detail_json else ("calls",)
+            )
             for table in tables:
                 name, lower, upper = partition_of(table, call.start)
                 if name not in self._partitions:
@@ -401,9 +419,9 @@ class PostgresStore:
                     sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(ident, parent)
                 )
                 conn.execute(
-                    sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
-                        parent, ident, sql.Literal(lower), sql.Literal(upper)
-                    )
+                    sql.SQL(
+                        "ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})"
+                    ).format(parent, ident, sql.Literal(lower), sql.Literal(upper))
                 )
         self._partitions.update(wanted)
 
@@ -634,6 +652,8 @@ class PostgresStore:
         return [RedactionPattern(*row) for row in rows]
 
     def remove_redaction_pattern(self, account_id: int, label: str) -> bool:
+        if _nul(label):
+            return False
         with self._transaction() as conn:
             removed = conn.execute(
                 "DELETE FROM redaction_patterns WHERE account_id = %s AND label = %s",
@@ -655,6 +675,8 @@ class PostgresStore:
         self, account_id: int, session_id: str, fmt: DetailFormat, detail_cutoff: int
     ) -> tuple[bool, str | None]:
         column = "json" if fmt == "json" else "xml"
+        if _nul(session_id):
+            return False, None
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             row = conn.execute(
@@ -677,8 +699,7 @@ class PostgresStore:
             parts = [
                 part
                 for (part,) in conn.execute(
-                    f"SELECT {column} FROM open_entries WHERE call_id = %s"
-                    " ORDER BY timestamp, seq",
+                    f"SELECT {column} FROM open_entries WHERE call_id = %s ORDER BY timestamp, seq",
                     (live[0],),
                 )
             ]

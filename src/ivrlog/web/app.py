@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from ivrlog import __version__
 from ivrlog.core.accounts import Authenticator
 from ivrlog.core.patterns import Redactors
-from ivrlog.settings import Settings
+from ivrlog.settings import SETTINGS_ENV, Settings
 from ivrlog.storage import open_store
 from ivrlog.storage.base import Store
 from ivrlog.web import compat, ingest, system
@@ -31,6 +32,12 @@ Plum Fuse Logs API (HTTP Basic: account email and developer key); `/ingest/v1/` 
 calls in (Bearer ingest token). Every error body is `{"error": "<message>"}`, or
 `<result><error>...</error></result>` in XML.
 """
+
+
+def worker_app() -> FastAPI:
+    """The app of one process of `ivrlog serve --workers N` (uvicorn calls this in each
+    worker; the settings come from the serving command through the environment)."""
+    return create_app(Settings.from_json(os.environ[SETTINGS_ENV]))
 
 
 def create_app(
