@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,16 +44,25 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh, empty database of the backend: a file, or a new PostgreSQL database."""
+@contextmanager
+def fresh_database(request: pytest.FixtureRequest, backend: str, directory: Path) -> Iterator[str]:
+    """A fresh, empty database of the backend: a file in `directory`, or a new database
+    on the test run's PostgreSQL server (dropped afterwards)."""
     if backend == "sqlite":
-        yield str(tmp_path / "ivrlog.db")
+        yield str(directory / "ivrlog.db")
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
     name = server.create_database()
-    yield server.url(name)
-    server.drop_database(name)
+    try:
+        yield server.url(name)
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    with fresh_database(request, backend, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

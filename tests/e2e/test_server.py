@@ -11,11 +11,14 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 import pytest
+
+from tests.conftest import BACKENDS, fresh_database
 
 pytestmark = pytest.mark.e2e
 
@@ -52,26 +55,14 @@ def curl(*args: str) -> tuple[int, bytes]:
     return int(status), body
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@contextmanager
+def demo_server(db: str, *options: str) -> Iterator[Server]:
+    """`ivrlog demo` on `db` (400 calls of seed 1), serving until the block ends."""
     port = free_port()
-    db = tmp_path_factory.mktemp("server") / "demo.db"
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "ivrlog",
-            "demo",
-            "--seed",
-            "1",
-            "--calls",
-            "400",
-            "--port",
-            str(port),
-            "--db",
-            str(db),
-            "--log-level",
-            "warning",
+            *(sys.executable, "-m", "ivrlog", "demo", "--seed", "1", "--calls", "400"),
+            *("--port", str(port), "--db", db, "--log-level", "warning", *options),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -100,6 +91,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         process.terminate()
         process.wait(timeout=20)
         process.stdout.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    with (
+        fresh_database(request, str(request.param), tmp_path_factory.mktemp("server")) as db,
+        demo_server(db) as running,
+    ):
+        yield running
 
 
 def test_demo_prints_credentials_and_four_curl_lines(server: Server) -> None:
