@@ -57,7 +57,8 @@ def test_readme_gives_the_two_commands_and_links() -> None:
     text = (ROOT / "README.md").read_text()
     assert "make run" in text
     assert "make test" in text
-    for page in ("docs/api.md", "docs/cli.md", "docs/settings.md", "docs/operations.md"):
+    pages = ("api", "cli", "settings", "operations", "privacy", "scaling")
+    for page in (f"docs/{name}.md" for name in pages):
         assert page in text
         assert (ROOT / page).exists()
 

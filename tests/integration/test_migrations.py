@@ -123,7 +123,7 @@ def _pg_tables(url: str) -> set[str]:
             r[0]
             for r in conn.execute(
                 "SELECT relname FROM pg_class WHERE relkind IN ('r', 'p')"
-                " AND relnamespace = 'public'::regnamespace"
+                " AND relnamespace = current_schema()::regnamespace"
             )
         }
 
@@ -147,6 +147,7 @@ def test_an_empty_postgresql_database_is_migrated_to_the_latest_version(
                 conn.execute(
                     "SELECT relname, relkind::text FROM pg_class"
                     " WHERE relname IN ('calls', 'call_details', 'open_calls')"
+                    " AND relnamespace = current_schema()::regnamespace"
                 ).fetchall()
             )
         assert sorted(versions) == list(range(1, LATEST_VERSION + 1))

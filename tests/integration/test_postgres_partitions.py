@@ -1,0 +1,222 @@
+"""What only the PostgreSQL store does: partitions made as calls arrive, a purge that drops
+whole partitions instead of deleting rows, one row per call across partitions under
+concurrent writers, and pages streamed from a server-side cursor."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from ivrlog.core.ingest import prepare_call
+from ivrlog.core.model import CallQuery, StoredCall
+from ivrlog.core.retention import Retention, purge_expired
+from ivrlog.storage import open_store
+from ivrlog.storage.postgres import PostgresStore, partition_of
+from tests.factories import DAY, NOW, call
+
+RETENTION = Retention(detail_retention_days=5, call_retention_days=365, open_call_timeout=3600)
+NOVEMBER_2026 = 1_793_491_200  # 2026-11-01T00:00:00Z; NOW is 2026-11-18T11:06:40Z
+
+
+def stored(session_id: str, start: int, **extra: Any) -> StoredCall:
+    return prepare_call(call(session_id, start, **extra))
+
+
+@pytest.fixture
+def pg(postgres_server: Any) -> Iterator[tuple[PostgresStore, str]]:
+    name = postgres_server.create_database()
+    url = postgres_server.url(name)
+    store = open_store(url)
+    assert isinstance(store, PostgresStore)
+    yield store, url
+    store.close()
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def account_id(pg: tuple[PostgresStore, str]) -> int:
+    return pg[0].create_account("a@example.com", "k", "t", NOW).id
+
+
+def rows_per_partition(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'"
+            )
+        ]
+        return {
+            name: conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]  # type: ignore[index]
+            for name in names
+        }
+
+
+def test_partition_bounds_are_utc_months_for_calls_and_days_for_detail() -> None:
+    assert partition_of("calls", NOW) == ("calls_202611", NOVEMBER_2026, NOVEMBER_2026 + 30 * DAY)
+    day = NOW - NOW % DAY
+    assert partition_of("call_details", NOW) == ("call_details_20261118", day, day + DAY)
+    assert partition_of("calls", 0) == ("calls_197001", 0, 31 * DAY)
+    # the last second ingestion accepts still has a partition
+    assert partition_of("calls", 253_402_300_799)[2] == 253_402_300_800
+
+
+def test_calls_land_in_month_partitions_and_their_detail_in_day_partitions(
+    pg: tuple[PostgresStore, str], account_id: int
+) -> None:
+    store, url = pg
+    store.put_calls(
+        account_id,
+        [
+            stored("a", NOW - 60),
+            stored("b", NOW - 2 * DAY),
+            stored("c", NOW - 40 * DAY),
+            stored("private", NOW - 2 * DAY, private=True),  # no detail: no detail row
+        ],
+    )
+    assert rows_per_partition(url) == {
+        "calls_202611": 3,
+        "calls_202610": 1,
+        "call_details_20261118": 1,
+        "call_details_20261116": 1,
+        "call_details_20261009": 1,
+    }
+    # the list query reads only the partitions of its window
+    with psycopg.connect(url) as conn:
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN SELECT * FROM calls WHERE account_id = 1"
+                f" AND start >= {NOW - DAY} AND start < {NOW}"
+            )
+        )
+    assert "calls_202611" in plan
+    assert "calls_202610" not in plan
+
+
+def test_the_purge_drops_whole_partitions_and_deletes_no_row(
+    pg: tuple[PostgresStore, str], account_id: int
+) -> None:
+    store, url = pg
+    detail_cutoff, call_cutoff = RETENTION.cutoffs(NOW)
+    store.put_calls(
+        account_id,
+        [
+            stored("ancient", call_cutoff - 40 * DAY),  # its month is wholly past retention
+            stored("just-past", call_cutoff - 60),  # past retention, its month is not
+            stored("old-detail", detail_cutoff - 3 * DAY),
+            stored("edge-detail", detail_cutoff - 60),  # shares a day with younger detail
+            stored("fresh", NOW - 60),
+        ],
+    )
+    with psycopg.connect(url) as conn:  # any row deleted one by one fails the purge
+        conn.execute(
+            b"""CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN RAISE EXCEPTION 'row deleted from %', TG_TABLE_NAME; END $$;
+                CREATE TRIGGER no_row_delete BEFORE DELETE ON calls
+                    FOR EACH ROW EXECUTE FUNCTION refuse();
+                CREATE TRIGGER no_row_delete BEFORE DELETE ON call_details
+                    FOR EACH ROW EXECUTE FUNCTION refuse();"""
+        )
+    report = purge_expired(store, RETENTION, now=NOW)
+
+    assert report.detail_cutoff == detail_cutoff - detail_cutoff % DAY
+    assert report.call_cutoff == partition_of("calls", call_cutoff)[1]
+    # ancient: its call and detail partitions; old-detail and just-past: their detail's day
+    assert (report.details_deleted, report.calls_deleted) == (3, 1)
+    partitions = rows_per_partition(url)
+    assert partition_of("calls", call_cutoff - 40 * DAY)[0] not in partitions
+    assert partition_of("call_details", detail_cutoff - 3 * DAY)[0] not in partitions
+    # past the cutoff but sharing a partition with younger rows: kept until it is all past
+    assert partitions[partition_of("call_details", detail_cutoff - 60)[0]] == 1
+    with pytest.raises(Exception, match="row deleted"):
+        store.delete_details_before(detail_cutoff, 10)
+    query = CallQuery(account_id, 0, NOW + DAY, None, 0, 100, detail_cutoff)
+    page = store.open_page(query, "json")
+    try:
+        rows = {row[4]: row for batch in page.batches() for row in batch}
+    finally:
+        page.close()
+    assert set(rows) == {"just-past", "old-detail", "edge-detail", "fresh"}
+    # detail kept on disk past the cutoff is still unreadable: the API decides by age
+    assert rows["edge-detail"][6:] == (0, None)
+    assert rows["fresh"][6] == 1
+    assert store.call_detail(account_id, "edge-detail", "json", detail_cutoff) == (True, None)
+
+
+def test_a_partition_dropped_by_another_process_is_made_again(
+    pg: tuple[PostgresStore, str], account_id: int
+) -> None:
+    store, url = pg
+    store.put_calls(account_id, [stored("first", NOW - 400 * DAY)])
+    other = open_store(url)  # another server process: it purges the old partitions
+    try:
+        assert other.delete_calls_before(NOW - 300 * DAY, 1000) == 1
+    finally:
+        other.close()
+    # this store still believes the partition exists: the write makes it again
+    store.put_calls(account_id, [stored("second", NOW - 400 * DAY)])
+    assert store.call_detail(account_id, "second", "json", 0)[1] is not None
+    assert store.count_expired(0, NOW - 300 * DAY) == (0, 1)
+
+
+def test_concurrent_writers_of_the_same_calls_leave_one_row_each(
+    pg: tuple[PostgresStore, str], account_id: int
+) -> None:
+    """No unique index spans the partitions; the per-call advisory locks keep each call
+    once, even when its start (so its partition) changes between writes."""
+    store, url = pg
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for round_ in range(10):
+                # the same ten calls, alternating between two months and in changing order
+                start = NOW - (40 * DAY if (n + round_) % 2 else 60)
+                calls = [stored(f"s{k}", start + k) for k in range(10)]
+                store.put_calls(account_id, calls[::-1] if n % 2 else calls)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    with psycopg.connect(url) as conn:
+        counts = conn.execute(
+            "SELECT session_id, count(*) FROM calls GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        details = conn.execute("SELECT count(*) FROM call_details").fetchone()
+    assert counts == [(f"s{k}", 1) for k in range(10)]
+    assert details == (10,)
+
+
+def test_a_page_streams_from_a_server_side_cursor(
+    pg: tuple[PostgresStore, str], account_id: int
+) -> None:
+    store, url = pg
+    store.put_calls(account_id, [stored(f"c{n:04}", NOW - 10 * n) for n in range(450)])
+    query = CallQuery(account_id, 0, NOW + DAY, None, 0, 10_000, 0)
+    page = store.open_page(query, "json")
+    try:
+        batches = page.batches()
+        first = next(batches)
+        with psycopg.connect(url) as conn:
+            cursors = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%ivrlog_page%%' AND pid <> pg_backend_pid()"
+                " AND application_name = current_setting('application_name')"
+            ).fetchone()
+        rest = [row for batch in batches for row in batch]
+    finally:
+        page.close()
+    assert page.total == 450
+    assert len(first) == 200  # fetched in batches, not all at once
+    assert cursors == (1,)
+    assert [row[4] for row in [*first, *rest]] == [f"c{n:04}" for n in range(450)]
