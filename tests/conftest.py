@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,10 +48,21 @@ def backend(request: pytest.FixtureRequest) -> str:
 def fresh_database(request: pytest.FixtureRequest, backend: str, directory: Path) -> Iterator[str]:
     """A fresh, empty database of the backend: a file in `directory`, or a new database
     on the test run's PostgreSQL server (dropped afterwards)."""
+    with new_database(
+        backend, directory, lambda: request.getfixturevalue("postgres_server")
+    ) as url:
+        yield url
+
+
+@contextmanager
+def new_database(
+    backend: str, directory: Path, postgres: Callable[[], PostgresServer]
+) -> Iterator[str]:
+    """fresh_database, for tests that cannot ask for fixtures as they run (hypothesis)."""
     if backend == "sqlite":
         yield str(directory / "ivrlog.db")
         return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
+    server = postgres()
     name = server.create_database()
     try:
         yield server.url(name)

@@ -35,7 +35,9 @@ from ivrlog.settings import Settings
 from ivrlog.storage import open_store
 from ivrlog.storage.base import Store
 from ivrlog.web import create_app
+from tests.conftest import BACKENDS, new_database
 from tests.factories import DAY, NOW, basic, call, database_text, entry, ingest
+from tests.pg import PostgresServer
 
 T0 = NOW - 600
 END = T0 + 37
@@ -130,9 +132,8 @@ class Service:
 
 
 @contextmanager
-def service(directory: Path, **options: Any) -> Iterator[Service]:
+def service(db: str, **options: Any) -> Iterator[Service]:
     """A fresh database, account and app (so examples of a property share nothing)."""
-    db = str(directory / "ivrlog.db")
     store = open_store(db)
     try:
         creds = add_account(store, "dev@example.com", now=NOW)
@@ -210,7 +211,10 @@ def at(value: Any, path: list[str | int]) -> Any:
     live=st.booleans(),
 )
 @hypothesis_settings(max_examples=40, deadline=None)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_no_card_number_or_ssn_is_stored_or_served(
+    backend: str,
+    postgres_server: PostgresServer,
     tmp_path_factory: pytest.TempPathFactory,
     card: tuple[str, str],
     ssn: str,
@@ -236,7 +240,10 @@ def test_no_card_number_or_ssn_is_stored_or_served(
     line = f"zqL{b3}{written}{mid}{ssn}{a3}"
     session_id = f"prop-{next(SESSION_IDS)}"
     note(f"line={line!r} data={data!r} live={live}")
-    with service(tmp_path_factory.mktemp("property")) as svc:
+    with (
+        new_database(backend, tmp_path_factory.mktemp("property"), lambda: postgres_server) as db,
+        service(db) as svc,
+    ):
         send(svc.client, svc.creds, session_id, [entry(line, timestamp=T0, **data)], live=live)
         [stored] = stored_entries(svc.client, svc.creds, session_id)
         assert stored["event"]["line"].startswith("zqL")

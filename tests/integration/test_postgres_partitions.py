@@ -210,7 +210,8 @@ def test_a_page_streams_from_a_server_side_cursor(
         first = next(batches)
         with psycopg.connect(url) as conn:
             cursors = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%ivrlog_page%%' AND pid <> pg_backend_pid()"
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%ivrlog_page%%'"
+                " AND pid <> pg_backend_pid()"
                 " AND application_name = current_setting('application_name')"
             ).fetchone()
         rest = [row for batch in batches for row in batch]

@@ -22,6 +22,8 @@ def test_defaults_are_valid() -> None:
         ({"detail_retention_days": 30, "call_retention_days": 29}, "call_retention_days"),
         ({"purge_interval": -1}, "purge_interval"),
         ({"open_call_timeout": 59}, "open_call_timeout"),
+        ({"workers": 0}, "workers"),
+        ({"workers": 65}, "workers"),
     ],
 )
 def test_bad_values_name_the_setting(values: dict[str, object], name: str) -> None:
@@ -41,6 +43,7 @@ def test_every_setting_has_flag_env_and_help() -> None:
         "open_call_timeout",
         "redaction",
         "log_level",
+        "workers",
     ]
     for info in infos:
         assert info.env == "IVRLOG_" + info.name.upper()
@@ -60,3 +63,10 @@ def test_retention_defaults_follow_the_spec() -> None:
         1_000_000_000 - 5 * 86_400,
         1_000_000_000 - 365 * 86_400,
     )
+
+
+def test_settings_travel_to_worker_processes_whole() -> None:
+    settings = Settings(
+        database="postgresql://u@h/db", port=9000, redaction=False, workers=3, log_level="debug"
+    )
+    assert Settings.from_json(settings.to_json()) == settings
