@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final, Literal
 
 import psycopg
@@ -59,38 +59,113 @@ _OPEN_COLUMNS = (
 _PATTERN_COLUMNS = "id, account_id, label, pattern, created_at"
 _CALL_COLUMNS = ("id", "account_id", "session_id", "src", "dest", "type", "start", "end")
 _CALL_TYPES = ("int8", "int8", "text", "text", "text", "text", "int8", "int8", "bool", "int4")
-_PARTITION_NAME = re.compile(r"^(calls|call_details)_(\d{4})(\d{2})(\d{2})?$")
+_PARTITION_NAME = re.compile(r"^(calls|call_details)_(y?)(\d{4})(\d{2})?(\d{2})?$")
+# A call's lock is one of _STRIPES keys (its hash), so that a batch of 10,000 calls takes
+# at most _STRIPES locks of PostgreSQL's shared lock table, in key order.
+_STRIPES = 256
 _LOCK_CALLS = (
-    "SELECT pg_advisory_xact_lock(k) FROM"
-    " (SELECT DISTINCT hashtextextended(s, %s) AS k FROM unnest(%s::text[]) AS s ORDER BY 1) ks"
+    "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT"
+    f" abs(hashtextextended(s, %s) %% {_STRIPES}) AS k FROM unnest(%s::text[]) AS s ORDER BY 1) ks"
 )
+# Partitions are fine-grained (a month of calls, a day of detail) for starts from `back`
+# seconds ago to `forward` seconds ahead. Outside that window (an import of old data, a
+# start far ahead) one partition holds a whole year, or a month where a year would overlap
+# partitions made before: so old data costs few tables, and the purge still drops them.
+_WINDOW: Final[dict[str, tuple[int, int]]] = {
+    "calls": (3 * 366 * _DAY, 62 * _DAY),
+    "call_details": (62 * _DAY, 3 * _DAY),
+}
+Level = Literal["year", "month", "day"]
+_LEVELS: Final[dict[str, tuple[Level, ...]]] = {
+    "calls": ("year", "month"),
+    "call_details": ("year", "month", "day"),
+}
 
 Table = Literal["calls", "call_details"]
 
 
-def partition_of(table: Table, start: int) -> tuple[str, int, int]:
-    """(name, lower bound, upper bound) of the partition holding a call's `start`: a
-    month for calls, a day for their detail."""
+def _span(level: Level, start: int) -> tuple[str, int, int]:
+    """(name suffix, lower bound, upper bound) of the UTC year, month or day of `start`."""
     moment = time.gmtime(start)
-    if table == "call_details":
+    if level == "day":
         lower = start - start % _DAY
-        return f"call_details_{time.strftime('%Y%m%d', moment)}", lower, lower + _DAY
-    lower = calendar.timegm((moment.tm_year, moment.tm_mon, 1, 0, 0, 0))
-    days = calendar.monthrange(moment.tm_year, moment.tm_mon)[1]
-    return f"calls_{moment.tm_year:04d}{moment.tm_mon:02d}", lower, lower + days * _DAY
+        return time.strftime("%Y%m%d", moment), lower, lower + _DAY
+    if level == "month":
+        lower = calendar.timegm((moment.tm_year, moment.tm_mon, 1, 0, 0, 0))
+        days = calendar.monthrange(moment.tm_year, moment.tm_mon)[1]
+        return f"{moment.tm_year:04d}{moment.tm_mon:02d}", lower, lower + days * _DAY
+    lower = calendar.timegm((moment.tm_year, 1, 1, 0, 0, 0))
+    days = 366 if calendar.isleap(moment.tm_year) else 365
+    return f"y{moment.tm_year:04d}", lower, lower + days * _DAY
+
+
+def partition_of(table: Table, start: int) -> tuple[str, int, int]:
+    """(name, lower bound, upper bound) of the fine partition for a call's `start`: a
+    month for calls, a day for their detail."""
+    suffix, lower, upper = _span(_LEVELS[table][-1], start)
+    return f"{table}_{suffix}", lower, upper
+
+
+def choose_partition(
+    table: Table, start: int, now: int, existing: Sequence[tuple[int, int]]
+) -> tuple[str, int, int]:
+    """The partition to make for `start`, which no existing partition covers: the
+    coarsest level that overlaps neither an existing partition nor, unless it is the
+    finest level, the window around `now`."""
+    back, forward = _WINDOW[table]
+    levels = _LEVELS[table]
+    for level in levels:
+        suffix, lower, upper = _span(level, start)
+        in_window = now - back < upper and lower < now + forward
+        overlaps = any(lo < upper and lower < hi for lo, hi in existing)
+        if level == levels[-1] or not (in_window or overlaps):
+            return f"{table}_{suffix}", lower, upper
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _create_partition(
+    conn: psycopg.Connection[Any], name: str, table: Table, lower: int, upper: int
+) -> None:
+    """Make one partition, inside the caller's transaction (which holds the partition
+    lock): alone, then attached. ATTACH takes SHARE UPDATE EXCLUSIVE on the parent, which
+    blocks neither readers nor writers (CREATE ... PARTITION OF takes ACCESS EXCLUSIVE)."""
+    ident, parent = sql.Identifier(name), sql.Identifier(table)
+    # a table of that name not attached is left over from an interrupted drop: expired
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
+    conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(ident, parent))
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+            parent, ident, sql.Literal(lower), sql.Literal(upper)
+        )
+    )
 
 
 def _bounds(name: str) -> tuple[Table, int, int] | None:
     match = _PARTITION_NAME.match(name)
     if match is None:
         return None
-    table, year, month, day = match.groups()
-    if (table == "call_details") != (day is not None):
+    table, year_mark, year, month, day = match.groups()
+    kind: Table = "calls" if table == "calls" else "call_details"
+    level: Level = "year" if year_mark else "day" if day else "month"
+    if (year_mark and month) or (not year_mark and not month) or level not in _LEVELS[kind]:
         return None
-    first = calendar.timegm((int(year), int(month), int(day or 1), 0, 0, 0))
-    kind: Table = "call_details" if day else "calls"
-    _, lower, upper = partition_of(kind, first)
-    return kind, lower, upper
+    first = calendar.timegm((int(year), int(month or 1), int(day or 1), 0, 0, 0))
+    suffix, lower, upper = _span(level, first)
+    return (kind, lower, upper) if name == f"{table}_{suffix}" else None
+
+
+def _partitions(conn: psycopg.Connection[Any]) -> list[tuple[str, Table, int, int, bool]]:
+    rows = conn.execute(
+        "SELECT relname, relispartition FROM pg_class"
+        " WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r'"
+        " AND relname ~ '^call(s|_details)_y?[0-9]+$'"
+    ).fetchall()
+    found = []
+    for name, attached in rows:
+        bounds = _bounds(name)
+        if bounds is not None:
+            found.append((name, *bounds, bool(attached)))
+    return sorted(found, key=lambda p: (p[2], p[0]))
 
 
 def _nul(*values: Any) -> bool:
@@ -254,7 +329,8 @@ class _Live:
         rows = self._conn.execute(
             f"SELECT account_id, {_OPEN_COLUMNS} FROM open_calls"
             " WHERE (touched_at < %s OR start < %s)"
-            " AND pg_try_advisory_xact_lock(hashtextextended(session_id, account_id))"
+            f" AND pg_try_advisory_xact_lock(abs(hashtextextended(session_id, account_id)"
+            f" %% {_STRIPES}))"
             " LIMIT %s FOR UPDATE SKIP LOCKED",
             (touched_before, started_before, limit),
         ).fetchall()
@@ -264,7 +340,16 @@ class _Live:
 class PostgresStore:
     """A Store on one PostgreSQL database (any number of ivrlog processes may share it)."""
 
-    def __init__(self, url: str, *, pool_size: int = POOL_SIZE, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = POOL_SIZE,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._url = url
+        self._clock = clock
         try:  # one connection first, so that a wrong URL fails at once and says why
             psycopg.connect(url, connect_timeout=max(1, int(timeout))).close()
         except psycopg.Error as exc:
@@ -280,7 +365,8 @@ class PostgresStore:
             name="ivrlog",
             timeout=30.0,
         )
-        self._partitions: set[str] = set()
+        # the attached partitions' ranges, as this process last saw them
+        self._ranges: dict[str, list[tuple[int, int]]] = {"calls": [], "call_details": []}
         self._partitions_lock = threading.Lock()
         try:
             self._pool.open(wait=True, timeout=timeout)
@@ -319,6 +405,7 @@ class PostgresStore:
                     "INSERT INTO schema_version (version, description) VALUES (%s, %s)",
                     (migration.version, migration.description),
                 )
+        self._ensure_partitions(())  # today's and the days' and month's just ahead
 
     def ping(self) -> None:
         with self._pool.connection() as conn:
@@ -392,59 +479,52 @@ class PostgresStore:
             )
 
     # partitions
-    def _ensure_partitions(self, calls: Iterable[StoredCall]) -> None:
-        """Create the partitions these calls go to, if missing (in their own transaction,
-        so that a write never waits for one and two processes never make one twice)."""
-        wanted: dict[str, tuple[Table, int, int]] = {}
-        for call in calls:
-            tables: tuple[Table, ...] = (
-                ("calls", "call_details") if call.detail_json else ("calls",)
-            )
-            for table in tables:
-                name, lower, upper = partition_of(table, call.start)
-                if name not in self._partitions:
-                    wanted[name] = (table, lower, upper)
-        if not wanted:
+    def _covered(self, table: Table, start: int) -> bool:
+        return any(lower <= start < upper for lower, upper in self._ranges[table])
+
+    def _ensure_partitions(self, calls: Iterable[StoredCall], *, reload: bool = False) -> None:
+        """Make the partitions these calls go to, and today's and those just ahead, when
+        missing (choose_partition). On a connection of its own, outside the pool and the
+        caller's transaction: a write never waits for a pooled connection, nor for itself,
+        and ATTACH blocks no reader or writer."""
+        now = int(self._clock())
+        needed: set[tuple[Table, int]] = {("calls", c.start) for c in calls}
+        needed |= {("call_details", c.start) for c in calls if c.detail_json is not None}
+        # today's, and the next ones, ready before the first call needs them
+        needed |= {("calls", now), ("calls", now + 32 * _DAY)}
+        needed |= {("call_details", now + ahead) for ahead in (0, _DAY, 2 * _DAY)}
+        missing = sorted(n for n in needed if reload or not self._covered(*n))
+        if not missing:
             return
-        with self._partitions_lock, self._transaction() as conn:
+        with (
+            self._partitions_lock,
+            psycopg.connect(self._url, autocommit=True) as conn,
+            conn.transaction(),
+        ):
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _LOCK_PARTITIONS))
-            for name, (table, lower, upper) in sorted(wanted.items()):
-                if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() != (None,):
-                    continue
-                # made alone, then attached: ATTACH takes SHARE UPDATE EXCLUSIVE on the
-                # parent, which blocks neither readers nor writers (CREATE ... PARTITION OF
-                # would take ACCESS EXCLUSIVE)
-                ident, parent = sql.Identifier(name), sql.Identifier(table)
-                conn.execute(
-                    sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(ident, parent)
-                )
-                conn.execute(
-                    sql.SQL(
-                        "ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})"
-                    ).format(parent, ident, sql.Literal(lower), sql.Literal(upper))
-                )
-        self._partitions.update(wanted)
+            self._ranges = {"calls": [], "call_details": []}
+            for _, kind, lower, upper, attached in _partitions(conn):
+                if attached:
+                    self._ranges[kind].append((lower, upper))
+            for table, start in missing:
+                if not self._covered(table, start):
+                    name, lower, upper = choose_partition(table, start, now, self._ranges[table])
+                    _create_partition(conn, name, table, lower, upper)
+                    self._ranges[table].append((lower, upper))
 
-    def partitions(self) -> list[tuple[str, Table, int, int]]:
-        """Every partition, as (name, table, lower bound, upper bound), oldest first."""
+    def partitions(self) -> list[tuple[str, Table, int, int, bool]]:
+        """Every partition made by ivrlog, as (name, table, lower bound, upper bound,
+        attached), oldest first; one not attached is left over from an interrupted drop."""
         with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                " WHERE i.inhparent IN ('calls'::regclass, 'call_details'::regclass)"
-            ).fetchall()
-        found = []
-        for (name,) in rows:
-            bounds = _bounds(name)
-            if bounds is not None:
-                found.append((name, *bounds))
-        return sorted(found, key=lambda p: (p[2], p[0]))
+            return _partitions(conn)
 
-    def _drop_partitions_before(self, cutoff: int, tables: Sequence[Table]) -> int:
+    def _drop_partitions_before(self, cutoff: int, tables: Sequence[Table]) -> int | None:
         """Drop every partition of `tables` wholly before `cutoff`; how many calls (rows
-        of the first table) they held. Each is detached CONCURRENTLY first, so readers
-        are never blocked; one that cannot be detached now stays for the next purge."""
+        of the first table) they held, or None when another process is dropping them now.
+        Each is detached CONCURRENTLY first, so readers are never blocked; one that
+        cannot be detached now stays for the next purge."""
         dropped = 0
-        for name, table, _, upper in self.partitions():
+        for name, table, _, upper, attached in self.partitions():
             if table not in tables or upper > cutoff:
                 continue
             with self._pool.connection() as conn:
@@ -453,9 +533,12 @@ class PostgresStore:
                     "SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_CLASS, _LOCK_PURGE)
                 ).fetchone()
                 if not got or not got[0]:
-                    return dropped
+                    return None
                 try:
-                    dropped += self._drop(conn, name, table, count=table == tables[0])
+                    if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() == (None,):
+                        continue  # another process dropped it since the listing
+                    count = table == tables[0] and attached
+                    dropped += self._drop(conn, name, table, count=count)
                 finally:
                     conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_CLASS, _LOCK_PURGE))
         return dropped
@@ -463,9 +546,6 @@ class PostgresStore:
     def _drop(self, conn: psycopg.Connection[Any], name: str, table: Table, *, count: bool) -> int:
         ident = sql.Identifier(name)
         rows = 0
-        if count:
-            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone()
-            rows = int(row[0]) if row else 0
         pending = conn.execute(
             "SELECT i.inhdetachpending FROM pg_inherits i"
             " WHERE i.inhrelid = to_regclass(%s) AND i.inhparent = to_regclass(%s)",
@@ -479,11 +559,18 @@ class PostgresStore:
                         sql.Identifier(table), ident
                     )
                 )
+            if count:  # detached: no write reaches it any more
+                row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone()
+                rows = int(row[0]) if row else 0
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
         except (LockNotAvailable, ObjectInUse):
             log.warning("partition %s is in use: it is dropped by a later purge", name)
             return 0
-        self._partitions.discard(name)
+        bounds = _bounds(name)
+        if bounds is not None:
+            with self._partitions_lock:
+                ranges = self._ranges[table]
+                ranges[:] = [r for r in ranges if r != bounds[1:]]
         return rows
 
     # calls
@@ -546,16 +633,15 @@ class PostgresStore:
         if not calls:
             return
         for attempt in (1, 2):
-            self._ensure_partitions(calls)
+            self._ensure_partitions(calls, reload=attempt == 2)
             try:
                 with self._transaction() as conn:
                     self._write_calls(conn, account_id, calls)
                 return
             except CheckViolation as exc:
-                # a purge in another process dropped a partition this one thought it had
+                # another process's purge dropped a partition this one believed it had
                 if attempt == 2 or "no partition" not in str(exc):
                     raise
-                self._partitions.clear()
 
     def delete_account_calls(self, account_id: int) -> int:
         with self._transaction() as conn:
@@ -593,9 +679,12 @@ class PostgresStore:
 
     def delete_details_before(self, cutoff: int, limit: int) -> int:
         deleted = self._drop_partitions_before(cutoff, ("call_details",))
+        if deleted is None:  # another process purges: it deletes the rest too
+            return 0
         if deleted >= limit:
             return deleted
-        # what is left before the cutoff shares a partition with younger detail
+        # what is left before the cutoff waits in the default partition, or (a cutoff
+        # that is not a partition's start) shares a partition with younger detail
         with self._transaction() as conn:
             deleted += conn.execute(
                 "DELETE FROM call_details WHERE (call_id, start) IN"
@@ -606,9 +695,18 @@ class PostgresStore:
 
     def delete_calls_before(self, cutoff: int, limit: int) -> int:
         deleted = self._drop_partitions_before(cutoff, ("calls", "call_details"))
-        if deleted >= limit:
-            return deleted
+        if deleted is None:
+            return 0
         with self._transaction() as conn:
+            # the detail of calls dropped above, when its partition is coarser (a year of
+            # old detail) than theirs (the purge's detail step has usually removed it)
+            conn.execute(
+                "DELETE FROM call_details d WHERE d.start < %s AND NOT EXISTS"
+                " (SELECT 1 FROM calls c WHERE c.id = d.call_id AND c.start = d.start)",
+                (cutoff,),
+            )
+            if deleted >= limit:
+                return deleted
             rows = conn.execute(
                 "DELETE FROM calls WHERE (id, start) IN"
                 " (SELECT id, start FROM calls WHERE start < %s LIMIT %s) RETURNING id, start",
