@@ -44,7 +44,7 @@ from ivrlog.storage.migrations import pending
 
 log = logging.getLogger("ivrlog.storage")
 
-POOL_SIZE: Final = 10  # connections per server process
+POOL_SIZE: Final = 20  # connections per server process (a page holds one while it streams)
 _BATCH_ROWS = 200
 _DAY = 86_400
 # advisory locks in the (class, key) space, apart from the per-call bigint keys
