@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from ivrlog.core.ingest import prepare_call
+from ivrlog.core.live import append_entries, complete_stale
 from ivrlog.core.model import CallQuery, StoredCall
 from ivrlog.core.retention import Retention, purge_expired
 from ivrlog.storage import open_store
@@ -321,3 +322,72 @@ def test_a_batch_takes_a_bounded_number_of_call_locks(
         ).fetchone()
     assert row is not None
     assert 200 < row[0] <= 256  # stripes, not one lock a call
+
+
+def test_a_live_call_completing_into_a_missing_partition_makes_it_outside_its_transaction(
+    pg: tuple[PostgresStore, str], account_id: int
+) -> None:
+    """The partition is never made while the live transaction is open (a wait on another
+    connection there could hang unseen): the update rolls back, the partition is made,
+    and the update runs again, once."""
+    store, url = pg
+    old = 1_546_300_800 + 40 * DAY  # 2019: no partition yet
+    update = {"src": "1", "dest": "2", "type": "inbound", "entries": [entry(timestamp=old)]}
+    append_entries(store, account_id, "late", update, now=NOW)
+    transactions = 0
+    real_live = store.live
+
+    def counted() -> Any:
+        nonlocal transactions
+        transactions += 1
+        return real_live()
+
+    store.live = counted  # type: ignore[method-assign]
+    try:
+        result = append_entries(store, account_id, "late", {"end": old + 60}, now=NOW)
+    finally:
+        store.live = real_live  # type: ignore[method-assign]
+    assert result.complete
+    assert transactions == 2
+    assert rows_per_partition(url)["calls_y2019"] == 1
+    assert store.call_detail(account_id, "late", "json", 0)[1] is not None
+
+
+def test_stale_calls_complete_into_a_partition_another_process_dropped(
+    pg: tuple[PostgresStore, str], account_id: int
+) -> None:
+    store, url = pg
+    start = NOW - 20 * DAY
+    store.put_calls(account_id, [stored("made-it", start)])  # this process caches it
+    update = {"src": "1", "dest": "2", "type": "inbound", "entries": [entry(timestamp=start)]}
+    append_entries(store, account_id, "open", update, now=start)
+    other = PostgresStore(url, clock=lambda: NOW)  # another server's purge drops the day
+    try:
+        assert other.delete_details_before(NOW - 10 * DAY, 100) == 1
+    finally:
+        other.close()
+    assert partition_of("call_details", start)[0] not in rows_per_partition(url)
+    assert complete_stale(store, now=NOW, timeout=3600) == 1
+    assert store.call_detail(account_id, "open", "json", 0)[1] is not None
+
+
+def test_a_half_detached_partition_is_finished_before_rows_need_its_range(
+    pg: tuple[PostgresStore, str], account_id: int
+) -> None:
+    store, url = pg
+    old = 1_546_300_800 + 5 * DAY  # 2019
+    store.put_calls(account_id, [stored("old", old)])
+    with (
+        psycopg.connect(url, autocommit=True) as reader,
+        psycopg.connect(url, autocommit=True) as purger,
+    ):
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM calls")  # an old snapshot the detach waits for
+        purger.execute("SET statement_timeout = '500ms'")
+        with pytest.raises(psycopg.errors.QueryCanceled):  # a purge stopped half-way
+            purger.execute("ALTER TABLE calls DETACH PARTITION calls_y2019 CONCURRENTLY")
+        reader.execute("ROLLBACK")
+    # a new call of that year is stored (the old partition, expired, is dropped first)
+    store.put_calls(account_id, [stored("again", old + DAY)])
+    assert store.call_detail(account_id, "again", "json", 0)[1] is not None
+    assert rows_per_partition(url)["calls_y2019"] == 1

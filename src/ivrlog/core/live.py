@@ -41,12 +41,13 @@ from ivrlog.core.ingest import (
 )
 from ivrlog.core.model import OpenCall, StoredCall
 from ivrlog.core.redact import BUILTIN_RULES, Redactor
-from ivrlog.storage.base import LiveTransaction, Store
+from ivrlog.storage.base import LiveTransaction, RetryTransaction, Store
 
 UPDATE_FIELDS: Final = ("src", "dest", "type", "start", "private", "entries", "end")
 _SUMMARY: Final = ("src", "dest", "type")
 STALE_BATCH: Final = 500  # open calls looked at by one transaction of complete_stale
 STALE_ENTRIES: Final = 10_000  # entries it moves at most (unless one call holds more)
+_RETRIES: Final = 3  # runs of a live transaction the store asked to run again
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,8 +210,15 @@ def append_entries(
     rules = BUILTIN_RULES if redactor is None else redactor
     # redacted and rendered before the transaction, so the writer is held only to store
     fragments = render_entries([normalize_entry(e, rules) for e in update.get("entries") or []])
-    with store.live() as tx:
-        return _apply(tx, account_id, session_id, update, now, fragments)
+    for attempt in range(_RETRIES):
+        try:
+            with store.live() as tx:
+                return _apply(tx, account_id, session_id, update, now, fragments)
+        except RetryTransaction as retry:
+            if attempt == _RETRIES - 1:
+                raise
+            retry.prepare()  # outside any transaction; then the update runs again
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def complete_stale(
@@ -231,17 +239,28 @@ def complete_stale(
     least one call), so the writer is never held long, however big the calls. When `stop`
     is set, it returns after the transaction under way."""
     completed = 0
+    retries = 0
     while stop is None or not stop.is_set():
-        with store.live() as tx:
-            stale = tx.stale(now - timeout, started_before, batch)
-            moved = 0
-            for account_id, call in stale:
-                if moved and moved + call.entry_count > entries_per_transaction:
-                    break
-                end = max(call.start, call.last_timestamp or call.start)
-                tx.finish(account_id, call.id, _stored(call, tx.entries(call.id), end))
-                moved += call.entry_count
-                completed += 1
+        done = 0
+        try:
+            with store.live() as tx:
+                stale = tx.stale(now - timeout, started_before, batch)
+                moved = 0
+                for account_id, call in stale:
+                    if moved and moved + call.entry_count > entries_per_transaction:
+                        break
+                    end = max(call.start, call.last_timestamp or call.start)
+                    tx.finish(account_id, call.id, _stored(call, tx.entries(call.id), end))
+                    moved += call.entry_count
+                    done += 1
+        except RetryTransaction as retry:
+            retries += 1
+            if retries >= _RETRIES:
+                raise
+            retry.prepare()  # the transaction rolled back: its calls are found again
+            continue
+        retries = 0
+        completed += done
         if not stale:
             return completed
     return completed

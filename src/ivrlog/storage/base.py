@@ -3,7 +3,7 @@ tests/integration/test_store_contract.py pin."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Literal, Protocol
 
@@ -20,6 +20,16 @@ from ivrlog.core.model import (
 
 class StoreOpenError(Exception):
     """The database cannot be opened or used by this ivrlog; the message says why."""
+
+
+class RetryTransaction(Exception):
+    """Raised inside a live transaction when the store must do something outside any
+    transaction first (PostgreSQL: make a partition). The caller lets the transaction
+    roll back, calls `prepare()`, and runs the transaction again."""
+
+    def __init__(self, prepare: Callable[[], None]) -> None:
+        super().__init__("the transaction must run again once the store is prepared")
+        self.prepare = prepare
 
 
 class LiveTransaction(Protocol):
@@ -51,7 +61,8 @@ class LiveTransaction(Protocol):
         """An open call's entries by timestamp, then arrival, as (JSON text, XML text)."""
 
     def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
-        """Store the completed call and remove its open state."""
+        """Store the completed call and remove its open state; may raise
+        RetryTransaction."""
 
     def stale(
         self, touched_before: int, started_before: int, limit: int

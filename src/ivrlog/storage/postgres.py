@@ -39,7 +39,7 @@ from ivrlog.core.model import (
     RedactionPattern,
     StoredCall,
 )
-from ivrlog.storage.base import StoreOpenError
+from ivrlog.storage.base import RetryTransaction, StoreOpenError
 from ivrlog.storage.migrations import pending
 
 log = logging.getLogger("ivrlog.storage")
@@ -63,6 +63,7 @@ _PARTITION_NAME = re.compile(r"^(calls|call_details)_(y?)(\d{4})(\d{2})?(\d{2})?
 # A call's lock is one of _STRIPES keys (its hash), so that a batch of 10,000 calls takes
 # at most _STRIPES locks of PostgreSQL's shared lock table, in key order.
 _STRIPES = 256
+_STALE_PER_TRANSACTION = 16
 _LOCK_CALLS = (
     "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT"
     f" abs(hashtextextended(s, %s) %% {_STRIPES}) AS k FROM unnest(%s::text[]) AS s ORDER BY 1) ks"
@@ -131,7 +132,7 @@ def _create_partition(
     blocks neither readers nor writers (CREATE ... PARTITION OF takes ACCESS EXCLUSIVE)."""
     ident, parent = sql.Identifier(name), sql.Identifier(table)
     # a table of that name not attached is left over from an interrupted drop: expired
-    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_here(conn, name)))
     conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(ident, parent))
     conn.execute(
         sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
@@ -155,10 +156,12 @@ def _bounds(name: str) -> tuple[Table, int, int] | None:
 
 
 def _partitions(conn: psycopg.Connection[Any]) -> list[tuple[str, Table, int, int, bool]]:
+    # a partition whose detach is pending counts as not attached: rows cannot go to it
     rows = conn.execute(
-        "SELECT relname, relispartition FROM pg_class"
-        " WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r'"
-        " AND relname ~ '^call(s|_details)_y?[0-9]+$'"
+        "SELECT c.relname, c.relispartition AND NOT coalesce(i.inhdetachpending, false)"
+        " FROM pg_class c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid"
+        " WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'"
+        " AND c.relname ~ '^call(s|_details)_y?[0-9]+$'"
     ).fetchall()
     found = []
     for name, attached in rows:
@@ -166,6 +169,34 @@ def _partitions(conn: psycopg.Connection[Any]) -> list[tuple[str, Table, int, in
         if bounds is not None:
             found.append((name, *bounds, bool(attached)))
     return sorted(found, key=lambda p: (p[2], p[0]))
+
+
+def _finish_detaches(conn: psycopg.Connection[Any]) -> None:
+    """Complete the detach of partitions a purge left half-detached (it was stopped
+    between the two phases of DETACH CONCURRENTLY): rows of their range could go nowhere,
+    and no partition could be made there. Their content had expired: they are dropped."""
+    pending = conn.execute(
+        "SELECT p.relname, c.relname FROM pg_inherits i"
+        " JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent"
+        " WHERE i.inhdetachpending AND c.relnamespace = current_schema()::regnamespace"
+    ).fetchall()
+    for parent, name in pending:
+        try:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} DETACH PARTITION {} FINALIZE").format(
+                    sql.Identifier(parent), sql.Identifier(name)
+                )
+            )
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_here(conn, name)))
+        except psycopg.Error:  # another process finishes it: it is no longer in the way
+            log.info("partition %s: its detach is finished elsewhere", name, exc_info=True)
+
+
+def _here(conn: psycopg.Connection[Any], name: str) -> sql.Identifier:
+    """A table of the current schema, qualified (a bare name would follow search_path)."""
+    row = conn.execute("SELECT current_schema()").fetchone()
+    assert row is not None
+    return sql.Identifier(row[0], name)
 
 
 def _nul(*values: Any) -> bool:
@@ -318,9 +349,22 @@ class _Live:
         ).fetchall()
 
     def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
-        self._store._ensure_partitions([call])
+        # No partition is made while this transaction is open: waiting here for another
+        # connection (whose ATTACH may wait for locks this transaction holds) could hang
+        # where PostgreSQL sees no deadlock. The caller rolls back, has the partition
+        # made, and runs the transaction again.
+        store = self._store
+        retry = RetryTransaction(lambda: store._ensure_partitions([call], reload=True))
+        if not store._covers(call):
+            raise retry
         self._conn.execute("DELETE FROM open_calls WHERE id = %s", (call_id,))
-        self._store._write_calls(self._conn, account_id, [call])
+        try:
+            with self._conn.transaction():  # a savepoint: a stale cache is recoverable
+                store._write_calls(self._conn, account_id, [call])
+        except CheckViolation as exc:
+            if "no partition" not in str(exc):
+                raise
+            raise retry from None  # another process's purge dropped the partition
 
     def stale(
         self, touched_before: int, started_before: int, limit: int
@@ -332,7 +376,9 @@ class _Live:
             f" AND pg_try_advisory_xact_lock(abs(hashtextextended(session_id, account_id)"
             f" %% {_STRIPES}))"
             " LIMIT %s FOR UPDATE SKIP LOCKED",
-            (touched_before, started_before, limit),
+            # each call found holds its stripe until commit: few at a time, so that live
+            # updates of other calls rarely wait for the sweep
+            (touched_before, started_before, min(limit, _STALE_PER_TRANSACTION)),
         ).fetchall()
         return [(row[0], _open_call(row[1:])) for row in rows]
 
@@ -482,6 +528,12 @@ class PostgresStore:
     def _covered(self, table: Table, start: int) -> bool:
         return any(lower <= start < upper for lower, upper in self._ranges[table])
 
+    def _covers(self, call: StoredCall) -> bool:
+        """Whether this process knows partitions for the call and its detail."""
+        return self._covered("calls", call.start) and (
+            call.detail_json is None or self._covered("call_details", call.start)
+        )
+
     def _ensure_partitions(self, calls: Iterable[StoredCall], *, reload: bool = False) -> None:
         """Make the partitions these calls go to, and today's and those just ahead, when
         missing (choose_partition). On a connection of its own, outside the pool and the
@@ -498,19 +550,24 @@ class PostgresStore:
             return
         with (
             self._partitions_lock,
-            psycopg.connect(self._url, autocommit=True) as conn,
-            conn.transaction(),
+            psycopg.connect(self._url, autocommit=True, connect_timeout=10) as conn,
         ):
-            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _LOCK_PARTITIONS))
-            self._ranges = {"calls": [], "call_details": []}
-            for _, kind, lower, upper, attached in _partitions(conn):
-                if attached:
-                    self._ranges[kind].append((lower, upper))
-            for table, start in missing:
-                if not self._covered(table, start):
-                    name, lower, upper = choose_partition(table, start, now, self._ranges[table])
-                    _create_partition(conn, name, table, lower, upper)
-                    self._ranges[table].append((lower, upper))
+            conn.execute("SET lock_timeout = '30s'")  # never wait without end
+            _finish_detaches(conn)
+            with conn.transaction():
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _LOCK_PARTITIONS)
+                )
+                ranges: dict[str, list[tuple[int, int]]] = {"calls": [], "call_details": []}
+                for _, kind, lower, upper, attached in _partitions(conn):
+                    if attached:
+                        ranges[kind].append((lower, upper))
+                for table, start in missing:
+                    if not any(lo <= start < hi for lo, hi in ranges[table]):
+                        name, lower, upper = choose_partition(table, start, now, ranges[table])
+                        _create_partition(conn, name, table, lower, upper)
+                        ranges[table].append((lower, upper))
+            self._ranges = ranges  # once committed
 
     def partitions(self) -> list[tuple[str, Table, int, int, bool]]:
         """Every partition made by ivrlog, as (name, table, lower bound, upper bound,
@@ -562,7 +619,7 @@ class PostgresStore:
             if count:  # detached: no write reaches it any more
                 row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone()
                 rows = int(row[0]) if row else 0
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_here(conn, name)))
         except (LockNotAvailable, ObjectInUse):
             log.warning("partition %s is in use: it is dropped by a later purge", name)
             return 0
@@ -683,8 +740,8 @@ class PostgresStore:
             return 0
         if deleted >= limit:
             return deleted
-        # what is left before the cutoff waits in the default partition, or (a cutoff
-        # that is not a partition's start) shares a partition with younger detail
+        # what is left before the cutoff shares a partition with younger detail (a cutoff
+        # that is not a partition's start)
         with self._transaction() as conn:
             deleted += conn.execute(
                 "DELETE FROM call_details WHERE (call_id, start) IN"
