@@ -22,6 +22,13 @@ class StoreOpenError(Exception):
     """The database cannot be opened or used by this ivrlog; the message says why."""
 
 
+def joined_entries(parts: Sequence[str], fmt: DetailFormat) -> str | None:
+    """A call in progress's detail fragment from its entries' fragments (None if none)."""
+    if not parts:
+        return None
+    return "[" + ",".join(parts) + "]" if fmt == "json" else "".join(parts)
+
+
 class RetryTransaction(Exception):
     """Raised inside a live transaction when the store must do something outside any
     transaction first (PostgreSQL: make a partition). The caller lets the transaction

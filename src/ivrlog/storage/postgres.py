@@ -39,7 +39,7 @@ from ivrlog.core.model import (
     RedactionPattern,
     StoredCall,
 )
-from ivrlog.storage.base import RetryTransaction, StoreOpenError
+from ivrlog.storage.base import RetryTransaction, StoreOpenError, joined_entries
 from ivrlog.storage.migrations import pending
 
 log = logging.getLogger("ivrlog.storage")
@@ -858,6 +858,4 @@ class PostgresStore:
                     (live[0],),
                 )
             ]
-        if not parts:
-            return True, None
-        return True, "[" + ",".join(parts) + "]" if fmt == "json" else "".join(parts)
+        return True, joined_entries(parts, fmt)

@@ -27,6 +27,7 @@ from ivrlog.core.model import (
     RedactionPattern,
     StoredCall,
 )
+from ivrlog.storage.base import joined_entries
 from ivrlog.storage.migrations import pending
 
 log = logging.getLogger("ivrlog.storage")
@@ -567,6 +568,4 @@ class SqliteStore:
                     (live[0],),
                 )
             ]
-        if not parts:
-            return True, None
-        return True, "[" + ",".join(parts) + "]" if fmt == "json" else "".join(parts)
+        return True, joined_entries(parts, fmt)
