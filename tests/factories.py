@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
 from ivrlog.storage import sqlite_path
+from ivrlog.storage.base import Store
 from tests import pg
 
 NOW = 1_795_000_000  # the fixed "now" of every test app
@@ -77,3 +80,20 @@ def database_text(db_url: str) -> str:
         return pg.database_text(db_url)
     files = [Path(path + suffix) for suffix in ("", "-wal", "-journal", "-shm")]
     return b"".join(f.read_bytes() for f in files if f.exists()).decode("latin-1")
+
+
+@contextmanager
+def counting_live_transactions(store: Store) -> Iterator[list[int]]:
+    """Count the store's live transactions while the block runs: the list's one item."""
+    count = [0]
+    real_live = store.live
+
+    def counted() -> Any:
+        count[0] += 1
+        return real_live()
+
+    store.live = counted  # type: ignore[method-assign]
+    try:
+        yield count
+    finally:
+        store.live = real_live  # type: ignore[method-assign]

@@ -17,7 +17,7 @@ from ivrlog.core.model import CallQuery, StoredCall
 from ivrlog.core.retention import Retention, purge_expired
 from ivrlog.storage import open_store
 from ivrlog.storage.postgres import PostgresStore, choose_partition, partition_of
-from tests.factories import DAY, NOW, call, database_text, entry
+from tests.factories import DAY, NOW, call, counting_live_transactions, database_text, entry
 
 RETENTION = Retention(detail_retention_days=5, call_retention_days=365, open_call_timeout=3600)
 NOVEMBER_2026 = 1_793_491_200  # 2026-11-01T00:00:00Z; NOW is 2026-11-18T11:06:40Z
@@ -334,21 +334,10 @@ def test_a_live_call_completing_into_a_missing_partition_makes_it_outside_its_tr
     old = 1_546_300_800 + 40 * DAY  # 2019: no partition yet
     update = {"src": "1", "dest": "2", "type": "inbound", "entries": [entry(timestamp=old)]}
     append_entries(store, account_id, "late", update, now=NOW)
-    transactions = 0
-    real_live = store.live
-
-    def counted() -> Any:
-        nonlocal transactions
-        transactions += 1
-        return real_live()
-
-    store.live = counted  # type: ignore[method-assign]
-    try:
+    with counting_live_transactions(store) as transactions:
         result = append_entries(store, account_id, "late", {"end": old + 60}, now=NOW)
-    finally:
-        store.live = real_live  # type: ignore[method-assign]
     assert result.complete
-    assert transactions == 2
+    assert transactions == [2]
     assert rows_per_partition(url)["calls_y2019"] == 1
     assert store.call_detail(account_id, "late", "json", 0)[1] is not None
 

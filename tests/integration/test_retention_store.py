@@ -18,7 +18,7 @@ from ivrlog.core.model import CallQuery, StoredCall
 from ivrlog.core.retention import Retention, purge_expired
 from ivrlog.storage.base import Store
 from tests.conftest import sqlite_only
-from tests.factories import DAY, NOW, call, database_text, entry
+from tests.factories import DAY, NOW, call, counting_live_transactions, database_text, entry
 
 CUTOFF = NOW - 5 * DAY  # a detail cutoff for the store-level tests
 TIMEOUT = 4 * 3600
@@ -424,21 +424,10 @@ def test_completing_stale_calls_moves_a_bounded_number_of_entries_a_transaction(
     # a completed call of that day first: on PostgreSQL its partitions exist then, and no
     # transaction below has to run again to make them
     store.put_calls(account_id, [stored("warm", NOW - 9000)])
-    transactions = 0
-    real_live = store.live
-
-    def counted() -> Any:
-        nonlocal transactions
-        transactions += 1
-        return real_live()
-
-    store.live = counted  # type: ignore[method-assign]
-    try:
+    with counting_live_transactions(store) as transactions:
         done = complete_stale(store, now=NOW, timeout=3600, entries_per_transaction=5)
-    finally:
-        store.live = real_live  # type: ignore[method-assign]
     assert done == 5
-    assert transactions == 4  # 2 + 2 calls, 2 + 2 calls, 1 call, then one finding none
+    assert transactions == [4]  # 2 + 2 calls, 2 + 2 calls, 1 call, then one finding none
     assert all(store.call_detail(account_id, f"open{n}", "json", 0)[1] for n in range(5))
 
 

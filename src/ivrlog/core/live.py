@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ivrlog.core.errors import (
     BadRequest,
@@ -48,6 +49,7 @@ _SUMMARY: Final = ("src", "dest", "type")
 STALE_BATCH: Final = 500  # open calls looked at by one transaction of complete_stale
 STALE_ENTRIES: Final = 10_000  # entries it moves at most (unless one call holds more)
 _RETRIES: Final = 3  # runs of a live transaction the store asked to run again
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,14 +212,20 @@ def append_entries(
     rules = BUILTIN_RULES if redactor is None else redactor
     # redacted and rendered before the transaction, so the writer is held only to store
     fragments = render_entries([normalize_entry(e, rules) for e in update.get("entries") or []])
+    return _in_live(store, lambda tx: _apply(tx, account_id, session_id, update, now, fragments))
+
+
+def _in_live(store: Store, body: Callable[[LiveTransaction], T]) -> T:
+    """Run `body` in one live transaction; when the store asks for it (RetryTransaction),
+    let it roll back, have the store prepare outside any transaction, and run it again."""
     for attempt in range(_RETRIES):
         try:
             with store.live() as tx:
-                return _apply(tx, account_id, session_id, update, now, fragments)
+                return body(tx)
         except RetryTransaction as retry:
             if attempt == _RETRIES - 1:
                 raise
-            retry.prepare()  # outside any transaction; then the update runs again
+            retry.prepare()
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -238,29 +246,24 @@ def complete_stale(
     A transaction completes calls until they hold `entries_per_transaction` entries (at
     least one call), so the writer is never held long, however big the calls. When `stop`
     is set, it returns after the transaction under way."""
+
+    def sweep(tx: LiveTransaction) -> tuple[bool, int]:
+        """(whether stale calls were found, how many were completed)."""
+        stale = tx.stale(now - timeout, started_before, batch)
+        moved = done = 0
+        for account_id, call in stale:
+            if moved and moved + call.entry_count > entries_per_transaction:
+                break
+            end = max(call.start, call.last_timestamp or call.start)
+            tx.finish(account_id, call.id, _stored(call, tx.entries(call.id), end))
+            moved += call.entry_count
+            done += 1
+        return bool(stale), done
+
     completed = 0
-    retries = 0
     while stop is None or not stop.is_set():
-        done = 0
-        try:
-            with store.live() as tx:
-                stale = tx.stale(now - timeout, started_before, batch)
-                moved = 0
-                for account_id, call in stale:
-                    if moved and moved + call.entry_count > entries_per_transaction:
-                        break
-                    end = max(call.start, call.last_timestamp or call.start)
-                    tx.finish(account_id, call.id, _stored(call, tx.entries(call.id), end))
-                    moved += call.entry_count
-                    done += 1
-        except RetryTransaction as retry:
-            retries += 1
-            if retries >= _RETRIES:
-                raise
-            retry.prepare()  # the transaction rolled back: its calls are found again
-            continue
-        retries = 0
+        found, done = _in_live(store, sweep)
         completed += done
-        if not stale:
+        if not found:
             return completed
     return completed

@@ -1,15 +1,16 @@
 """The PostgreSQL store: a connection pool, calls partitioned by time, COPY to write,
 server-side cursors to read.
 
-Calls are range-partitioned by month of `start` and their detail by day, so that the
-retention purge drops whole partitions (a catalogue change) instead of deleting rows.
-Partitions are created as the first row for their range arrives.
+Calls are range-partitioned by month of `start` and their detail by day (a whole year
+far from now: choose_partition), so that the retention purge drops whole partitions (a
+catalogue change) instead of deleting rows. Partitions are made as rows arrive, never
+inside an open write transaction.
 
 There is no unique index on (account_id, session_id) across partitions (PostgreSQL
 requires the partition key in every unique index), so every write that creates or
-replaces a call first takes a transaction-scoped advisory lock on that key: writers of
-the same call run one after the other, and a call exists at most once. Writes take the
-locks in key order and the purge only tries them, so no two writers deadlock.
+replaces a call first takes a transaction-scoped advisory lock on that key's stripe:
+writers of the same call run one after the other, and a call exists at most once. Writes
+take the locks in key order and the purge only tries them, so no two writers deadlock.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ _OPEN_COLUMNS = (
     "id, session_id, src, dest, type, start, start_given, private, entry_count, last_timestamp"
 )
 _PATTERN_COLUMNS = "id, account_id, label, pattern, created_at"
-_CALL_COLUMNS = ("id", "account_id", "session_id", "src", "dest", "type", "start", "end")
 _CALL_TYPES = ("int8", "int8", "text", "text", "text", "text", "int8", "int8", "bool", "int4")
 _PARTITION_NAME = re.compile(r"^(calls|call_details)_(y?)(\d{4})(\d{2})?(\d{2})?$")
 # A call's lock is one of _STRIPES keys (its hash), so that a batch of 10,000 calls takes
@@ -182,14 +182,37 @@ def _finish_detaches(conn: psycopg.Connection[Any]) -> None:
     ).fetchall()
     for parent, name in pending:
         try:
-            conn.execute(
-                sql.SQL("ALTER TABLE {} DETACH PARTITION {} FINALIZE").format(
-                    sql.Identifier(parent), sql.Identifier(name)
-                )
-            )
+            _detach(conn, parent, name)
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_here(conn, name)))
         except psycopg.Error:  # another process finishes it: it is no longer in the way
             log.info("partition %s: its detach is finished elsewhere", name, exc_info=True)
+
+
+def _delete_details_of(conn: psycopg.Connection[Any], calls: Sequence[tuple[int, int]]) -> None:
+    """Delete the stored detail of these calls, given as (id, start)."""
+    if calls:
+        conn.execute(
+            "DELETE FROM call_details d USING unnest(%s::bigint[], %s::bigint[]) AS o(id, s)"
+            " WHERE d.call_id = o.id AND d.start = o.s",
+            ([c[0] for c in calls], [c[1] for c in calls]),
+        )
+
+
+def _detach(conn: psycopg.Connection[Any], table: str, name: str) -> None:
+    """Detach a partition (CONCURRENTLY, or FINALIZE one whose detach was left half-done);
+    nothing when it is not attached."""
+    pending = conn.execute(
+        "SELECT i.inhdetachpending FROM pg_inherits i"
+        " WHERE i.inhrelid = to_regclass(%s) AND i.inhparent = to_regclass(%s)",
+        (name, table),
+    ).fetchone()
+    if pending is not None:
+        mode = "FINALIZE" if pending[0] else "CONCURRENTLY"
+        conn.execute(
+            sql.SQL("ALTER TABLE {} DETACH PARTITION {} " + mode).format(
+                sql.Identifier(table), sql.Identifier(name)
+            )
+        )
 
 
 def _here(conn: psycopg.Connection[Any], name: str) -> sql.Identifier:
@@ -540,8 +563,11 @@ class PostgresStore:
         caller's transaction: a write never waits for a pooled connection, nor for itself,
         and ATTACH blocks no reader or writer."""
         now = int(self._clock())
-        needed: set[tuple[Table, int]] = {("calls", c.start) for c in calls}
-        needed |= {("call_details", c.start) for c in calls if c.detail_json is not None}
+        # every partition covers whole UTC days: one check a day, however many calls
+        needed: set[tuple[Table, int]] = {("calls", c.start - c.start % _DAY) for c in calls}
+        needed |= {
+            ("call_details", c.start - c.start % _DAY) for c in calls if c.detail_json is not None
+        }
         # today's, and the next ones, ready before the first call needs them
         needed |= {("calls", now), ("calls", now + 32 * _DAY)}
         needed |= {("call_details", now + ahead) for ahead in (0, _DAY, 2 * _DAY)}
@@ -601,23 +627,13 @@ class PostgresStore:
         return dropped
 
     def _drop(self, conn: psycopg.Connection[Any], name: str, table: Table, *, count: bool) -> int:
-        ident = sql.Identifier(name)
         rows = 0
-        pending = conn.execute(
-            "SELECT i.inhdetachpending FROM pg_inherits i"
-            " WHERE i.inhrelid = to_regclass(%s) AND i.inhparent = to_regclass(%s)",
-            (name, table),
-        ).fetchone()
         try:
-            if pending is not None:
-                mode = "FINALIZE" if pending[0] else "CONCURRENTLY"
-                conn.execute(
-                    sql.SQL("ALTER TABLE {} DETACH PARTITION {} " + mode).format(
-                        sql.Identifier(table), ident
-                    )
-                )
+            _detach(conn, table, name)
             if count:  # detached: no write reaches it any more
-                row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone()
+                row = conn.execute(
+                    sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))
+                ).fetchone()
                 rows = int(row[0]) if row else 0
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_here(conn, name)))
         except (LockNotAvailable, ObjectInUse):
@@ -641,12 +657,7 @@ class PostgresStore:
             "DELETE FROM calls WHERE account_id = %s AND session_id = ANY(%s) RETURNING id, start",
             (account_id, sessions),
         ).fetchall()
-        if old:
-            conn.execute(
-                "DELETE FROM call_details d USING unnest(%s::bigint[], %s::bigint[]) AS o(id, s)"
-                " WHERE d.call_id = o.id AND d.start = o.s",
-                ([r[0] for r in old], [r[1] for r in old]),
-            )
+        _delete_details_of(conn, old)
         conn.execute(
             "DELETE FROM open_calls WHERE account_id = %s AND session_id = ANY(%s)",
             (account_id, sessions),
@@ -706,11 +717,7 @@ class PostgresStore:
             deleted = conn.execute(
                 "DELETE FROM calls WHERE account_id = %s RETURNING id, start", (account_id,)
             ).fetchall()
-            conn.execute(
-                "DELETE FROM call_details d USING unnest(%s::bigint[], %s::bigint[]) AS o(id, s)"
-                " WHERE d.call_id = o.id AND d.start = o.s",
-                ([r[0] for r in deleted], [r[1] for r in deleted]),
-            )
+            _delete_details_of(conn, deleted)
             return len(deleted)
 
     @contextlib.contextmanager
@@ -755,13 +762,14 @@ class PostgresStore:
         if deleted is None:
             return 0
         with self._transaction() as conn:
-            # the detail of calls dropped above, when its partition is coarser (a year of
-            # old detail) than theirs (the purge's detail step has usually removed it)
-            conn.execute(
-                "DELETE FROM call_details d WHERE d.start < %s AND NOT EXISTS"
-                " (SELECT 1 FROM calls c WHERE c.id = d.call_id AND c.start = d.start)",
-                (cutoff,),
-            )
+            if deleted:
+                # the detail of calls dropped above, when its partition is coarser (a year
+                # of old detail) than theirs (the purge's detail step has usually removed it)
+                conn.execute(
+                    "DELETE FROM call_details d WHERE d.start < %s AND NOT EXISTS"
+                    " (SELECT 1 FROM calls c WHERE c.id = d.call_id AND c.start = d.start)",
+                    (cutoff,),
+                )
             if deleted >= limit:
                 return deleted
             rows = conn.execute(
@@ -769,11 +777,7 @@ class PostgresStore:
                 " (SELECT id, start FROM calls WHERE start < %s LIMIT %s) RETURNING id, start",
                 (cutoff, limit - deleted),
             ).fetchall()
-            conn.execute(
-                "DELETE FROM call_details d USING unnest(%s::bigint[], %s::bigint[]) AS o(id, s)"
-                " WHERE d.call_id = o.id AND d.start = o.s",
-                ([r[0] for r in rows], [r[1] for r in rows]),
-            )
+            _delete_details_of(conn, rows)
         return deleted + len(rows)
 
     def scrub(self, *, only_if_owed: bool = False) -> bool:
