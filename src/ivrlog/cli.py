@@ -369,6 +369,8 @@ def _serve(settings: Settings) -> None:
         "port": settings.port,
         "log_level": settings.log_level,
         "log_config": log_config(settings.log_level),
+        # uvicorn formats each access line before its logger drops it: below info, don't
+        "access_log": settings.log_level in ("info", "debug"),
     }
     if settings.workers == 1:
         try:

@@ -115,3 +115,18 @@ def test_changes_reach_the_authenticator_after_the_cache_ttl(store: Store) -> No
     assert auth.reader(basic_header(creds.email, new.developer_key)).email == creds.email
     with pytest.raises(IngestUnauthorized):
         auth.writer(f"Bearer {creds.ingest_token}")
+
+
+def test_a_cached_header_ages_with_the_account_data_it_was_checked_against(store: Store) -> None:
+    creds = add_account(store, "dev@example.com", now=NOW)
+    clock = Clock()
+    auth = Authenticator(store, ttl=0.5, clock=clock)
+    with pytest.raises(Unauthorized):  # reads the account at 0
+        auth.reader(basic_header(creds.email, "not-the-key"))
+    clock.now = 0.4
+    header = basic_header(creds.email, creds.developer_key)
+    assert auth.reader(header).email == creds.email  # checked against the data read at 0
+    set_active(store, creds.email, False)
+    clock.now = 0.6  # 0.6 s after the account was read, though 0.2 s after the check
+    with pytest.raises(Unauthorized):
+        auth.reader(header)

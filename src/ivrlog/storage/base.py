@@ -81,6 +81,11 @@ class LiveTransaction(Protocol):
 class Store(Protocol):
     """Accounts and calls, behind one interface for SQLite and PostgreSQL."""
 
+    # True when a one-row read (an account, a call's detail) takes microseconds and never
+    # waits on a network: the server then runs it on its event loop instead of a worker
+    # thread, which costs more than the read (docs/performance.md, B1).
+    inline_reads: bool
+
     def migrate(self) -> None:
         """Bring the schema to the latest version (a no-op when it is there)."""
 

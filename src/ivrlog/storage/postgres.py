@@ -409,6 +409,8 @@ class _Live:
 class PostgresStore:
     """A Store on one PostgreSQL database (any number of ivrlog processes may share it)."""
 
+    inline_reads = False  # a round trip to the server: never on the event loop
+
     def __init__(
         self,
         url: str,
@@ -836,14 +838,22 @@ class PostgresStore:
         column = "json" if fmt == "json" else "xml"
         if _nul(session_id):
             return False, None
+        completed = (
+            f"SELECT CASE WHEN c.start >= %s THEN d.{column} END"
+            " FROM calls c LEFT JOIN call_details d ON d.call_id = c.id AND d.start = c.start"
+            " WHERE c.account_id = %s AND c.session_id = %s"
+        )
+        arguments = (detail_cutoff, account_id, session_id)
+        with self._pool.connection() as conn:
+            # a completed call: one statement, one round trip (autocommit)
+            row = conn.execute(completed, arguments).fetchone()
+            if row is not None:
+                return True, row[0]
+        # else a call in progress, read with its entries in one snapshot; the calls table
+        # again, in case the call was completed meanwhile
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            row = conn.execute(
-                f"SELECT CASE WHEN c.start >= %s THEN d.{column} END"
-                " FROM calls c LEFT JOIN call_details d ON d.call_id = c.id AND d.start = c.start"
-                " WHERE c.account_id = %s AND c.session_id = %s",
-                (detail_cutoff, account_id, session_id),
-            ).fetchone()
+            row = conn.execute(completed, arguments).fetchone()
             if row is not None:
                 return True, row[0]
             live = conn.execute(

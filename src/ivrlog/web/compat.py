@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core.query import DEFAULT_LIMIT, MAX_LIMIT, build_query, call_detail
 from ivrlog.web.context import context
@@ -176,12 +177,20 @@ def get_all_logs(
     },
     response_class=Response,
 )
-def get_call(
+async def get_call(
     request: Request,
     session_id: Annotated[
         str, Path(description="The call's session id, e.g. `100035;000;1575898377`.")
     ],
 ) -> Response:
+    # the hot endpoint: on SQLite its two indexed reads run on the event loop, since a
+    # hop to a worker thread costs more than they do (docs/performance.md, B1)
+    if context(request).store.inline_reads:
+        return _call_response(request, session_id)
+    return await run_in_threadpool(_call_response, request, session_id)
+
+
+def _call_response(request: Request, session_id: str) -> Response:
     ctx = context(request)
     account = ctx.auth.reader(request.headers.get("authorization"))
     renderer = renderer_for(request.headers.get("accept"))
