@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable
 from typing import Any, Final, TypeGuard
 
@@ -42,7 +41,10 @@ _EVENT_FIELDS: Final = ("line", "data")
 _KEPT_DATA: Final = ("module_type", "result_variable")
 
 
-_LONG_DIGITS: Final = re.compile(rb"[0-9]{19,}")
+# a run of 19 digits, found as a substring once every digit is "0" and all else a space:
+# ten times faster than a regular expression on digit-heavy bodies (B3)
+_DIGITS_AS_ZERO: Final = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_DIGITS: Final = b"0" * 19
 
 
 def _refuse_constant(name: str) -> Any:
@@ -60,7 +62,7 @@ def loads(raw: bytes) -> Any:
     """Parse JSON. orjson turns an integer beyond 64 bits into a float, which would change
     its JSON type; when the text has a run of 19 or more digits the standard parser reads
     it instead, and an integer that does not fit in 64 bits is refused."""
-    if not _LONG_DIGITS.search(raw):
+    if _LONG_DIGITS not in raw.translate(_DIGITS_AS_ZERO):
         return orjson.loads(raw)
     try:
         value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)

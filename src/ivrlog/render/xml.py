@@ -25,6 +25,9 @@ XML_DECLARATION = '<?xml version="1.0"?>\n'
 
 _NOT_XML_CHAR = re.compile("[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _NEEDS_ESCAPE = re.compile("[&<>\r]")
+_CLEAN = re.compile(
+    "[\t\n\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*"
+)
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
 _SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_.\-]")
@@ -33,6 +36,8 @@ _LITERAL_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]*_)")
 
 def escape_text(text: str) -> str:
     """Text content that any XML 1.0 parser reads back (control characters aside)."""
+    if _CLEAN.fullmatch(text):  # most text: nothing to escape or replace, one scan
+        return text
     if _NEEDS_ESCAPE.search(text):
         text = _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group()], text)
     if _NOT_XML_CHAR.search(text):
@@ -64,16 +69,17 @@ def xml_name(key: str) -> str:
 
 def write_value(value: Any, out: list[str]) -> None:
     """Append the content of an element holding `value` (not the element's own tags)."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         out.append(escape_text(value))
-    elif isinstance(value, bool):
-        out.append("true" if value else "false")
-    elif isinstance(value, dict):
+    elif kind is dict:
         for key, item in value.items():
             write_element(xml_name(key), item, out)
-    elif isinstance(value, list):
+    elif kind is list:
         for item in value:
             write_element("item", item, out)
+    elif kind is bool:
+        out.append("true" if value else "false")
     elif value is None:
         return
     else:
@@ -81,12 +87,15 @@ def write_value(value: Any, out: list[str]) -> None:
 
 
 def write_element(name: str, value: Any, out: list[str]) -> None:
-    if value is None or value == {} or value == []:
+    kind = type(value)
+    if kind is str:  # the usual case first, in one piece
+        out.append(f"<{name}>{escape_text(value)}</{name}>")
+    elif value is None or ((kind is dict or kind is list) and not value):
         out.append(f"<{name}/>")
-        return
-    out.append(f"<{name}>")
-    write_value(value, out)
-    out.append(f"</{name}>")
+    else:
+        out.append(f"<{name}>")
+        write_value(value, out)
+        out.append(f"</{name}>")
 
 
 def render_document(value: Any) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import time
 from collections.abc import AsyncIterator, Callable
@@ -59,6 +60,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # the app's own objects (routes, models, modules) are never scanned again by the
+        # garbage collector: its full collections, which a request that parses thousands
+        # of entries sets off, had to walk them all (docs/performance.md, B3)
+        gc.collect()
+        gc.freeze()
         with redacted_logs(redactors.for_log):
             background = asyncio.create_task(maintain(ctx, settings.purge_interval))
             try:
