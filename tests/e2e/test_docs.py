@@ -57,7 +57,8 @@ def test_readme_gives_the_two_commands_and_links() -> None:
     text = (ROOT / "README.md").read_text()
     assert "make run" in text
     assert "make test" in text
-    pages = ("api", "cli", "settings", "operations", "privacy", "scaling")
+    assert "make bench" in text
+    pages = ("api", "cli", "settings", "operations", "privacy", "scaling", "performance")
     for page in (f"docs/{name}.md" for name in pages):
         assert page in text
         assert (ROOT / page).exists()

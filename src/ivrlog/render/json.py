@@ -43,21 +43,25 @@ def _with_detail(row: CallRow) -> dict[str, Any]:
     }
 
 
-def _page(page: CallPage, shape: Any) -> Iterator[bytes]:
+def _page(page: CallPage, shape: Any) -> Iterator[bytes | memoryview]:
     yield b'{"calls":['
-    separator = b""
+    first = True
     for batch in page.batches():
-        yield separator + orjson.dumps([shape(row) for row in batch])[1:-1]
-        separator = b","
+        if not first:
+            yield b","
+        first = False
+        # the batch's array without its brackets, as a view: a 10,000-call page with its
+        # detail is tens of megabytes, copied once, by orjson (B2)
+        yield memoryview(orjson.dumps([shape(row) for row in batch]))[1:-1]
     yield b'],"total_calls":%d}' % page.total
 
 
-def calls_page(page: CallPage) -> Iterator[bytes]:
+def calls_page(page: CallPage) -> Iterator[bytes | memoryview]:
     """`/api/calls`: summaries with integer times."""
     return _page(page, _summary)
 
 
-def all_logs_page(page: CallPage) -> Iterator[bytes]:
+def all_logs_page(page: CallPage) -> Iterator[bytes | memoryview]:
     """`/api/all_logs`: string times and each call's detail."""
     return _page(page, _with_detail)
 

@@ -25,9 +25,7 @@ XML_DECLARATION = '<?xml version="1.0"?>\n'
 
 _NOT_XML_CHAR = re.compile("[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _NEEDS_ESCAPE = re.compile("[&<>\r]")
-_CLEAN = re.compile(
-    "[\t\n\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*"
-)
+_CLEAN = re.compile("[\t\n\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
 _SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_.\-]")
@@ -128,18 +126,18 @@ def _with_detail(row: CallRow) -> str:
     return _item(row, f"<detail>{row[7]}</detail>" if row[7] else "<detail/>")
 
 
-def _page(page: CallPage, shape: Callable[[CallRow], str]) -> Iterator[bytes]:
+def _page(page: CallPage, shape: Callable[[CallRow], str]) -> Iterator[bytes | memoryview]:
     yield (XML_DECLARATION + "<result><calls>").encode()
     for batch in page.batches():
         yield "".join(map(shape, batch)).encode()
     yield f"</calls><total_calls>{page.total}</total_calls></result>".encode()
 
 
-def calls_page(page: CallPage) -> Iterator[bytes]:
+def calls_page(page: CallPage) -> Iterator[bytes | memoryview]:
     return _page(page, _summary)
 
 
-def all_logs_page(page: CallPage) -> Iterator[bytes]:
+def all_logs_page(page: CallPage) -> Iterator[bytes | memoryview]:
     return _page(page, _with_detail)
 
 

@@ -75,11 +75,19 @@ class _Page:
         (self.total,) = conn.execute(
             f"SELECT count(*) FROM calls c WHERE {where}", params
         ).fetchone()
-        fragment = f"CASE WHEN c.start >= :cutoff THEN d.{detail} END" if detail else "NULL"
+        if detail:
+            columns = (
+                "d.call_id IS NOT NULL AND c.start >= :cutoff,"
+                f" CASE WHEN c.start >= :cutoff THEN d.{detail} END"
+            )
+            joined = "calls c LEFT JOIN call_details d ON d.call_id = c.id"
+        else:
+            # entry_count is 0 exactly when the call has no stored detail (none, private,
+            # or deleted by the purge, which zeroes it): no probe of call_details a row
+            columns, joined = "c.entry_count > 0 AND c.start >= :cutoff, NULL", "calls c"
         self._cursor = conn.execute(
-            f"""SELECT c.dest, c.src, c.start, c."end", c.session_id, c.type,
-                       d.call_id IS NOT NULL AND c.start >= :cutoff, {fragment}
-                FROM calls c LEFT JOIN call_details d ON d.call_id = c.id
+            f"""SELECT c.dest, c.src, c.start, c."end", c.session_id, c.type, {columns}
+                FROM {joined}
                 WHERE {where}
                 ORDER BY c.start DESC, c.session_id DESC LIMIT :limit OFFSET :offset""",
             params,
