@@ -126,18 +126,18 @@ def _with_detail(row: CallRow) -> str:
     return _item(row, f"<detail>{row[7]}</detail>" if row[7] else "<detail/>")
 
 
-def _page(page: CallPage, shape: Callable[[CallRow], str]) -> Iterator[bytes | memoryview]:
+def _page(page: CallPage, shape: Callable[[CallRow], str]) -> Iterator[bytes]:
     yield (XML_DECLARATION + "<result><calls>").encode()
     for batch in page.batches():
         yield "".join(map(shape, batch)).encode()
     yield f"</calls><total_calls>{page.total}</total_calls></result>".encode()
 
 
-def calls_page(page: CallPage) -> Iterator[bytes | memoryview]:
+def calls_page(page: CallPage) -> Iterator[bytes]:
     return _page(page, _summary)
 
 
-def all_logs_page(page: CallPage) -> Iterator[bytes | memoryview]:
+def all_logs_page(page: CallPage) -> Iterator[bytes]:
     return _page(page, _with_detail)
 
 

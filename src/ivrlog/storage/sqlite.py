@@ -32,7 +32,11 @@ from ivrlog.storage.migrations import pending
 
 log = logging.getLogger("ivrlog.storage")
 
+# rows a batch of a page: a batch is one chunk of the body and one hop to a worker thread,
+# which costs milliseconds under load (docs/performance.md, B4); rows with their detail
+# are some 5 kB each, summaries some 150 bytes
 _BATCH_ROWS = 200
+_SUMMARY_BATCH_ROWS = 1000
 _ACCOUNT_COLUMNS = "id, email, active, developer_key_hash, ingest_token_hash, created_at"
 _OPEN_COLUMNS = (
     "id, session_id, src, dest, type, start, start_given, private, entry_count, last_timestamp"
@@ -85,6 +89,7 @@ class _Page:
             # entry_count is 0 exactly when the call has no stored detail (none, private,
             # or deleted by the purge, which zeroes it): no probe of call_details a row
             columns, joined = "c.entry_count > 0 AND c.start >= :cutoff, NULL", "calls c"
+        self._batch_rows = _BATCH_ROWS if detail else _SUMMARY_BATCH_ROWS
         self._cursor = conn.execute(
             f"""SELECT c.dest, c.src, c.start, c."end", c.session_id, c.type, {columns}
                 FROM {joined}
@@ -95,7 +100,7 @@ class _Page:
 
     def batches(self) -> Iterator[Sequence[CallRow]]:
         try:
-            while rows := self._cursor.fetchmany(_BATCH_ROWS):
+            while rows := self._cursor.fetchmany(self._batch_rows):
                 yield rows
         finally:
             self.close()

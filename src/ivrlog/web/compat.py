@@ -118,6 +118,14 @@ def _page_response(
     renderer = renderer_for(request.headers.get("accept"))
     page = ctx.store.open_page(query, renderer.FORMAT if detail else None)
     body = renderer.all_logs_page(page) if detail else renderer.calls_page(page)
+    if not detail and ctx.store.inline_reads:
+        # summaries (at most 10,000, some 1.5 MB) read whole, on the event loop: each
+        # streamed chunk would be a hop to a worker thread, slower under load than the
+        # read itself (docs/performance.md, B4 and B5)
+        try:
+            return Response(b"".join(body), media_type=renderer.MEDIA_TYPE)
+        finally:
+            page.close()
     return StreamingResponse(
         body, media_type=renderer.MEDIA_TYPE, background=BackgroundTask(page.close)
     )
@@ -131,7 +139,7 @@ def _page_response(
     responses={**_ok(CallsPage, "One page of calls."), **_LIST_ERRORS},
     response_class=Response,
 )
-def get_calls(
+async def get_calls(
     request: Request,
     start: StartPath,
     end: EndPath,
@@ -139,7 +147,11 @@ def get_calls(
     offset: OffsetQuery = None,
     limit: LimitQuery = None,
 ) -> Response:
-    return _page_response(request, start, end, number, offset, limit, detail=False)
+    if context(request).store.inline_reads:
+        return _page_response(request, start, end, number, offset, limit, detail=False)
+    return await run_in_threadpool(
+        _page_response, request, start, end, number, offset, limit, detail=False
+    )
 
 
 @router.get(
