@@ -7,6 +7,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from ivrlog.core.model import CallQuery
 from ivrlog.storage import StoreOpenError, UnsupportedDatabase, open_store, sqlite_path
 from ivrlog.storage.migrations import LATEST_VERSION, MIGRATIONS, SchemaTooNew
 from tests.pg import PostgresServer
@@ -104,6 +105,14 @@ def test_a_version_1_database_is_upgraded_with_its_data(tmp_path: Path) -> None:
         assert store.count_expired(1000, 1001) == (0, 1)
         assert store.call_detail(1, "s1", "json", 0) == (True, "[]")
         assert store.redaction_patterns() == []
+        # the hourly counts (migration 3) hold the old call: a window of whole hours
+        window = CallQuery(1, 0, 7200, None, 0, 10, 0)
+        page = store.open_page(window, None)
+        assert page.total == 1
+        page.close()
+        conn = sqlite3.connect(path)
+        assert conn.execute("SELECT * FROM account_hours").fetchall() == [(1, 0, 1)]
+        conn.close()
     finally:
         store.close()
     conn = sqlite3.connect(path)

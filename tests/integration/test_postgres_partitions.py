@@ -145,6 +145,15 @@ def test_the_purge_drops_whole_partitions_and_deletes_no_row(
     finally:
         page.close()
     assert set(rows) == {"just-past", "old-detail", "edge-detail", "fresh"}
+    assert page.total == 4  # the dropped month's calls left the hourly counts with it
+    _, dropped_from, dropped_to = partition_of("calls", call_cutoff - 40 * DAY)
+    with psycopg.connect(url) as conn:
+        hours = conn.execute(
+            "SELECT hour, count(*) FROM account_hours WHERE account_id = %s GROUP BY 1",
+            (account_id,),
+        ).fetchall()
+    assert all(rows_an_hour == 1 for _, rows_an_hour in hours)  # folded by the purge
+    assert not [hour for hour, _ in hours if dropped_from <= hour * 3600 < dropped_to]
     # detail kept on disk past the cutoff is still unreadable: the API decides by age
     assert rows["edge-detail"][6:] == (0, None)
     assert rows["fresh"][6] == 1
@@ -198,6 +207,14 @@ def test_concurrent_writers_of_the_same_calls_leave_one_row_each(
         details = conn.execute("SELECT count(*) FROM call_details").fetchone()
     assert counts == [(f"s{k}", 1) for k in range(10)]
     assert details == (10,)
+    # the hourly counts' rows of changes, written by every writer at once, add up
+    for start, end in ((0, NOW + DAY), (NOW - 41 * DAY, NOW - 30 * DAY), (NOW - DAY, NOW)):
+        page = store.open_page(CallQuery(account_id, start, end, None, 0, 100, 0), None)
+        try:
+            listed = sum(len(batch) for batch in page.batches())
+        finally:
+            page.close()
+        assert page.total == listed
 
 
 def test_a_page_streams_from_a_server_side_cursor(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 
 import pytest
@@ -247,3 +248,43 @@ def test_concurrent_writers_lose_nothing(store: Store, account_id: int) -> None:
     for thread in threads:
         thread.join()
     assert read_all(store, query(account_id))[0] == 80
+
+
+def test_total_calls_agree_with_the_rows_for_any_window(store: Store, account_id: int) -> None:
+    """SQLite sums whole hours from its hourly counts (kept by triggers) and counts the
+    edges; the totals must match the rows whatever the window, after inserts, replacements
+    that move a call to another hour or number, and purges."""
+    rng = random.Random(5)
+    hour = 3600
+    base = NOW - NOW % hour - 10 * hour
+
+    def some_calls(prefix: str, count: int) -> list[StoredCall]:
+        return [
+            stored(
+                f"{prefix}{i}",
+                base + rng.randrange(10 * hour),
+                dest=rng.choice(["1", "2", "3"]),
+            )
+            for i in range(count)
+        ]
+
+    other = store.create_account("other@example.com", "k", "t", NOW).id
+    store.put_calls(account_id, some_calls("s", 150))
+    store.put_calls(other, some_calls("s", 50))  # the same session ids, another account
+    store.put_calls(account_id, some_calls("s", 60))  # replaces 60: new hours, new numbers
+    assert store.delete_calls_before(base + 2 * hour + 17, 10_000) > 0
+    edges = [base + h * hour + d for h in range(-1, 12) for d in (-1, 0, 1)]
+    for _ in range(150):
+        start = rng.choice([*edges, base + rng.randrange(11 * hour)])
+        end = start + rng.choice([1, hour - 1, hour, hour + 1, rng.randrange(12 * hour)])
+        for number in (None, "2"):
+            total, rows = read_all(
+                store, query(account_id, start=start, end=end, number=number, limit=10_000)
+            )
+            assert total == len(rows), (start - base, end - base, number)
+    total, rows = read_all(store, query(other, limit=10_000))
+    assert 0 < total == len(rows) < 50  # the purge took the other account's early calls too
+    store.delete_account_calls(account_id)
+    assert read_all(store, query(account_id, limit=10_000))[0] == 0
+    store.put_calls(account_id, some_calls("t", 5))
+    assert read_all(store, query(account_id, limit=10_000))[0] == 5

@@ -171,6 +171,107 @@ CREATE TABLE redaction_patterns (
 );
 """,
     ),
+    Migration(
+        version=3,
+        description="calls counted by hour, for the totals of large windows",
+        # A page's total_calls sums whole hours here and counts only the partial hours at
+        # the window's edges, instead of counting up to millions of index entries
+        # (docs/performance.md, B4). Triggers keep the counts with every write. SQLite
+        # keeps one row an hour (one writer at a time). PostgreSQL, where many writers
+        # would queue on the current hour's row, appends a row of changes per statement
+        # and the purge folds them together (PostgresStore.delete_calls_before).
+        sqlite="""
+CREATE TABLE account_hours (
+    account_id INTEGER NOT NULL,
+    hour INTEGER NOT NULL,
+    calls INTEGER NOT NULL,
+    PRIMARY KEY (account_id, hour)
+) WITHOUT ROWID;
+CREATE TABLE number_hours (
+    account_id INTEGER NOT NULL,
+    dest TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    calls INTEGER NOT NULL,
+    PRIMARY KEY (account_id, dest, hour)
+) WITHOUT ROWID;
+INSERT INTO account_hours (account_id, hour, calls)
+    SELECT account_id, start / 3600, count(*) FROM calls GROUP BY account_id, start / 3600;
+INSERT INTO number_hours (account_id, dest, hour, calls)
+    SELECT account_id, dest, start / 3600, count(*) FROM calls
+    GROUP BY account_id, dest, start / 3600;
+CREATE TRIGGER calls_counted AFTER INSERT ON calls BEGIN
+    INSERT INTO account_hours (account_id, hour, calls) VALUES (NEW.account_id, NEW.start / 3600, 1)
+        ON CONFLICT (account_id, hour) DO UPDATE SET calls = calls + 1;
+    INSERT INTO number_hours (account_id, dest, hour, calls)
+        VALUES (NEW.account_id, NEW.dest, NEW.start / 3600, 1)
+        ON CONFLICT (account_id, dest, hour) DO UPDATE SET calls = calls + 1;
+END;
+CREATE TRIGGER calls_uncounted AFTER DELETE ON calls BEGIN
+    UPDATE account_hours SET calls = calls - 1
+        WHERE account_id = OLD.account_id AND hour = OLD.start / 3600;
+    UPDATE number_hours SET calls = calls - 1
+        WHERE account_id = OLD.account_id AND dest = OLD.dest AND hour = OLD.start / 3600;
+END;
+CREATE TRIGGER calls_recounted AFTER UPDATE OF account_id, dest, start ON calls
+WHEN OLD.account_id IS NOT NEW.account_id OR OLD.dest IS NOT NEW.dest
+    OR OLD.start / 3600 IS NOT NEW.start / 3600
+BEGIN
+    UPDATE account_hours SET calls = calls - 1
+        WHERE account_id = OLD.account_id AND hour = OLD.start / 3600;
+    UPDATE number_hours SET calls = calls - 1
+        WHERE account_id = OLD.account_id AND dest = OLD.dest AND hour = OLD.start / 3600;
+    INSERT INTO account_hours (account_id, hour, calls) VALUES (NEW.account_id, NEW.start / 3600, 1)
+        ON CONFLICT (account_id, hour) DO UPDATE SET calls = calls + 1;
+    INSERT INTO number_hours (account_id, dest, hour, calls)
+        VALUES (NEW.account_id, NEW.dest, NEW.start / 3600, 1)
+        ON CONFLICT (account_id, dest, hour) DO UPDATE SET calls = calls + 1;
+END
+
+""",
+        postgresql="""
+CREATE TABLE account_hours (
+    account_id bigint NOT NULL,
+    hour bigint NOT NULL,
+    calls bigint NOT NULL
+);
+CREATE INDEX account_hours_hour ON account_hours (account_id, hour);
+CREATE TABLE number_hours (
+    account_id bigint NOT NULL,
+    dest text COLLATE "C" NOT NULL,
+    hour bigint NOT NULL,
+    calls bigint NOT NULL
+);
+CREATE INDEX number_hours_hour ON number_hours (account_id, dest, hour);
+INSERT INTO account_hours
+    SELECT account_id, start / 3600, count(*) FROM calls GROUP BY 1, 2;
+INSERT INTO number_hours
+    SELECT account_id, dest, start / 3600, count(*) FROM calls GROUP BY 1, 2, 3;
+CREATE FUNCTION ivrlog_count_calls() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        INSERT INTO account_hours
+            SELECT account_id, start / 3600, -count(*) FROM old_calls GROUP BY 1, 2;
+        INSERT INTO number_hours
+            SELECT account_id, dest, start / 3600, -count(*) FROM old_calls GROUP BY 1, 2, 3;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO account_hours
+            SELECT account_id, start / 3600, count(*) FROM new_calls GROUP BY 1, 2;
+        INSERT INTO number_hours
+            SELECT account_id, dest, start / 3600, count(*) FROM new_calls GROUP BY 1, 2, 3;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER calls_counted AFTER INSERT ON calls REFERENCING NEW TABLE AS new_calls
+    FOR EACH STATEMENT EXECUTE FUNCTION ivrlog_count_calls();
+CREATE TRIGGER calls_uncounted AFTER DELETE ON calls REFERENCING OLD TABLE AS old_calls
+    FOR EACH STATEMENT EXECUTE FUNCTION ivrlog_count_calls();
+CREATE TRIGGER calls_recounted AFTER UPDATE ON calls
+    REFERENCING OLD TABLE AS old_calls NEW TABLE AS new_calls
+    FOR EACH STATEMENT EXECUTE FUNCTION ivrlog_count_calls();
+""",
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

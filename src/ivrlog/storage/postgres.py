@@ -40,13 +40,29 @@ from ivrlog.core.model import (
     RedactionPattern,
     StoredCall,
 )
-from ivrlog.storage.base import RetryTransaction, StoreOpenError, joined_entries
+from ivrlog.storage.base import (
+    HOUR,
+    RetryTransaction,
+    StoreOpenError,
+    joined_entries,
+    window_total_params,
+    window_total_sql,
+)
 from ivrlog.storage.migrations import pending
 
 log = logging.getLogger("ivrlog.storage")
 
 POOL_SIZE: Final = 20  # connections per server process (a page holds one while it streams)
 _BATCH_ROWS = 200
+# the hourly counts' tables (migration 3), their key, and the key's match in _fold_counts
+_FOLDS = (
+    ("account_hours", "account_id, hour", "t.account_id = f.account_id AND t.hour = f.hour"),
+    (
+        "number_hours",
+        "account_id, dest, hour",
+        "t.account_id = f.account_id AND t.dest = f.dest AND t.hour = f.hour",
+    ),
+)
 _DAY = 86_400
 # advisory locks in the (class, key) space, apart from the per-call bigint keys
 _LOCK_CLASS = 0x1F1
@@ -266,9 +282,13 @@ class _Page:
             "limit": query.limit,
             "offset": query.offset,
         }
-        row = conn.execute(f"SELECT count(*) FROM calls c WHERE {where}", params).fetchone()
-        assert row is not None
-        self.total: int = row[0]
+        self.total = 0
+        if query.number is None or not _nul(query.number):
+            parts = conn.execute(
+                window_total_sql(query.number is not None, "%({})s"),
+                {**params, **window_total_params(query.start, query.end)},
+            )
+            self.total = sum(part for (part,) in parts)
         fragment = f"CASE WHEN c.start >= %(cutoff)s THEN d.{detail} END" if detail else "NULL"
         self._cursor = conn.cursor(name="ivrlog_page")
         self._cursor.execute(
@@ -637,6 +657,15 @@ class PostgresStore:
                     sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))
                 ).fetchone()
                 rows = int(row[0]) if row else 0
+            bounds = _bounds(name)
+            if table == "calls" and bounds is not None:  # its calls leave the hourly counts
+                for counts in ("account_hours", "number_hours"):
+                    conn.execute(
+                        sql.SQL("DELETE FROM {} WHERE hour >= %s AND hour < %s").format(
+                            sql.Identifier(counts)
+                        ),
+                        (bounds[1] // HOUR, bounds[2] // HOUR),
+                    )
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_here(conn, name)))
         except (LockNotAvailable, ObjectInUse):
             log.warning("partition %s is in use: it is dropped by a later purge", name)
@@ -780,7 +809,24 @@ class PostgresStore:
                 (cutoff, limit - deleted),
             ).fetchall()
             _delete_details_of(conn, rows)
+        if deleted + len(rows) < limit:  # the purge's last batch
+            self._fold_counts()
         return deleted + len(rows)
+
+    def _fold_counts(self) -> None:
+        """Fold each hour's rows of changes (one a write statement, from the triggers of
+        migration 3) into one, so that a window's total sums one row an hour."""
+        with self._transaction() as conn:
+            for table, key, same in _FOLDS:
+                # rows written meanwhile are not in this statement's snapshot: they stay
+                conn.execute(
+                    f"WITH folded AS (SELECT {key} FROM {table} GROUP BY {key}"
+                    "                 HAVING count(*) > 1 OR sum(calls) = 0),"
+                    f" moved AS (DELETE FROM {table} t USING folded f WHERE {same}"
+                    "           RETURNING t.*)"
+                    f" INSERT INTO {table} SELECT {key}, sum(calls) FROM moved"
+                    f" GROUP BY {key} HAVING sum(calls) <> 0"
+                )
 
     def scrub(self, *, only_if_owed: bool = False) -> bool:
         # a dropped partition takes its files with it; rows deleted one by one (a replaced

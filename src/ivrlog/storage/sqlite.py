@@ -27,7 +27,7 @@ from ivrlog.core.model import (
     RedactionPattern,
     StoredCall,
 )
-from ivrlog.storage.base import joined_entries
+from ivrlog.storage.base import HOUR, joined_entries, window_total_params, window_total_sql
 from ivrlog.storage.migrations import pending
 
 log = logging.getLogger("ivrlog.storage")
@@ -57,6 +57,27 @@ def _account(row: tuple[int, str, int, str, str, int] | None) -> Account | None:
     return Account(row[0], row[1], bool(row[2]), row[3], row[4], row[5])
 
 
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration, split on the `;` that end one (a trigger's body
+    holds several); migration SQL keeps none inside literals."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \n;"):
+        yield pending
+
+
+def _total(conn: sqlite3.Connection, params: dict[str, Any]) -> int:
+    """The calls of the window (storage.base.window_total_sql)."""
+    query = window_total_sql(params["number"] is not None, ":{}")
+    parts = conn.execute(query, {**params, **window_total_params(params["start"], params["end"])})
+    return sum(part for (part,) in parts)
+
+
 class _Page:
     def __init__(
         self, store: SqliteStore, conn: sqlite3.Connection, query: CallQuery, detail: str | None
@@ -76,9 +97,7 @@ class _Page:
             "limit": query.limit,
             "offset": query.offset,
         }
-        (self.total,) = conn.execute(
-            f"SELECT count(*) FROM calls c WHERE {where}", params
-        ).fetchone()
+        self.total = _total(conn, params)
         if detail:
             columns = (
                 "d.call_id IS NOT NULL AND c.start >= :cutoff,"
@@ -361,10 +380,8 @@ class SqliteStore:
                 "SELECT coalesce(max(version), 0) FROM schema_version"
             ).fetchone()
             for migration in pending(current):
-                # statements are split on ';': migration SQL keeps none inside literals
-                for statement in migration.sqlite.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in _statements(migration.sqlite):
+                    conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_version (version, description) VALUES (?, ?)",
                     (migration.version, migration.description),
@@ -457,6 +474,8 @@ class SqliteStore:
             deleted: int = conn.execute(
                 "DELETE FROM calls WHERE account_id = ?", (account_id,)
             ).rowcount
+            for table in ("account_hours", "number_hours"):  # all at 0 now
+                conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))
             self._scrub_owed = True
             return deleted
 
@@ -500,6 +519,11 @@ class SqliteStore:
                 "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE start < ? LIMIT ?)",
                 (cutoff, limit),
             ).rowcount
+            if deleted < limit:  # the last batch: the hours before the cutoff count none
+                for table in ("account_hours", "number_hours"):
+                    conn.execute(
+                        f"DELETE FROM {table} WHERE hour < ? AND calls = 0", (cutoff // HOUR,)
+                    )
         if deleted:
             self._scrub_owed = True
         return deleted
