@@ -173,13 +173,16 @@ CREATE TABLE redaction_patterns (
     ),
     Migration(
         version=3,
-        description="calls counted by hour, for the totals of large windows",
+        description="calls counted by hour, for the totals of large windows; list indexes"
+        " that hold the listed columns (SQLite)",
         # A page's total_calls sums whole hours here and counts only the partial hours at
         # the window's edges, instead of counting up to millions of index entries
         # (docs/performance.md, B4). Triggers keep the counts with every write. SQLite
         # keeps one row an hour (one writer at a time). PostgreSQL, where many writers
         # would queue on the current hour's row, appends a row of changes per statement
-        # and the purge folds them together (PostgresStore.delete_calls_before).
+        # and the purge folds them together (PostgresStore.delete_calls_before). On
+        # SQLite the two list indexes also carry every column a summary page shows, so a
+        # page reads no row of calls (an index-only scan).
         sqlite="""
 CREATE TABLE account_hours (
     account_id INTEGER NOT NULL,
@@ -194,6 +197,12 @@ CREATE TABLE number_hours (
     calls INTEGER NOT NULL,
     PRIMARY KEY (account_id, dest, hour)
 ) WITHOUT ROWID;
+DROP INDEX calls_account_start;
+DROP INDEX calls_account_dest_start;
+CREATE INDEX calls_account_start
+    ON calls (account_id, start DESC, session_id DESC, dest, src, "end", type, entry_count);
+CREATE INDEX calls_account_dest_start
+    ON calls (account_id, dest, start DESC, session_id DESC, src, "end", type, entry_count);
 INSERT INTO account_hours (account_id, hour, calls)
     SELECT account_id, start / 3600, count(*) FROM calls GROUP BY account_id, start / 3600;
 INSERT INTO number_hours (account_id, dest, hour, calls)
