@@ -362,6 +362,7 @@ def _serve(settings: Settings) -> None:
     import uvicorn
 
     from ivrlog.web import create_app
+    from ivrlog.web.app import freeze_startup_objects
     from ivrlog.web.logs import log_config
 
     options: dict[str, Any] = {
@@ -377,6 +378,7 @@ def _serve(settings: Settings) -> None:
             application = create_app(settings)
         except StoreOpenError as exc:
             raise _fail(str(exc), 2) from None
+        freeze_startup_objects()
         uvicorn.run(application, **options)
         return
     # several processes: the schema is brought up to date once, here, and each worker

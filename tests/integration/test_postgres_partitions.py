@@ -43,6 +43,14 @@ def account_id(pg: tuple[PostgresStore, str]) -> int:
     return pg[0].create_account("a@example.com", "k", "t", NOW).id
 
 
+def total_and_rows(store: PostgresStore, account_id: int, start: int, end: int) -> tuple[int, int]:
+    page = store.open_page(CallQuery(account_id, start, end, None, 0, 10_000, 0), None)
+    try:
+        return page.total, sum(len(batch) for batch in page.batches())
+    finally:
+        page.close()
+
+
 def rows_per_partition(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
         names = [
@@ -397,3 +405,47 @@ def test_a_half_detached_partition_is_finished_before_rows_need_its_range(
     store.put_calls(account_id, [stored("again", old + DAY)])
     assert store.call_detail(account_id, "again", "json", 0)[1] is not None
     assert rows_per_partition(url)["calls_y2019"] == 1
+    assert total_and_rows(store, account_id, old - DAY, old + 2 * DAY) == (1, 1)
+
+
+def test_a_calls_partition_left_detached_leaves_the_counts_when_it_is_dropped(
+    pg: tuple[PostgresStore, str], account_id: int
+) -> None:
+    """A purge that died between its DETACH and its DROP: the table is dropped when a call
+    of its range arrives, and its calls leave the hourly counts with it (review of #5)."""
+    store, url = pg
+    old = 1_560_000_000  # June 2019: a year partition
+    store.put_calls(account_id, [stored(f"o{i}", old + i * 3600) for i in range(5)])
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE calls DETACH PARTITION calls_y2019 CONCURRENTLY")
+    store.put_calls(account_id, [stored("late", old + 50 * 3600)])
+    assert total_and_rows(store, account_id, old - DAY, old + 5 * DAY) == (1, 1)
+
+
+def test_a_drop_racing_a_fold_leaves_no_count_behind(
+    pg: tuple[PostgresStore, str], account_id: int
+) -> None:
+    """The drop subtracts the partition's own calls in its transaction: a fold of the
+    same hours committing meanwhile cannot leave a count without its calls."""
+    store, url = pg
+    old = 1_560_000_000
+    store.put_calls(account_id, [stored("a", old)])
+    store.put_calls(account_id, [stored("b", old + 60)])  # two rows of changes, one hour
+    folding = psycopg.connect(url)
+    try:
+        folding.execute(
+            "WITH moved AS (DELETE FROM account_hours RETURNING *)"
+            " INSERT INTO account_hours SELECT account_id, hour, sum(calls) FROM moved"
+            " GROUP BY 1, 2"
+        )  # uncommitted while the drop runs
+        dropper = threading.Thread(target=store.delete_calls_before, args=(old + 400 * DAY, 100))
+        dropper.start()
+        dropper.join(1.0)
+        folding.commit()
+        dropper.join(30)
+    finally:
+        folding.close()
+    assert total_and_rows(store, account_id, old - DAY, old + DAY) == (0, 0)
+    store.delete_calls_before(0, 100)  # the next purge folds: nothing is left
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT sum(calls) FROM account_hours").fetchone() in ((None,), (0,))

@@ -238,6 +238,23 @@ END
 
 """,
         postgresql="""
+-- no call is written between the counts' first fill and their triggers
+LOCK TABLE calls IN SHARE ROW EXCLUSIVE MODE;
+-- calls partitions left detached by an interrupted purge were never counted: they had
+-- expired, and are dropped here rather than subtracted from the counts later
+DO $$
+DECLARE
+    leftover text;
+BEGIN
+    FOR leftover IN
+        SELECT c.relname FROM pg_class c
+        WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+            AND NOT c.relispartition AND c.relname ~ '^calls_(y[0-9]{4}|[0-9]{6})$'
+    LOOP
+        EXECUTE format('DROP TABLE %I', leftover);
+    END LOOP;
+END
+$$;
 CREATE TABLE account_hours (
     account_id bigint NOT NULL,
     hour bigint NOT NULL,

@@ -41,7 +41,6 @@ from ivrlog.core.model import (
     StoredCall,
 )
 from ivrlog.storage.base import (
-    HOUR,
     RetryTransaction,
     StoreOpenError,
     joined_entries,
@@ -148,7 +147,7 @@ def _create_partition(
     blocks neither readers nor writers (CREATE ... PARTITION OF takes ACCESS EXCLUSIVE)."""
     ident, parent = sql.Identifier(name), sql.Identifier(table)
     # a table of that name not attached is left over from an interrupted drop: expired
-    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_here(conn, name)))
+    _drop_table(conn, name, table)
     conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(ident, parent))
     conn.execute(
         sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
@@ -199,7 +198,7 @@ def _finish_detaches(conn: psycopg.Connection[Any]) -> None:
     for parent, name in pending:
         try:
             _detach(conn, parent, name)
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_here(conn, name)))
+            _drop_table(conn, name, "calls" if parent == "calls" else "call_details")
         except psycopg.Error:  # another process finishes it: it is no longer in the way
             log.info("partition %s: its detach is finished elsewhere", name, exc_info=True)
 
@@ -236,6 +235,31 @@ def _here(conn: psycopg.Connection[Any], name: str) -> sql.Identifier:
     row = conn.execute("SELECT current_schema()").fetchone()
     assert row is not None
     return sql.Identifier(row[0], name)
+
+
+def _drop_table(conn: psycopg.Connection[Any], name: str, table: Table) -> None:
+    """Drop a partition that is not attached. A calls partition's calls leave the hourly
+    counts (migration 3) in the same transaction: the negative of its own counts, hour
+    by hour, which the purge folds away later."""
+    here = _here(conn, name)
+    with conn.transaction():
+        if table == "calls" and conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (name,)
+        ).fetchone() == (True,):
+            conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(here))
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO account_hours"
+                    " SELECT account_id, start / 3600, -count(*) FROM {} GROUP BY 1, 2"
+                ).format(here)
+            )
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO number_hours"
+                    " SELECT account_id, dest, start / 3600, -count(*) FROM {} GROUP BY 1, 2, 3"
+                ).format(here)
+            )
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(here))
 
 
 def _nul(*values: Any) -> bool:
@@ -657,16 +681,7 @@ class PostgresStore:
                     sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))
                 ).fetchone()
                 rows = int(row[0]) if row else 0
-            bounds = _bounds(name)
-            if table == "calls" and bounds is not None:  # its calls leave the hourly counts
-                for counts in ("account_hours", "number_hours"):
-                    conn.execute(
-                        sql.SQL("DELETE FROM {} WHERE hour >= %s AND hour < %s").format(
-                            sql.Identifier(counts)
-                        ),
-                        (bounds[1] // HOUR, bounds[2] // HOUR),
-                    )
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_here(conn, name)))
+            _drop_table(conn, name, table)
         except (LockNotAvailable, ObjectInUse):
             log.warning("partition %s is in use: it is dropped by a later purge", name)
             return 0

@@ -273,9 +273,6 @@ class _Live:
         return [(row[0], _open_call(row[1:])) for row in rows]
 
 
-MMAP_BYTES = 1 << 30  # address space only: pages are shared with the OS page cache
-
-
 class SqliteStore:
     """A Store on one SQLite file."""
 
@@ -298,8 +295,6 @@ class SqliteStore:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA secure_delete=ON")
-        # reads copy from the OS page cache instead of a system call a page (B1, B2)
-        conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         return conn
 
     # connections
@@ -586,14 +581,21 @@ class SqliteStore:
         self, account_id: int, session_id: str, fmt: DetailFormat, detail_cutoff: int
     ) -> tuple[bool, str | None]:
         column = "json" if fmt == "json" else "xml"
+        completed = (
+            f"SELECT CASE WHEN c.start >= ? THEN d.{column} END"
+            " FROM calls c LEFT JOIN call_details d ON d.call_id = c.id"
+            " WHERE c.account_id = ? AND c.session_id = ?"
+        )
+        arguments = (detail_cutoff, account_id, session_id)
         with self._reading() as conn:
+            # a completed call: one statement is a snapshot of its own (B1's hot path)
+            row = conn.execute(completed, arguments).fetchone()
+            if row is not None:
+                return True, row[0]
+            # else a call in progress, read with its entries in one snapshot; the calls
+            # table again, in case the call was completed meanwhile
             conn.execute("BEGIN")
-            row = conn.execute(
-                f"SELECT CASE WHEN c.start >= ? THEN d.{column} END"
-                " FROM calls c LEFT JOIN call_details d ON d.call_id = c.id"
-                " WHERE c.account_id = ? AND c.session_id = ?",
-                (detail_cutoff, account_id, session_id),
-            ).fetchone()
+            row = conn.execute(completed, arguments).fetchone()
             if row is not None:
                 return True, row[0]
             live = conn.execute(

@@ -38,7 +38,18 @@ calls in (Bearer ingest token). Every error body is `{"error": "<message>"}`, or
 def worker_app() -> FastAPI:
     """The app of one process of `ivrlog serve --workers N` (uvicorn calls this in each
     worker; the settings come from the serving command through the environment)."""
-    return create_app(Settings.from_json(os.environ[SETTINGS_ENV]))
+    app = create_app(Settings.from_json(os.environ[SETTINGS_ENV]))
+    freeze_startup_objects()
+    return app
+
+
+def freeze_startup_objects() -> None:
+    """Keep a server's start-up objects (modules, routes, models) out of the garbage
+    collector's scans for good: its full collections, which a request that parses
+    thousands of entries sets off, walked them all (docs/performance.md, B3). Only for a
+    serving process: an app made in a test is collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(
@@ -60,11 +71,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # the app's own objects (routes, models, modules) are never scanned again by the
-        # garbage collector: its full collections, which a request that parses thousands
-        # of entries sets off, had to walk them all (docs/performance.md, B3)
-        gc.collect()
-        gc.freeze()
         with redacted_logs(redactors.for_log):
             background = asyncio.create_task(maintain(ctx, settings.purge_interval))
             try:

@@ -9,6 +9,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from ivrlog.core.model import CallQuery
 from ivrlog.core.query import DEFAULT_LIMIT, MAX_LIMIT, build_query, call_detail
 from ivrlog.web.context import context
 from ivrlog.web.negotiation import renderer_for
@@ -93,7 +94,51 @@ def _ok(model: type, description: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def _page_response(
+# rows a summary page may walk (offset and limit) and still be read on the event loop
+INLINE_ROWS = 2_000
+
+
+def _page_query(
+    request: Request,
+    start: str,
+    end: str,
+    number: str | None,
+    offset: str | None,
+    limit: str | None,
+) -> CallQuery:
+    """Checked credentials, then checked parameters."""
+    ctx = context(request)
+    account = ctx.auth.reader(request.headers.get("authorization"))
+    return build_query(
+        account.id,
+        start,
+        end,
+        number=number,
+        raw_offset=offset,
+        raw_limit=limit,
+        cutoff=ctx.cutoff(),
+    )
+
+
+def _page_response(request: Request, query: CallQuery, *, detail: bool) -> Response:
+    """A page of stored fragments, streamed; on SQLite, summaries (at most 10,000, some
+    1.5 MB) are read whole: each streamed chunk is a hop to a worker thread, which under
+    load costs more than the read (docs/performance.md, B4 and B5)."""
+    ctx = context(request)
+    renderer = renderer_for(request.headers.get("accept"))
+    page = ctx.store.open_page(query, renderer.FORMAT if detail else None)
+    body = renderer.all_logs_page(page) if detail else renderer.calls_page(page)
+    if not detail and ctx.store.inline_reads:
+        try:
+            return Response(b"".join(body), media_type=renderer.MEDIA_TYPE)
+        finally:
+            page.close()
+    return StreamingResponse(
+        body, media_type=renderer.MEDIA_TYPE, background=BackgroundTask(page.close)
+    )
+
+
+def _checked_page(
     request: Request,
     start: str,
     end: str,
@@ -103,32 +148,8 @@ def _page_response(
     *,
     detail: bool,
 ) -> Response:
-    """A streamed page: checked credentials, checked parameters, then stored fragments."""
-    ctx = context(request)
-    account = ctx.auth.reader(request.headers.get("authorization"))
-    query = build_query(
-        account.id,
-        start,
-        end,
-        number=number,
-        raw_offset=offset,
-        raw_limit=limit,
-        cutoff=ctx.cutoff(),
-    )
-    renderer = renderer_for(request.headers.get("accept"))
-    page = ctx.store.open_page(query, renderer.FORMAT if detail else None)
-    body = renderer.all_logs_page(page) if detail else renderer.calls_page(page)
-    if not detail and ctx.store.inline_reads:
-        # summaries (at most 10,000, some 1.5 MB) read whole, on the event loop: each
-        # streamed chunk would be a hop to a worker thread, slower under load than the
-        # read itself (docs/performance.md, B4 and B5)
-        try:
-            return Response(b"".join(body), media_type=renderer.MEDIA_TYPE)
-        finally:
-            page.close()
-    return StreamingResponse(
-        body, media_type=renderer.MEDIA_TYPE, background=BackgroundTask(page.close)
-    )
+    query = _page_query(request, start, end, number, offset, limit)
+    return _page_response(request, query, detail=detail)
 
 
 @router.get(
@@ -147,11 +168,16 @@ async def get_calls(
     offset: OffsetQuery = None,
     limit: LimitQuery = None,
 ) -> Response:
-    if context(request).store.inline_reads:
-        return _page_response(request, start, end, number, offset, limit, detail=False)
-    return await run_in_threadpool(
-        _page_response, request, start, end, number, offset, limit, detail=False
-    )
+    if not context(request).store.inline_reads:
+        return await run_in_threadpool(
+            _checked_page, request, start, end, number, offset, limit, detail=False
+        )
+    # on SQLite a small page is read on the event loop; one that walks many rows (a large
+    # offset) is read in a worker thread, so as not to hold other requests up
+    query = _page_query(request, start, end, number, offset, limit)
+    if query.offset + query.limit <= INLINE_ROWS:
+        return _page_response(request, query, detail=False)
+    return await run_in_threadpool(_page_response, request, query, detail=False)
 
 
 @router.get(
@@ -170,7 +196,7 @@ def get_all_logs(
     offset: OffsetQuery = None,
     limit: LimitQuery = None,
 ) -> Response:
-    return _page_response(request, start, end, number, offset, limit, detail=True)
+    return _checked_page(request, start, end, number, offset, limit, detail=True)
 
 
 @router.get(
