@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from ivrlog.core.model import (
     Account,
@@ -59,6 +59,14 @@ def window_total_params(start: int, end: int) -> dict[str, int]:
         "edge_start": first * HOUR,
         "edge_end": last * HOUR,
     }
+
+
+def window_total(conn: Any, params: dict[str, Any], mark: str) -> int:
+    """A page's total_calls, read on `conn` (an sqlite3 or psycopg connection) with the
+    page's own parameters: `account`, `start`, `end` and `number` (None for every number)."""
+    query = window_total_sql(params["number"] is not None, mark)
+    parts = conn.execute(query, {**params, **window_total_params(params["start"], params["end"])})
+    return sum(part for (part,) in parts)
 
 
 class StoreOpenError(Exception):

@@ -44,8 +44,7 @@ from ivrlog.storage.base import (
     RetryTransaction,
     StoreOpenError,
     joined_entries,
-    window_total_params,
-    window_total_sql,
+    window_total,
 )
 from ivrlog.storage.migrations import pending
 
@@ -237,22 +236,26 @@ def _here(conn: psycopg.Connection[Any], name: str) -> sql.Identifier:
     return sql.Identifier(row[0], name)
 
 
-def _drop_table(conn: psycopg.Connection[Any], name: str, table: Table) -> None:
-    """Drop a partition that is not attached. A calls partition's calls leave the hourly
-    counts (migration 3) in the same transaction: the negative of its own counts, hour
-    by hour, which the purge folds away later."""
+def _drop_table(conn: psycopg.Connection[Any], name: str, table: Table) -> int:
+    """Drop a partition that is not attached; how many calls it held (0 for detail). A
+    calls partition's calls leave the hourly counts (migration 3) in the same
+    transaction: the negative of its own counts, hour by hour, which the purge folds
+    away later."""
     here = _here(conn, name)
+    held = 0
     with conn.transaction():
         if table == "calls" and conn.execute(
             "SELECT to_regclass(%s) IS NOT NULL", (name,)
         ).fetchone() == (True,):
             conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(here))
-            conn.execute(
+            row = conn.execute(
                 sql.SQL(
-                    "INSERT INTO account_hours"
+                    "WITH gone AS (INSERT INTO account_hours"
                     " SELECT account_id, start / 3600, -count(*) FROM {} GROUP BY 1, 2"
+                    " RETURNING calls) SELECT coalesce(-sum(calls), 0)::bigint FROM gone"
                 ).format(here)
-            )
+            ).fetchone()
+            held = int(row[0]) if row else 0
             conn.execute(
                 sql.SQL(
                     "INSERT INTO number_hours"
@@ -260,6 +263,7 @@ def _drop_table(conn: psycopg.Connection[Any], name: str, table: Table) -> None:
                 ).format(here)
             )
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(here))
+    return held
 
 
 def _nul(*values: Any) -> bool:
@@ -306,13 +310,8 @@ class _Page:
             "limit": query.limit,
             "offset": query.offset,
         }
-        self.total = 0
-        if query.number is None or not _nul(query.number):
-            parts = conn.execute(
-                window_total_sql(query.number is not None, "%({})s"),
-                {**params, **window_total_params(query.start, query.end)},
-            )
-            self.total = sum(part for (part,) in parts)
+        no_match = query.number is not None and _nul(query.number)
+        self.total = 0 if no_match else window_total(conn, params, "%({})s")
         fragment = f"CASE WHEN c.start >= %(cutoff)s THEN d.{detail} END" if detail else "NULL"
         self._cursor = conn.cursor(name="ivrlog_page")
         self._cursor.execute(
@@ -676,12 +675,14 @@ class PostgresStore:
         rows = 0
         try:
             _detach(conn, table, name)
-            if count:  # detached: no write reaches it any more
+            if count and table == "call_details":  # detached: no write reaches it any more
                 row = conn.execute(
                     sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))
                 ).fetchone()
                 rows = int(row[0]) if row else 0
-            _drop_table(conn, name, table)
+            held = _drop_table(conn, name, table)  # a calls table is counted as it goes
+            if count and table == "calls":
+                rows = held
         except (LockNotAvailable, ObjectInUse):
             log.warning("partition %s is in use: it is dropped by a later purge", name)
             return 0

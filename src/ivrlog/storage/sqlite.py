@@ -27,7 +27,7 @@ from ivrlog.core.model import (
     RedactionPattern,
     StoredCall,
 )
-from ivrlog.storage.base import HOUR, joined_entries, window_total_params, window_total_sql
+from ivrlog.storage.base import HOUR, joined_entries, window_total
 from ivrlog.storage.migrations import pending
 
 log = logging.getLogger("ivrlog.storage")
@@ -71,13 +71,6 @@ def _statements(script: str) -> Iterator[str]:
         yield pending
 
 
-def _total(conn: sqlite3.Connection, params: dict[str, Any]) -> int:
-    """The calls of the window (storage.base.window_total_sql)."""
-    query = window_total_sql(params["number"] is not None, ":{}")
-    parts = conn.execute(query, {**params, **window_total_params(params["start"], params["end"])})
-    return sum(part for (part,) in parts)
-
-
 class _Page:
     def __init__(
         self, store: SqliteStore, conn: sqlite3.Connection, query: CallQuery, detail: str | None
@@ -97,7 +90,7 @@ class _Page:
             "limit": query.limit,
             "offset": query.offset,
         }
-        self.total = _total(conn, params)
+        self.total = window_total(conn, params, ":{}")
         if detail:
             columns = (
                 "d.call_id IS NOT NULL AND c.start >= :cutoff,"
