@@ -43,6 +43,8 @@ _SEPARATOR: Final = "[\t \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u2010-\u201
 _RUN: Final = re.compile(f"[0-9](?:{_SEPARATOR}[0-9]){{12,}}")  # a run holding 13+ digits
 _SSN: Final = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
 _CANDIDATE: Final = re.compile(f"[0-9](?:{_SEPARATOR}[0-9]){{12}}|" + _SSN.pattern)
+# an SSN is 11 characters, a card 13 digits or more: nothing shorter holds a candidate
+_SHORTEST_CANDIDATE: Final = 11
 _DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn: a digit doubled, digits summed
 
 
@@ -126,8 +128,7 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """`value` with every secret replaced by REDACTED (`value` itself if none)."""
-        # a candidate is at least 11 characters long (an SSN; a card is 13 digits or more)
-        if self.builtin and len(value) >= 11 and _CANDIDATE.search(value):
+        if self.builtin and len(value) >= _SHORTEST_CANDIDATE and _CANDIDATE.search(value):
             value = _SSN.sub(REDACTED, _redact_cards(value))
         for pattern in self.custom:
             value = pattern.sub(REDACTED, value)
@@ -141,12 +142,11 @@ class Redactor:
         comes back."""
         if not self.active:
             return value
-        kind = type(value)  # JSON's exact types first, the common cases
-        if kind is str or isinstance(value, str):
+        if isinstance(value, str):
             return self.text(value)
-        if kind is dict or isinstance(value, dict):
+        if isinstance(value, dict):
             return self._object(value)
-        if kind is list or isinstance(value, list):
+        if isinstance(value, list):
             return [self.value(item) for item in value]
         if self.builtin and _is_card_number(value):
             return REDACTED
@@ -154,9 +154,9 @@ class Redactor:
 
     def _object(self, value: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        # a string shorter than 11 characters holds no candidate (see text()): with only
-        # the built-in rules it is kept as it is without a call (B3's hot path)
-        short = 11 if not self.custom else 0
+        # with only the built-in rules, a string too short to hold a candidate is kept as
+        # it is without a call (B3's hot path)
+        short = _SHORTEST_CANDIDATE if not self.custom else 0
         for key, item in value.items():
             clean = key if len(key) < short else self.text(key)
             if clean != key and (clean in result or clean in value):
