@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
-from tests.pg import PostgresServer
+from tests.pg import PostgresServer, free_port
 
 from bench.dataset import DAY, Shape, batches
 from ivrlog.core.accounts import add_account
@@ -111,13 +112,6 @@ def print_table() -> None:
 # ---------------------------------------------------------------- processes
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -130,13 +124,9 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> Non
 
 
 @contextlib.contextmanager
-def running(
-    command: Sequence[str], port: int, what: str, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
+def running(command: Sequence[str], port: int, what: str) -> Iterator[subprocess.Popen[bytes]]:
     log = (OUT / f"{what.replace(' ', '-')}.log").open("wb")
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-    )
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, process, what)
         yield process
@@ -159,8 +149,7 @@ def ivrlog_server(database: str, port: int) -> contextlib.AbstractContextManager
 @contextlib.contextmanager
 def _peak_sampler(pid: int, field: str) -> Iterator[list[int]]:
     """The highest value of a /proc/PID/status field while the block runs, read every
-    2 ms (the kernel keeps a peak only for the whole resident set, file pages included:
-    SQLite's memory-mapped pages would count there)."""
+    2 ms (the kernel keeps a peak only for the whole resident set, file pages included)."""
     peak = [memory_kb(pid, field)]
     done = threading.Event()
 
@@ -295,7 +284,7 @@ def sqlite_dataset(size: int) -> Dataset:
     meta = OUT / f"sqlite-{size}.json"
     if path.exists() and meta.exists():
         kept = json.loads(meta.read_text())
-        if kept["shape"] == asdict(shape) and time.time() - kept["now"] < DAY and "ids" in kept:
+        if kept["shape"] == asdict(shape) and time.time() - kept["now"] < DAY:
             return Dataset(shape, kept["now"], str(path), kept["authorization"], kept["ids"])
     for stale in OUT.glob(f"sqlite-{size}.db*"):
         stale.unlink()
@@ -322,19 +311,22 @@ def postgres_dataset(server: PostgresServer, size: int) -> Dataset:
 # ---------------------------------------------------------------- scenarios
 
 
+def _lookup_paths(data: Dataset) -> list[str]:
+    return [f"/api/call/{session_id}" for session_id in data.detailed_ids]
+
+
 def lookups(data: Dataset) -> Load:
     """Random /api/call/{id} under load."""
     port = free_port()
-    paths = [f"/api/call/{session_id}" for session_id in data.detailed_ids]
     with ivrlog_server(data.database, port):
-        return wrk(port, paths, data.authorization)
+        return wrk(port, _lookup_paths(data), data.authorization)
 
 
 def b1_lookup(backend: str, data: Dataset) -> Load:
     """Random /api/call/{id} under load, against the same bytes served from memory by the
     same app. Both servers run at once and take turns under load, three rounds each."""
     port, floor_port = free_port(), free_port()
-    paths = [f"/api/call/{session_id}" for session_id in data.detailed_ids]
+    paths = _lookup_paths(data)
     floor_paths = [path.replace("/api/", "/floor/", 1) for path in paths]
     bodies = OUT / "floor-bodies.json"
     with ivrlog_server(data.database, port):
@@ -435,22 +427,24 @@ def _ingest_batches(now: int, calls: int = 5000, size: int = 100) -> list[list[d
 
 
 def _post_all(port: int, token: str, bodies: list[bytes], clients: int = 2) -> None:
+    """POST every body, from `clients` connections at once; the first refusal is raised."""
+
     def post(part: list[bytes]) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        for body in part:
-            conn.request("POST", "/ingest/v1/calls", body=body, headers=headers)
-            response = conn.getresponse()
-            answer = response.read()
-            if response.status != 200:
-                raise RuntimeError(f"ingest: {response.status} {answer[:300]!r}")
-        conn.close()
+        try:
+            for body in part:
+                conn.request("POST", "/ingest/v1/calls", body=body, headers=headers)
+                response = conn.getresponse()
+                answer = response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"ingest: {response.status} {answer[:300]!r}")
+        finally:
+            conn.close()
 
-    threads = [threading.Thread(target=post, args=(bodies[i::clients],)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(clients) as pool:
+        for done in [pool.submit(post, bodies[i::clients]) for i in range(clients)]:
+            done.result()
 
 
 def b3_ingest(backend: str, url: str) -> None:
@@ -624,31 +618,32 @@ def check_tools() -> None:
         sys.exit(f"bench: missing {', '.join(missing)} (make bench installs them)")
 
 
+def measure(backend: str, datasets: list[Dataset], ingest_database: str) -> None:
+    """Every scenario of one backend; B1, B2 and B5 on the largest dataset."""
+    largest = datasets[-1]
+    loads = [lookups(data) for data in datasets[:-1]] + [b1_lookup(backend, largest)]
+    b2_big_page(backend, largest)
+    b3_ingest(backend, ingest_database)
+    b4_growth(backend, datasets, loads)
+    if backend == "sqlite":  # Datasette reads SQLite files only
+        b5_peer(largest)
+
+
 def main() -> None:
     check_tools()
     OUT.mkdir(exist_ok=True)
     for backend in BACKENDS:
         if backend == "sqlite":
-            datasets = [sqlite_dataset(size) for size in SIZES]
-            loads = [lookups(data) for data in datasets[:-1]] + [b1_lookup(backend, datasets[-1])]
-            b2_big_page(backend, datasets[-1])
             for stale in OUT.glob("ingest.db*"):
                 stale.unlink()
-            b3_ingest(backend, str(OUT / "ingest.db"))
-            b4_growth(backend, datasets, loads)
-            b5_peer(datasets[-1])
-        else:
-            server = PostgresServer(durable=True)
-            try:
-                datasets = [postgres_dataset(server, size) for size in SIZES]
-                loads = [lookups(data) for data in datasets[:-1]] + [
-                    b1_lookup(backend, datasets[-1])
-                ]
-                b2_big_page(backend, datasets[-1])
-                b3_ingest(backend, server.url(server.create_database()))
-                b4_growth(backend, datasets, loads)
-            finally:
-                server.stop()
+            measure(backend, [sqlite_dataset(size) for size in SIZES], str(OUT / "ingest.db"))
+            continue
+        server = PostgresServer(durable=True)
+        try:
+            datasets = [postgres_dataset(server, size) for size in SIZES]
+            measure(backend, datasets, server.url(server.create_database()))
+        finally:
+            server.stop()
     print_table()
 
 

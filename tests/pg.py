@@ -36,7 +36,7 @@ def find_binary(name: str) -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -54,7 +54,7 @@ class PostgresServer:
         self._as_root = os.geteuid() == 0
         self.root = Path(tempfile.mkdtemp(prefix="ivrlog-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._names = itertools.count(1)
         if self._as_root:
             shutil.chown(self.root, user=PG_USER)
