@@ -108,7 +108,7 @@ def _page_query(
 ) -> CallQuery:
     """Checked credentials, then checked parameters."""
     ctx = context(request)
-    account = ctx.auth.reader(request.headers.get("authorization"))
+    account = ctx.reader(request)
     return build_query(
         account.id,
         start,
@@ -230,7 +230,7 @@ async def get_call(
 
 def _call_response(request: Request, session_id: str) -> Response:
     ctx = context(request)
-    account = ctx.auth.reader(request.headers.get("authorization"))
+    account = ctx.reader(request)
     renderer = renderer_for(request.headers.get("accept"))
     fragment = call_detail(ctx.store, account.id, session_id, renderer.FORMAT, ctx.cutoff())
     return Response(renderer.detail(fragment), media_type=renderer.MEDIA_TYPE)
