@@ -21,6 +21,8 @@ from ivrlog.web import create_app
 from tests.factories import NOW, call, ingest
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
+# budgets per day: `limits`' sliding window counter may let one more failure through when
+# a test straddles the edge of a window, and a day's edge is far less likely than a minute's
 
 CALL_PATH = "/api/call/100035;000;1575898377"
 UNAUTHORIZED = "Authentication headers invalid or the account is inactive."
@@ -59,7 +61,7 @@ def server(settings: Settings, store: Store, address: str, account: str) -> Iter
 def assert_throttled(response: httpx.Response) -> int:
     assert response.status_code == 429, response.text
     seconds = int(response.headers["retry-after"])
-    assert 1 <= seconds <= 60
+    assert 1 <= seconds <= 86_400
     message = response.json()["error"]
     assert message == (f"Too many failed authentication attempts; retry after {seconds} seconds.")
     assert "www-authenticate" not in response.headers
@@ -73,7 +75,7 @@ def wrong(creds: Credentials) -> tuple[str, str]:
 def test_an_address_past_its_budget_gets_429_even_with_right_credentials(
     settings: Settings, store: Store, account: Credentials
 ) -> None:
-    with server(settings, store, "5/minute", "off") as running:
+    with server(settings, store, "5/day", "off") as running:
         attacker, neighbour = running.at("203.0.113.7"), running.at("198.51.100.9")
         for _ in range(5):
             assert attacker.get(CALL_PATH, auth=wrong(account)).status_code == 401
@@ -92,7 +94,7 @@ def test_an_address_past_its_budget_gets_429_even_with_right_credentials(
 
 
 def test_429_in_xml(settings: Settings, store: Store, account: Credentials) -> None:
-    with server(settings, store, "1/minute", "off") as running:
+    with server(settings, store, "1/day", "off") as running:
         client = running.at("203.0.113.7")
         assert client.get(CALL_PATH, auth=wrong(account)).status_code == 401
         response = client.get(CALL_PATH, auth=wrong(account), headers={"Accept": "text/xml"})
@@ -109,7 +111,7 @@ def test_an_account_under_attack_keeps_working_for_its_real_clients(
     settings: Settings, store: Store, account: Credentials
 ) -> None:
     ingest(TestClient(create_app(settings, store=store, clock=lambda: NOW)), account, [call()])
-    with server(settings, store, "off", "3/minute") as running:
+    with server(settings, store, "off", "3/day") as running:
         attackers = [running.at(f"203.0.113.{n}") for n in range(1, 6)]
         for attacker in attackers[:3]:
             assert attacker.get(CALL_PATH, auth=wrong(account)).status_code == 401
@@ -127,7 +129,7 @@ def test_an_account_under_attack_keeps_working_for_its_real_clients(
 def test_an_unknown_email_is_throttled_like_a_real_one(
     settings: Settings, store: Store, account: Credentials
 ) -> None:
-    with server(settings, store, "off", "2/minute") as running:
+    with server(settings, store, "off", "2/day") as running:
         client = running.at("203.0.113.7")
         nobody = ("nobody@example.com", "ivk_wrong")
         assert client.get(CALL_PATH, auth=nobody).status_code == 401
@@ -140,7 +142,7 @@ def test_an_unknown_email_is_throttled_like_a_real_one(
 def test_ingest_tokens_are_throttled_by_address_only(
     settings: Settings, store: Store, account: Credentials
 ) -> None:
-    with server(settings, store, "3/minute", "1/minute") as running:
+    with server(settings, store, "3/day", "1/day") as running:
         attacker, platform = running.at("203.0.113.7"), running.at("198.51.100.9")
         bad = {"Authorization": "Bearer ivt_wrong"}
         for _ in range(3):
@@ -181,7 +183,7 @@ def test_the_budget_comes_back_when_the_window_passes(
 def test_failures_and_throttles_are_counted_in_the_metrics(
     settings: Settings, store: Store, account: Credentials
 ) -> None:
-    with server(settings, store, "2/minute", "off") as running:
+    with server(settings, store, "2/day", "off") as running:
         client = running.at("203.0.113.7")
         client.get(CALL_PATH, auth=wrong(account))
         client.post("/ingest/v1/calls", json=[], headers={"Authorization": "Bearer nope"})

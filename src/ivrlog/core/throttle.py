@@ -1,7 +1,10 @@
 """Throttling of failed authentication, per client address and per account.
 
-Two budgets of failures, each a `limits` rate such as "20/minute" counted in a moving
-window (any N failures in the last minute spend it):
+Two budgets of failures, each a `limits` rate such as "20/minute", counted by `limits`'
+sliding window counter (the failures of the current fixed window plus the previous one's,
+weighted by how much of it still lies in the last minute: N failures in the last minute
+spend the budget, give or take one at a window's edge; it keeps two counters a key, where
+a moving window keeps every failure):
 
 - **per address**: once an address has spent its budget, every request from it that needs
   credentials is refused (429) *before* they are checked, right or wrong, until its oldest
@@ -32,12 +35,12 @@ from collections.abc import Callable
 
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from ivrlog.core.errors import TooManyRequests
 
 DISABLED = ("0", "off", "")
-MAX_TRACKED = 10_000  # addresses, and as many accounts, tracked at once
+MAX_TRACKED = 20_000  # addresses, and as many accounts, tracked at once (~16 MB in all)
 
 
 def parse_rate(name: str, text: str) -> RateLimitItem | None:
@@ -89,17 +92,25 @@ class _Budget:
     """One budget of failures (one rate) over many keys, at most `max_tracked` keys."""
 
     def __init__(
-        self, name: str, rate: RateLimitItem, limiter: MovingWindowRateLimiter, max_tracked: int
+        self,
+        name: str,
+        rate: RateLimitItem,
+        limiter: SlidingWindowCounterRateLimiter,
+        max_tracked: int,
     ) -> None:
         self.name = name
         self._rate = rate
         self._limiter = limiter
         self._max = max_tracked
-        self._window = rate.get_expiry()
+        # a key with no failure for two windows has none in the current or previous one
+        self._memory = 2 * rate.get_expiry()
         self._lock = threading.Lock()
-        self._tracked: dict[str, float] = {}  # key -> when its last failure leaves the window
+        self._tracked: dict[str, float] = {}  # key -> when its failures are all forgotten
 
     def spent(self, key: str) -> bool:
+        until = self._tracked.get(key)  # the hot path: most addresses never failed
+        if until is None or until <= time.time():
+            return False
         return not self._limiter.test(self._rate, self.name, key)
 
     def retry_after(self, key: str) -> int:
@@ -114,7 +125,7 @@ class _Budget:
                 self._tracked = {k: t for k, t in self._tracked.items() if t > now}
                 if len(self._tracked) >= self._max:
                     return True  # full: this key's failures go uncounted (docstring)
-            self._tracked[key] = now + self._window
+            self._tracked[key] = now + self._memory
         return self._limiter.hit(self._rate, self.name, key)
 
 
@@ -129,7 +140,7 @@ class Throttle:
         max_tracked: int = MAX_TRACKED,
         on_throttle: Callable[[str], None] = lambda _: None,
     ) -> None:
-        limiter = MovingWindowRateLimiter(MemoryStorage())
+        limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
         self._address = (
             None if per_address is None else _Budget("address", per_address, limiter, max_tracked)
         )
