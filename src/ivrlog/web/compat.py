@@ -14,6 +14,7 @@ from ivrlog.core.query import DEFAULT_LIMIT, MAX_LIMIT, build_query, call_detail
 from ivrlog.web.context import context
 from ivrlog.web.negotiation import renderer_for
 from ivrlog.web.schemas import AllLogsPage, CallsPage, LogEntry, error_doc
+from ivrlog.web.throttled import THROTTLED_DOC
 
 router = APIRouter(tags=["Logs (Plum Fuse compatible)"])
 
@@ -69,6 +70,7 @@ _COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
         "Authentication headers invalid or the account is inactive.",
     ),
     405: error_doc("Any method but GET.", "Invalid HTTP method supplied (only GET allowed)."),
+    429: THROTTLED_DOC,
     500: error_doc("An unexpected failure; details go to the server log.", "Database error."),
 }
 _LIST_ERRORS: dict[int | str, dict[str, Any]] = {

@@ -28,6 +28,7 @@ from ivrlog.web.schemas import (
     LiveUpdate,
     error_doc,
 )
+from ivrlog.web.throttled import THROTTLED_DOC
 
 router = APIRouter(tags=["Ingestion"])
 
@@ -101,6 +102,7 @@ _CALL_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/IngestCall"}
             "Ingest token invalid or the account is inactive.",
         ),
         413: error_doc("Over a limit.", _TOO_LARGE),
+        429: THROTTLED_DOC,
         415: error_doc(
             "A Content-Type other than JSON or NDJSON.",
             "Content-Type 'text/plain' is not accepted.",
@@ -156,6 +158,7 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
             "The call '100035;000;1575898377' is complete: no entries can be added to it.",
         ),
         413: error_doc("Over a limit.", f"An update holds at most {MAX_ENTRIES} entries."),
+        429: THROTTLED_DOC,
         415: error_doc(
             "A Content-Type other than JSON.", "Content-Type 'text/plain' is not accepted."
         ),
