@@ -106,6 +106,7 @@ class _Budget:
         self._memory = 2 * rate.get_expiry()
         self._lock = threading.Lock()
         self._tracked: dict[str, float] = {}  # key -> when its failures are all forgotten
+        self._pruned_at = 0.0
 
     def spent(self, key: str) -> bool:
         until = self._tracked.get(key)  # the hot path: most addresses never failed
@@ -122,7 +123,9 @@ class _Budget:
         now = time.time()
         with self._lock:
             if key not in self._tracked and len(self._tracked) >= self._max:
-                self._tracked = {k: t for k, t in self._tracked.items() if t > now}
+                if now - self._pruned_at >= 1:  # a scan of the table, at most once a second
+                    self._pruned_at = now
+                    self._tracked = {k: t for k, t in self._tracked.items() if t > now}
                 if len(self._tracked) >= self._max:
                     return True  # full: this key's failures go uncounted (docstring)
             self._tracked[key] = now + self._memory

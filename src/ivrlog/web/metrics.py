@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from ivrlog.core.errors import NotFound
 from ivrlog.core.retention import PurgeReport
 from ivrlog.storage.base import Store
+from ivrlog.web.schemas import error_doc
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (
@@ -184,7 +185,13 @@ router = APIRouter(tags=["System"])
     summary="Prometheus metrics",
     description="Counters and histograms in Prometheus text format (docs/operations.md); no "
     "authentication, no call data. 404 when the server runs with --no-metrics.",
-    responses={200: {"content": {"text/plain": {}}, "description": "The metrics."}},
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "The metrics.",
+        },
+        404: error_doc("The server runs with --no-metrics.", NotFound.message),
+    },
     response_class=Response,
 )
 async def metrics(request: Request) -> Response:
