@@ -355,6 +355,10 @@ SERVER_SETTINGS = (
     "redaction",
     "log_level",
     "workers",
+    "auth_failures_per_address",
+    "auth_failures_per_account",
+    "metrics",
+    "log_format",
 )
 
 
@@ -364,12 +368,13 @@ def _serve(settings: Settings) -> None:
     from ivrlog.web import create_app
     from ivrlog.web.app import freeze_startup_objects
     from ivrlog.web.logs import log_config
+    from ivrlog.web.metrics import multiprocess_dir
 
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
-        "log_config": log_config(settings.log_level),
+        "log_config": log_config(settings.log_level, settings.log_format),
         # uvicorn formats each access line before its logger drops it: below info, don't
         "access_log": settings.log_level in ("info", "debug"),
     }
@@ -386,7 +391,8 @@ def _serve(settings: Settings) -> None:
     with _store(settings):
         pass
     os.environ[SETTINGS_ENV] = settings.to_json()
-    uvicorn.run("ivrlog.web.app:worker_app", factory=True, workers=settings.workers, **options)
+    with multiprocess_dir():  # the workers' metrics, added up by /-/metrics
+        uvicorn.run("ivrlog.web.app:worker_app", factory=True, workers=settings.workers, **options)
 
 
 @app.command()

@@ -14,9 +14,11 @@ from typing import Any
 import orjson
 
 from ivrlog.core.retention import Retention
+from ivrlog.core.throttle import parse_rate
 
 ENV_PREFIX = "IVRLOG_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+LOG_FORMATS = ("text", "json")
 MAX_WORKERS = 64
 # `ivrlog serve --workers N` hands its settings to the worker processes in this variable
 SETTINGS_ENV = "IVRLOG__WORKER_SETTINGS"
@@ -69,6 +71,26 @@ class Settings:
         f"Server processes sharing the port and the database (1 to {MAX_WORKERS}); on SQLite "
         "every process reads at once and writes take turns.",
     )
+    auth_failures_per_address: str = _setting(
+        "30/minute",
+        "Failed authentications a client address may make (e.g. 30/minute, 100 per hour; 0 or "
+        "off: no limit); past it, every request of that address that needs credentials is "
+        "refused (429) until the oldest failure leaves the window. Counted per process.",
+    )
+    auth_failures_per_account: str = _setting(
+        "10/minute",
+        "Failed authentications naming one account's email (e.g. 10/minute; 0 or off: no "
+        "limit); past it, failed attempts get 429 instead of 401, while the account's right "
+        "credentials still work. Counted per process.",
+    )
+    metrics: bool = _setting(
+        True, "Serve Prometheus metrics at /-/metrics (no authentication, no call data)."
+    )
+    log_format: str = _setting(
+        "text",
+        f"Server log format: {' or '.join(LOG_FORMATS)} (one JSON object a line, with a "
+        "request id).",
+    )
 
     def __post_init__(self) -> None:
         if not self.database:
@@ -94,6 +116,15 @@ class Settings:
             raise SettingsError(
                 f"log_level: {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}."
             )
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(
+                f"log_format: {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}."
+            )
+        for name in ("auth_failures_per_address", "auth_failures_per_account"):
+            try:
+                parse_rate(name, getattr(self, name))
+            except ValueError as exc:
+                raise SettingsError(str(exc)) from None
 
     def to_json(self) -> str:
         return orjson.dumps(dataclasses.asdict(self)).decode()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ivrlog.core.retention import PurgeReport
+from ivrlog.web.metrics import Metrics
 from ivrlog.web.purge import purge_once, scrub_owed
 
 
@@ -25,14 +26,23 @@ def report(**changes: Any) -> PurgeReport:
     return PurgeReport(**{**values, **changes})
 
 
-def run(result: PurgeReport | Exception, caplog: pytest.LogCaptureFixture) -> list[str]:
+def run(
+    result: PurgeReport | Exception,
+    caplog: pytest.LogCaptureFixture,
+    metrics: Metrics | None = None,
+) -> list[str]:
     def purge() -> PurgeReport:
         if isinstance(result, Exception):
             raise result
         return result
 
     with caplog.at_level(logging.INFO, logger="ivrlog.purge"):
-        ctx = SimpleNamespace(purge=purge, busy=threading.Lock(), stopping=threading.Event())
+        ctx = SimpleNamespace(
+            purge=purge,
+            busy=threading.Lock(),
+            stopping=threading.Event(),
+            metrics=metrics or Metrics(),
+        )
         purge_once(ctx)  # type: ignore[arg-type]
     return [f"{r.levelname} {r.getMessage()}" for r in caplog.records]
 
@@ -43,6 +53,19 @@ def test_a_purge_that_removed_something_says_what(caplog: pytest.LogCaptureFixtu
         "INFO retention purge: 1 open calls completed, detail of 7 calls deleted (started "
         "before 100), 2 calls deleted (started before 10)"
     ]
+
+
+def test_purge_runs_and_what_they_removed_are_counted(caplog: pytest.LogCaptureFixture) -> None:
+    metrics = Metrics()
+    run(report(open_calls_completed=1, details_deleted=7, calls_deleted=2), caplog, metrics)
+    run(report(details_deleted=3), caplog, metrics)
+    run(RuntimeError("disk full"), caplog, metrics)
+    value = metrics.registry.get_sample_value
+    assert value("ivrlog_purge_runs_total", {"outcome": "ok"}) == 2
+    assert value("ivrlog_purge_runs_total", {"outcome": "failed"}) == 1
+    assert value("ivrlog_purge_removed_total", {"what": "details_deleted"}) == 10
+    assert value("ivrlog_purge_removed_total", {"what": "calls_deleted"}) == 2
+    assert value("ivrlog_purge_removed_total", {"what": "open_calls_completed"}) == 1
 
 
 def test_a_purge_that_removed_nothing_is_quiet(caplog: pytest.LogCaptureFixture) -> None:

@@ -24,11 +24,22 @@ def test_defaults_are_valid() -> None:
         ({"open_call_timeout": 59}, "open_call_timeout"),
         ({"workers": 0}, "workers"),
         ({"workers": 65}, "workers"),
+        ({"log_format": "xml"}, "log_format"),
+        ({"auth_failures_per_address": "lots"}, "auth_failures_per_address"),
+        ({"auth_failures_per_address": "20/fortnight"}, "auth_failures_per_address"),
+        ({"auth_failures_per_account": "0/minute"}, "auth_failures_per_account"),
+        ({"auth_failures_per_account": "5/minute;100/day"}, "auth_failures_per_account"),
     ],
 )
 def test_bad_values_name_the_setting(values: dict[str, object], name: str) -> None:
     with pytest.raises(SettingsError, match=f"^{name}:"):
         Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("rate", ["20/minute", "20 per minute", "5/second", "100/hour", "0", "off"])
+def test_throttle_rates_take_limits_syntax_or_off(rate: str) -> None:
+    settings = Settings(auth_failures_per_address=rate, auth_failures_per_account=rate)
+    assert settings.auth_failures_per_address == rate
 
 
 def test_every_setting_has_flag_env_and_help() -> None:
@@ -44,6 +55,10 @@ def test_every_setting_has_flag_env_and_help() -> None:
         "redaction",
         "log_level",
         "workers",
+        "auth_failures_per_address",
+        "auth_failures_per_account",
+        "metrics",
+        "log_format",
     ]
     for info in infos:
         assert info.env == "IVRLOG_" + info.name.upper()

@@ -116,3 +116,13 @@ class AccountError(Exception):
 class DatabaseError(IvrlogError):
     status = 500
     message = "Database error."
+
+
+class TooManyRequests(IvrlogError):
+    """Refused for a while (failed authentication throttled); `retry_after` in seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

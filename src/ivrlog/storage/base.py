@@ -145,6 +145,10 @@ class Store(Protocol):
     def ping(self) -> None:
         """Raise when the database does not answer."""
 
+    def database_bytes(self) -> int:
+        """The database's size on disk (SQLite: the file and its write-ahead log)."""
+        ...
+
     def close(self) -> None: ...
 
     # accounts

@@ -525,6 +525,11 @@ class PostgresStore:
         with self._pool.connection() as conn:
             conn.execute("SELECT 1").fetchone()
 
+    def database_bytes(self) -> int:
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        return int(row[0]) if row else 0
+
     def close(self) -> None:
         self._pool.close()
 

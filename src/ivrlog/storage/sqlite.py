@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -378,6 +379,13 @@ class SqliteStore:
     def ping(self) -> None:
         with self._reading() as conn:
             conn.execute("SELECT 1").fetchone()
+
+    def database_bytes(self) -> int:
+        total = 0
+        for path in (self.path, self.path + "-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                total += os.path.getsize(path)
+        return total
 
     def close(self) -> None:
         self._closed = True

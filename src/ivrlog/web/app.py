@@ -18,13 +18,15 @@ from starlette.concurrency import run_in_threadpool
 from ivrlog import __version__
 from ivrlog.core.accounts import Authenticator
 from ivrlog.core.patterns import Redactors
+from ivrlog.core.throttle import Throttle, parse_rate
 from ivrlog.settings import SETTINGS_ENV, Settings
 from ivrlog.storage import open_store
 from ivrlog.storage.base import Store
-from ivrlog.web import compat, ingest, system
+from ivrlog.web import compat, ingest, metrics, system
 from ivrlog.web.context import AppContext
 from ivrlog.web.errors import install_error_handlers
 from ivrlog.web.logs import redacted_logs
+from ivrlog.web.middleware import Observe
 from ivrlog.web.purge import maintain
 
 DESCRIPTION = """\
@@ -67,7 +69,14 @@ def create_app(
     owned = store is None
     the_store = open_store(settings.database) if store is None else store
     redactors = Redactors(the_store, builtin=settings.redaction)
-    ctx = AppContext(settings, the_store, Authenticator(the_store), redactors, clock)
+    counted = metrics.Metrics()
+    throttle = Throttle(
+        parse_rate("auth_failures_per_address", settings.auth_failures_per_address),
+        parse_rate("auth_failures_per_account", settings.auth_failures_per_account),
+        on_throttle=lambda budget: counted.throttled.labels(budget).inc(),
+    )
+    auth = Authenticator(the_store)
+    ctx = AppContext(settings, the_store, auth, redactors, clock, throttle, counted)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -99,6 +108,8 @@ def create_app(
     app.include_router(compat.router)
     app.include_router(ingest.router)
     app.include_router(system.router)
+    app.include_router(metrics.router)
+    app.add_middleware(Observe, metrics=counted)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -14,6 +14,7 @@ from ivrlog.core.query import DEFAULT_LIMIT, MAX_LIMIT, build_query, call_detail
 from ivrlog.web.context import context
 from ivrlog.web.negotiation import renderer_for
 from ivrlog.web.schemas import AllLogsPage, CallsPage, LogEntry, error_doc
+from ivrlog.web.throttled import THROTTLED_DOC
 
 router = APIRouter(tags=["Logs (Plum Fuse compatible)"])
 
@@ -69,6 +70,7 @@ _COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
         "Authentication headers invalid or the account is inactive.",
     ),
     405: error_doc("Any method but GET.", "Invalid HTTP method supplied (only GET allowed)."),
+    429: THROTTLED_DOC,
     500: error_doc("An unexpected failure; details go to the server log.", "Database error."),
 }
 _LIST_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -108,7 +110,7 @@ def _page_query(
 ) -> CallQuery:
     """Checked credentials, then checked parameters."""
     ctx = context(request)
-    account = ctx.auth.reader(request.headers.get("authorization"))
+    account = ctx.reader(request)
     return build_query(
         account.id,
         start,
@@ -230,7 +232,7 @@ async def get_call(
 
 def _call_response(request: Request, session_id: str) -> Response:
     ctx = context(request)
-    account = ctx.auth.reader(request.headers.get("authorization"))
+    account = ctx.reader(request)
     renderer = renderer_for(request.headers.get("accept"))
     fragment = call_detail(ctx.store, account.id, session_id, renderer.FORMAT, ctx.cutoff())
     return Response(renderer.detail(fragment), media_type=renderer.MEDIA_TYPE)

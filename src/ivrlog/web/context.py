@@ -9,11 +9,15 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from ivrlog.core.accounts import Authenticator
+from ivrlog.core.errors import Unauthorized
+from ivrlog.core.model import Account
 from ivrlog.core.patterns import Redactors
 from ivrlog.core.query import detail_cutoff
 from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
+from ivrlog.core.throttle import Throttle, claimed_email
 from ivrlog.settings import Settings
 from ivrlog.storage.base import Store
+from ivrlog.web.metrics import Metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +27,8 @@ class AppContext:
     auth: Authenticator
     redactors: Redactors
     clock: Callable[[], float]
+    throttle: Throttle
+    metrics: Metrics
     # set when the server shuts down: background work stops between transactions
     stopping: threading.Event = field(default_factory=threading.Event)
     # held while background work uses the store, so that shutdown can wait for it
@@ -31,6 +37,32 @@ class AppContext:
     def cutoff(self) -> int:
         """The oldest call start whose detail is readable now."""
         return detail_cutoff(self.clock(), self.settings.detail_retention_days)
+
+    def reader(self, request: Request) -> Account:
+        """The account of the request's HTTP Basic credentials, or Unauthorized; failures
+        are counted and throttled (TooManyRequests) per address and account."""
+        header = request.headers.get("authorization")
+        host = request.client.host if request.client else ""
+        self.throttle.check_address(host)
+        try:
+            return self.auth.reader(header)
+        except Unauthorized:
+            self.metrics.auth_failures.labels("basic").inc()
+            self.throttle.failed(host, claimed_email(header))
+            raise
+
+    def writer(self, request: Request) -> Account:
+        """The account of the request's Bearer ingest token, or IngestUnauthorized; failures
+        are throttled per address only (a token names no account)."""
+        header = request.headers.get("authorization")
+        host = request.client.host if request.client else ""
+        self.throttle.check_address(host)
+        try:
+            return self.auth.writer(header)
+        except Unauthorized:
+            self.metrics.auth_failures.labels("bearer").inc()
+            self.throttle.failed(host, None)
+            raise
 
     def purge(self, pause: float = 0.01) -> PurgeReport:
         """One run of the retention purge at the app's clock."""

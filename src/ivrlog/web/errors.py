@@ -15,6 +15,7 @@ from ivrlog.core.errors import (
     IvrlogError,
     MethodNotAllowed,
     NotFound,
+    TooManyRequests,
     Unauthorized,
 )
 from ivrlog.web.negotiation import renderer_for
@@ -40,6 +41,8 @@ def error_response(
 
 async def _ivrlog_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IvrlogError)
+    if isinstance(exc, TooManyRequests):
+        return error_response(request, exc, {"Retry-After": str(exc.retry_after)})
     return error_response(request, exc)
 
 

@@ -28,6 +28,7 @@ from ivrlog.web.schemas import (
     LiveUpdate,
     error_doc,
 )
+from ivrlog.web.throttled import THROTTLED_DOC
 
 router = APIRouter(tags=["Ingestion"])
 
@@ -55,13 +56,15 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 def _ingest(request: Request, body: bytes, account_id: int) -> int:
     calls = parse_batch(body, request.headers.get("content-type", ""))
     ctx = context(request)
-    return ingest_calls(ctx.store, account_id, calls, ctx.redactors.for_account(account_id))
+    accepted = ingest_calls(ctx.store, account_id, calls, ctx.redactors.for_account(account_id))
+    ctx.metrics.ingested("bulk", sum(len(call.get("detail") or ()) for call in calls), accepted)
+    return accepted
 
 
 def _append(request: Request, body: bytes, account_id: int, session_id: str) -> LiveResult:
     update = parse_update(body, request.headers.get("content-type", ""))
     ctx = context(request)
-    return append_entries(
+    result = append_entries(
         ctx.store,
         account_id,
         session_id,
@@ -69,6 +72,8 @@ def _append(request: Request, body: bytes, account_id: int, session_id: str) -> 
         now=int(ctx.clock()),
         redactor=ctx.redactors.for_account(account_id),
     )
+    ctx.metrics.ingested("live", result.appended)
+    return result
 
 
 _CALL_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/IngestCall"}
@@ -97,6 +102,7 @@ _CALL_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/IngestCall"}
             "Ingest token invalid or the account is inactive.",
         ),
         413: error_doc("Over a limit.", _TOO_LARGE),
+        429: THROTTLED_DOC,
         415: error_doc(
             "A Content-Type other than JSON or NDJSON.",
             "Content-Type 'text/plain' is not accepted.",
@@ -116,7 +122,7 @@ _CALL_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/IngestCall"}
     response_class=Response,
 )
 async def post_calls(request: Request) -> Response:
-    account = context(request).auth.writer(request.headers.get("authorization"))
+    account = context(request).writer(request)
     body = await read_body(request)
     accepted = await run_in_threadpool(_ingest, request, body, account.id)
     return Response(JSON.document({"accepted": accepted}), media_type=JSON.MEDIA_TYPE)
@@ -152,6 +158,7 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
             "The call '100035;000;1575898377' is complete: no entries can be added to it.",
         ),
         413: error_doc("Over a limit.", f"An update holds at most {MAX_ENTRIES} entries."),
+        429: THROTTLED_DOC,
         415: error_doc(
             "A Content-Type other than JSON.", "Content-Type 'text/plain' is not accepted."
         ),
@@ -167,7 +174,7 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
     response_class=Response,
 )
 async def post_entries(request: Request, session_id: str) -> Response:
-    account = context(request).auth.writer(request.headers.get("authorization"))
+    account = context(request).writer(request)
     body = await read_body(request)
     result = await run_in_threadpool(_append, request, body, account.id, session_id)
     return Response(JSON.document(result.as_dict()), media_type=JSON.MEDIA_TYPE)

@@ -106,8 +106,9 @@ def redacted_logs(source: Callable[[], Redactor]) -> Iterator[None]:
             handler.removeFilter(redacting)
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging configuration, with ivrlog's own logger on the same handler."""
+def log_config(level: str, log_format: str = "text") -> dict[str, Any]:
+    """uvicorn's logging configuration, with ivrlog's own logger on the same handler; in
+    `json` format every handler writes web/jsonlog.py's lines, each with its request id."""
     from uvicorn.config import LOGGING_CONFIG
 
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
@@ -116,4 +117,10 @@ def log_config(level: str) -> dict[str, Any]:
         "level": level.upper(),
         "propagate": False,
     }
+    if log_format == "json":
+        json_lines = {"()": "ivrlog.web.jsonlog.JsonFormatter"}
+        config["formatters"] = {"default": json_lines, "access": dict(json_lines)}
+        config["filters"] = {"request": {"()": "ivrlog.web.jsonlog.RequestFilter"}}
+        for handler in config["handlers"].values():
+            handler["filters"] = ["request"]
     return config

@@ -29,7 +29,9 @@ def purge_once(ctx: AppContext) -> None:
             report = ctx.purge()
         except Exception:
             log.exception("retention purge failed")
+            ctx.metrics.purge_done(None)
             return
+    ctx.metrics.purge_done(report)
     if ctx.stopping.is_set():
         return
     removed = report.open_calls_completed + report.details_deleted + report.calls_deleted
