@@ -117,6 +117,7 @@ def _page_query(
         raw_offset=offset,
         raw_limit=limit,
         cutoff=ctx.cutoff(),
+        call_cutoff=ctx.call_cutoff(),
     )
 
 
@@ -232,5 +233,7 @@ def _call_response(request: Request, session_id: str) -> Response:
     ctx = context(request)
     account = ctx.auth.reader(request.headers.get("authorization"))
     renderer = renderer_for(request.headers.get("accept"))
-    fragment = call_detail(ctx.store, account.id, session_id, renderer.FORMAT, ctx.cutoff())
+    fragment = call_detail(
+        ctx.store, account.id, session_id, renderer.FORMAT, ctx.cutoff(), ctx.call_cutoff()
+    )
     return Response(renderer.detail(fragment), media_type=renderer.MEDIA_TYPE)

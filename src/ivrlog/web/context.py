@@ -10,7 +10,7 @@ from fastapi import Request
 
 from ivrlog.core.accounts import Authenticator
 from ivrlog.core.patterns import Redactors
-from ivrlog.core.query import detail_cutoff
+from ivrlog.core.query import call_cutoff, detail_cutoff
 from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
 from ivrlog.settings import Settings
 from ivrlog.storage.base import Store
@@ -31,6 +31,10 @@ class AppContext:
     def cutoff(self) -> int:
         """The oldest call start whose detail is readable now."""
         return detail_cutoff(self.clock(), self.settings.detail_retention_days)
+
+    def call_cutoff(self) -> int:
+        """The oldest call start still readable at all (older calls read as unknown)."""
+        return call_cutoff(self.clock(), self.settings.call_retention_days)
 
     def purge(self, pause: float = 0.01) -> PurgeReport:
         """One run of the retention purge at the app's clock."""
