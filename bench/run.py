@@ -2,10 +2,12 @@
 one table of ratios against a floor or a peer measured in the same run.
 
 Environment:
-  BENCH_SIZES    calls in the datasets, smallest to largest (default 10000,100000,1000000)
-  BENCH_SECONDS  seconds of load a wrk measurement (default 5)
-  BENCH_BACKENDS sqlite,postgresql (default both)
-  BENCH_PEER     the Datasette executable (default .venv-peer/bin/datasette)
+  BENCH_SIZES        calls in the datasets, smallest to largest (default 10000,100000,1000000)
+  BENCH_SECONDS      seconds of load a wrk measurement (default 5)
+  BENCH_BACKENDS     sqlite,postgresql (default both)
+  BENCH_SCENARIOS    which scenarios to run (default all: B1,B2,B3,B4,B5,B11)
+  BENCH_SOAK_SECONDS seconds of B11's mixed load (default 600)
+  BENCH_PEER         the Datasette executable (default .venv-peer/bin/datasette)
 Datasets are kept in bench/out/ for a day (their detail must stay within retention);
 everything else is made and removed by the run.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -27,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,6 +43,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 from tests.pg import PostgresServer, free_port
 
+from bench import soak
 from bench.dataset import DAY, Shape, batches
 from ivrlog.core.accounts import add_account
 from ivrlog.core.ingest import prepare_call
@@ -61,6 +65,10 @@ SIZES = [int(size) for size in _env_list("BENCH_SIZES", "10000,100000,1000000")]
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 BACKENDS = _env_list("BENCH_BACKENDS", "sqlite,postgresql")
 PEER = Path(os.environ.get("BENCH_PEER", ROOT / ".venv-peer" / "bin" / "datasette"))
+ALL_SCENARIOS = ("B1", "B2", "B3", "B4", "B5", "B11")
+SCENARIOS = {name.upper() for name in _env_list("BENCH_SCENARIOS", ",".join(ALL_SCENARIOS))}
+SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "600"))
+SOAK_CALLS = 20_000  # calls in B11's database before the load starts
 
 
 # ---------------------------------------------------------------- results
@@ -607,41 +615,130 @@ def b5_peer(data: Dataset) -> None:
     )
 
 
+def b11_soak(backend: str, database: str) -> None:
+    """SOAK_SECONDS of mixed reads, bulk and live ingestion and purges against one server
+    (bench/soak.py): errors, and memory at the end against after the warm-up."""
+    now = int(time.time())
+    creds = soak.prepare(database, now, SOAK_CALLS)
+    pace = soak.Pace()
+    port = free_port()
+    what = "ivrlog soak server"
+    command = soak.server_command(BIN / "ivrlog", database, port, pace)
+    with running(command, port, what) as server:
+        result = soak.soak(
+            port,
+            server.pid,
+            creds,
+            soak.purge_command(BIN / "ivrlog", database),
+            SOAK_SECONDS,
+            pace,
+        )
+    result.server_log_errors = soak.server_log_errors(OUT / f"{what.replace(' ', '-')}.log")
+    # the server's memory second by second, to tell a plateau from a leak
+    (OUT / f"soak-memory-{backend}.json").write_text(json.dumps(result.rss_kb))
+    for sample in result.samples:
+        console.log(f"[red]B11 error[/] {sample}")
+    requests = sum(result.requests.values())
+    record(
+        "B11 soak, errors",
+        backend,
+        f"{result.total_errors} errors ({result.server_log_errors} in the server log) in "
+        f"{requests:,} requests over {result.seconds:.0f} s ({result.describe_requests()}); "
+        f"{result.purges} purges deleted the detail of {result.details_purged:,} calls "
+        f"and {result.calls_purged:,} calls",
+        "0 errors",
+        float(result.total_errors),
+        "<= 0",
+    )
+    record(
+        "B11 soak, memory",
+        backend,
+        f"VmRSS {result.rss_warm_mb:.1f} MB after a {result.warm_up:.0f} s warm-up, "
+        f"{result.rss_end_mb:.1f} MB at the end",
+        "VmRSS after the warm-up",
+        result.rss_end_mb / result.rss_warm_mb,
+        "<= 1.1",
+    )
+
+
 # ---------------------------------------------------------------- main
+
+DATASET_SCENARIOS = {"B1", "B2", "B4", "B5"}  # those that read the prepared datasets
+
+
+def check_scenarios() -> None:
+    unknown = SCENARIOS - set(ALL_SCENARIOS)
+    if unknown or not SCENARIOS:
+        sys.exit(
+            f"bench: BENCH_SCENARIOS {os.environ.get('BENCH_SCENARIOS')!r}: "
+            f"give a comma-separated list of {', '.join(ALL_SCENARIOS)}"
+        )
+
+
+def check_soak() -> None:
+    if "B11" in SCENARIOS and SOAK_SECONDS < soak.MIN_SECONDS:
+        sys.exit(f"bench: BENCH_SOAK_SECONDS {SOAK_SECONDS}: give {soak.MIN_SECONDS} or more")
 
 
 def check_tools() -> None:
-    missing = [tool for tool in ("wrk", "nginx", "curl") if shutil.which(tool) is None]
-    if not PEER.exists():
+    needed = {"wrk": {"B1", "B4", "B5"}, "nginx": {"B2"}, "curl": {"B2"}}
+    missing = [
+        tool for tool, users in needed.items() if users & SCENARIOS and shutil.which(tool) is None
+    ]
+    if "B5" in SCENARIOS and "sqlite" in BACKENDS and not PEER.exists():
         missing.append(str(PEER))
     if missing:
         sys.exit(f"bench: missing {', '.join(missing)} (make bench installs them)")
 
 
-def measure(backend: str, datasets: list[Dataset], ingest_database: str) -> None:
-    """Every scenario of one backend; B1, B2 and B5 on the largest dataset."""
-    largest = datasets[-1]
-    loads = [lookups(data) for data in datasets[:-1]] + [b1_lookup(backend, largest)]
-    b2_big_page(backend, largest)
-    b3_ingest(backend, ingest_database)
-    b4_growth(backend, datasets, loads)
-    if backend == "sqlite":  # Datasette reads SQLite files only
-        b5_peer(largest)
+def measure(backend: str, datasets: list[Dataset], new_database: Callable[[str], str]) -> None:
+    """The chosen scenarios of one backend; B1, B2 and B5 on the largest dataset."""
+    loads: list[Load] = []
+    if datasets:
+        largest = datasets[-1]
+        if "B4" in SCENARIOS:
+            loads = [lookups(data) for data in datasets[:-1]]
+        if "B1" in SCENARIOS:
+            loads.append(b1_lookup(backend, largest))
+        elif "B4" in SCENARIOS:
+            loads.append(lookups(largest))
+        if "B2" in SCENARIOS:
+            b2_big_page(backend, largest)
+    if "B3" in SCENARIOS:
+        b3_ingest(backend, new_database("ingest"))
+    if "B4" in SCENARIOS:
+        b4_growth(backend, datasets, loads)
+    if "B5" in SCENARIOS and backend == "sqlite":  # Datasette reads SQLite files only
+        b5_peer(datasets[-1])
+    if "B11" in SCENARIOS:
+        b11_soak(backend, new_database("soak"))
+
+
+def fresh_sqlite(name: str) -> str:
+    for stale in OUT.glob(f"{name}.db*"):
+        stale.unlink()
+    return str(OUT / f"{name}.db")
+
+
+def fresh_postgres(server: PostgresServer, _name: str) -> str:
+    return server.url(server.create_database())
 
 
 def main() -> None:
+    check_scenarios()
+    check_soak()
     check_tools()
     OUT.mkdir(exist_ok=True)
+    with_datasets = bool(DATASET_SCENARIOS & SCENARIOS)
     for backend in BACKENDS:
         if backend == "sqlite":
-            for stale in OUT.glob("ingest.db*"):
-                stale.unlink()
-            measure(backend, [sqlite_dataset(size) for size in SIZES], str(OUT / "ingest.db"))
+            datasets = [sqlite_dataset(size) for size in SIZES] if with_datasets else []
+            measure(backend, datasets, fresh_sqlite)
             continue
         server = PostgresServer(durable=True)
         try:
-            datasets = [postgres_dataset(server, size) for size in SIZES]
-            measure(backend, datasets, server.url(server.create_database()))
+            datasets = [postgres_dataset(server, size) for size in SIZES] if with_datasets else []
+            measure(backend, datasets, functools.partial(fresh_postgres, server))
         finally:
             server.stop()
     print_table()

@@ -7,6 +7,7 @@ import inspect
 import os
 import secrets
 import shlex
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ from ivrlog.core.patterns import Redactors
 from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
 from ivrlog.settings import SETTINGS_ENV, Settings, SettingsError, describe
 from ivrlog.storage import StoreOpenError, open_store
+from ivrlog.storage.backup import BackupRefused, backup_sqlite
 from ivrlog.storage.base import Store
 
 app = typer.Typer(
@@ -342,6 +344,37 @@ def purge(
         _show_purge(report, settings)
     if not report.scrubbed:
         raise typer.Exit(PURGE_NOT_SCRUBBED)
+
+
+@app.command()
+@with_settings("database")
+def backup(
+    path: Annotated[str, typer.Argument(help="The file to write the copy to.", show_default=False)],
+    force: Annotated[bool, typer.Option("--force", help="Replace PATH if it exists.")] = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Copy a SQLite database to PATH, consistently, while servers go on using it.
+
+    The copy is the database as it was when the backup began (SQLite's online backup, read in one snapshot), a valid ivrlog database that `ivrlog serve --db PATH` opens; it is written under a temporary name beside PATH and moved into place when complete. Refused (exit code 2, nothing written) when PATH exists (unless --force) or is the database itself, or when --db is not a SQLite ivrlog database: for PostgreSQL use pg_dump (docs/operations.md).
+    """  # noqa: E501
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("Copying the database", total=None)
+        try:
+            report = backup_sqlite(
+                settings.database,
+                path,
+                force=force,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        except BackupRefused as exc:
+            raise _fail(str(exc), 2) from None
+        except sqlite3.Error as exc:
+            raise _fail(f"The backup failed, PATH is unchanged: {exc}.") from None
+    out.print(
+        f"[bold]Backed up[/] {escape(report.source)} to {escape(report.target)}: "
+        f"{report.pages} pages ({report.bytes / 2**20:.1f} MiB) in {report.seconds:.1f} s."
+    )
 
 
 SERVER_SETTINGS = (

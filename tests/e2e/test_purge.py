@@ -297,7 +297,9 @@ def test_purge_interval_zero_purges_nothing_at_start_up(
 ) -> None:
     marker = "KEPTMARK-7b19"
     ancient_call(store, account, marker)
-    app = create_app(Settings(database=db_url, purge_interval=0), store=store, clock=lambda: NOW)
+    # a retention that keeps the call, so that the API shows it is still stored
+    settings = Settings(database=db_url, purge_interval=0, call_retention_days=500)
+    app = create_app(settings, store=store, clock=lambda: NOW)
     with TestClient(app) as client:
         assert store.count_expired(NOW, NOW) == (1, 1)
         assert marker in database_text(db_url)

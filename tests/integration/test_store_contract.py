@@ -9,6 +9,7 @@ import pytest
 
 from ivrlog.core.errors import AccountError
 from ivrlog.core.ingest import prepare_call
+from ivrlog.core.live import append_entries
 from ivrlog.core.model import CallQuery, StoredCall
 from ivrlog.storage import open_store
 from ivrlog.storage.base import Store
@@ -168,6 +169,27 @@ def test_call_detail_found_unavailable_missing(store: Store, account_id: int) ->
     assert store.call_detail(account_id, "a;1", "json", 301) == (True, None)
     assert store.call_detail(account_id, "p", "xml", 0) == (True, None)
     assert store.call_detail(account_id, "missing", "json", 0) == (False, None)
+
+
+def test_call_detail_hides_calls_started_before_the_call_cutoff(
+    store: Store, account_id: int
+) -> None:
+    store.put_calls(account_id, [stored("before", 299), stored("at", 300)])
+    opened = {"src": "1", "dest": "2", "type": "inbound"}
+    for session_id, t in (("open-before", 299), ("open-at", 300)):  # calls in progress
+        append_entries(
+            store, account_id, session_id, {**opened, "entries": [entry(timestamp=t)]}, now=t
+        )
+    for session_id in ("before", "open-before"):
+        assert store.call_detail(account_id, session_id, "json", 0, call_cutoff=300) == (
+            False,
+            None,
+        )
+        assert store.call_detail(account_id, session_id, "xml", 0)[1] is not None
+    for session_id in ("at", "open-at"):
+        found, fragment = store.call_detail(account_id, session_id, "json", 0, call_cutoff=300)
+        assert found
+        assert fragment is not None
 
 
 def test_accounts_are_isolated(store: Store, account_id: int) -> None:

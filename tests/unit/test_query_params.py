@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 
 from ivrlog.core.errors import BadRequest
-from ivrlog.core.query import build_query, detail_cutoff, parse_paging, parse_window
+from ivrlog.core.query import (
+    build_query,
+    call_cutoff,
+    detail_cutoff,
+    parse_paging,
+    parse_window,
+)
 
 
 def test_window_parses_whole_seconds() -> None:
@@ -55,9 +61,43 @@ def test_paging_errors(offset: str | None, limit: str | None, name: str, allowed
 
 
 def test_build_query_treats_empty_number_as_no_filter() -> None:
-    query = build_query(7, "10", "20", number="", raw_offset=None, raw_limit="5", cutoff=3)
+    query = build_query(
+        7, "10", "20", number="", raw_offset=None, raw_limit="5", cutoff=3, call_cutoff=1
+    )
     assert (query.account_id, query.start, query.end, query.number) == (7, 10, 20, None)
     assert (query.offset, query.limit, query.detail_cutoff) == (0, 5, 3)
+
+
+@pytest.mark.parametrize(
+    ("call_cutoff", "window"),
+    [(0, (10, 20)), (10, (10, 20)), (15, (15, 20)), (19, (19, 20)), (20, (20, 20)), (99, (20, 20))],
+)
+def test_build_query_starts_the_window_at_the_call_cutoff(
+    call_cutoff: int, window: tuple[int, int]
+) -> None:
+    query = build_query(
+        7,
+        "10",
+        "20",
+        number=None,
+        raw_offset="3",
+        raw_limit=None,
+        cutoff=0,
+        call_cutoff=call_cutoff,
+    )
+    assert (query.start, query.end) == window
+    assert (query.offset, query.limit) == (3, 1000)
+
+
+def test_build_query_checks_the_window_as_asked_before_the_cutoff() -> None:
+    with pytest.raises(BadRequest, match="Invalid end 10"):
+        build_query(
+            7, "10", "10", number=None, raw_offset=None, raw_limit=None, cutoff=0, call_cutoff=5
+        )
+
+
+def test_call_cutoff_counts_whole_days_back() -> None:
+    assert call_cutoff(1_000_000.9, 365) == 1_000_000 - 365 * 86_400
 
 
 def test_detail_cutoff_counts_whole_days_back() -> None:

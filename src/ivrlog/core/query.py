@@ -64,6 +64,12 @@ def detail_cutoff(now: float, detail_retention_days: int) -> int:
     return int(now) - detail_retention_days * SECONDS_PER_DAY
 
 
+def call_cutoff(now: float, call_retention_days: int) -> int:
+    """The oldest call start still kept (SPEC 5): an older call is never read, as if the
+    purge had deleted it already, whether or not it has run (docs/operations.md)."""
+    return int(now) - call_retention_days * SECONDS_PER_DAY
+
+
 def build_query(
     account_id: int,
     raw_start: str,
@@ -73,9 +79,14 @@ def build_query(
     raw_offset: str | None,
     raw_limit: str | None,
     cutoff: int,
+    call_cutoff: int,
 ) -> CallQuery:
+    """A checked page query. Its window starts no earlier than `call_cutoff`, so that the
+    calls past retention are neither listed nor counted in total_calls on any store,
+    before the purge deletes them (an empty window when the whole of it is past)."""
     start, end = parse_window(raw_start, raw_end)
     offset, limit = parse_paging(raw_offset, raw_limit)
+    start = min(max(start, call_cutoff), end)
     return CallQuery(
         account_id=account_id,
         start=start,
@@ -88,10 +99,18 @@ def build_query(
 
 
 def call_detail(
-    store: Store, account_id: int, session_id: str, fmt: DetailFormat, cutoff: int
+    store: Store,
+    account_id: int,
+    session_id: str,
+    fmt: DetailFormat,
+    cutoff: int,
+    call_cutoff: int,
 ) -> str:
-    """A call's entries as a stored fragment, or CallNotFound / DetailUnavailable."""
-    exists, fragment = store.call_detail(account_id, session_id, fmt, cutoff)
+    """A call's entries as a stored fragment, or CallNotFound (a call started before
+    `call_cutoff` included) / DetailUnavailable."""
+    exists, fragment = store.call_detail(
+        account_id, session_id, fmt, cutoff, call_cutoff=call_cutoff
+    )
     if not exists:
         raise CallNotFound
     if fragment is None:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from ivrlog.core.live import complete_stale
-from ivrlog.core.query import SECONDS_PER_DAY, detail_cutoff
+from ivrlog.core.query import call_cutoff, detail_cutoff
 from ivrlog.storage.base import Store
 
 PURGE_BATCH: Final = 1000
@@ -55,7 +55,7 @@ class Retention:
         """(detail cutoff, call cutoff) at `now`."""
         return (
             detail_cutoff(now, self.detail_retention_days),
-            int(now) - self.call_retention_days * SECONDS_PER_DAY,
+            call_cutoff(now, self.call_retention_days),
         )
 
     def purge_cutoffs(self, store: Store, now: float) -> tuple[int, int]:

@@ -225,8 +225,15 @@ class Store(Protocol):
         """
 
     def call_detail(
-        self, account_id: int, session_id: str, fmt: DetailFormat, detail_cutoff: int
+        self,
+        account_id: int,
+        session_id: str,
+        fmt: DetailFormat,
+        detail_cutoff: int,
+        *,
+        call_cutoff: int = 0,
     ) -> tuple[bool, str | None]:
         """(whether the account has the call, its readable detail fragment or None).
 
-        A call in progress counts: its entries so far are its detail."""
+        A call in progress counts: its entries so far are its detail. A call started
+        before `call_cutoff` (past retention, not yet purged) is as if it were not there."""

@@ -900,7 +900,13 @@ class PostgresStore:
             raise
 
     def call_detail(
-        self, account_id: int, session_id: str, fmt: DetailFormat, detail_cutoff: int
+        self,
+        account_id: int,
+        session_id: str,
+        fmt: DetailFormat,
+        detail_cutoff: int,
+        *,
+        call_cutoff: int = 0,
     ) -> tuple[bool, str | None]:
         column = "json" if fmt == "json" else "xml"
         if _nul(session_id):
@@ -908,9 +914,9 @@ class PostgresStore:
         completed = (
             f"SELECT CASE WHEN c.start >= %s THEN d.{column} END"
             " FROM calls c LEFT JOIN call_details d ON d.call_id = c.id AND d.start = c.start"
-            " WHERE c.account_id = %s AND c.session_id = %s"
+            " WHERE c.account_id = %s AND c.session_id = %s AND c.start >= %s"
         )
-        arguments = (detail_cutoff, account_id, session_id)
+        arguments = (detail_cutoff, account_id, session_id, call_cutoff)
         with self._pool.connection() as conn:
             # a completed call: one statement, one round trip (autocommit)
             row = conn.execute(completed, arguments).fetchone()
@@ -925,8 +931,8 @@ class PostgresStore:
                 return True, row[0]
             live = conn.execute(
                 "SELECT id, start >= %s AND NOT private FROM open_calls"
-                " WHERE account_id = %s AND session_id = %s",
-                (detail_cutoff, account_id, session_id),
+                " WHERE account_id = %s AND session_id = %s AND start >= %s",
+                (detail_cutoff, account_id, session_id, call_cutoff),
             ).fetchone()
             if live is None:
                 return False, None

@@ -579,15 +579,21 @@ class SqliteStore:
             raise
 
     def call_detail(
-        self, account_id: int, session_id: str, fmt: DetailFormat, detail_cutoff: int
+        self,
+        account_id: int,
+        session_id: str,
+        fmt: DetailFormat,
+        detail_cutoff: int,
+        *,
+        call_cutoff: int = 0,
     ) -> tuple[bool, str | None]:
         column = "json" if fmt == "json" else "xml"
         completed = (
             f"SELECT CASE WHEN c.start >= ? THEN d.{column} END"
             " FROM calls c LEFT JOIN call_details d ON d.call_id = c.id"
-            " WHERE c.account_id = ? AND c.session_id = ?"
+            " WHERE c.account_id = ? AND c.session_id = ? AND c.start >= ?"
         )
-        arguments = (detail_cutoff, account_id, session_id)
+        arguments = (detail_cutoff, account_id, session_id, call_cutoff)
         with self._reading() as conn:
             # a completed call: one statement is a snapshot of its own (B1's hot path)
             row = conn.execute(completed, arguments).fetchone()
@@ -601,8 +607,8 @@ class SqliteStore:
                 return True, row[0]
             live = conn.execute(
                 "SELECT id, start >= ? AND NOT private FROM open_calls"
-                " WHERE account_id = ? AND session_id = ?",
-                (detail_cutoff, account_id, session_id),
+                " WHERE account_id = ? AND session_id = ? AND start >= ?",
+                (detail_cutoff, account_id, session_id, call_cutoff),
             ).fetchone()
             if live is None:
                 return False, None

@@ -119,6 +119,7 @@ def _page_query(
         raw_offset=offset,
         raw_limit=limit,
         cutoff=ctx.cutoff(),
+        call_cutoff=ctx.call_cutoff(),
     )
 
 
@@ -234,5 +235,7 @@ def _call_response(request: Request, session_id: str) -> Response:
     ctx = context(request)
     account = ctx.reader(request)
     renderer = renderer_for(request.headers.get("accept"))
-    fragment = call_detail(ctx.store, account.id, session_id, renderer.FORMAT, ctx.cutoff())
+    fragment = call_detail(
+        ctx.store, account.id, session_id, renderer.FORMAT, ctx.cutoff(), ctx.call_cutoff()
+    )
     return Response(renderer.detail(fragment), media_type=renderer.MEDIA_TYPE)

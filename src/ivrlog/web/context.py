@@ -12,7 +12,7 @@ from ivrlog.core.accounts import Authenticator
 from ivrlog.core.errors import Unauthorized
 from ivrlog.core.model import Account
 from ivrlog.core.patterns import Redactors
-from ivrlog.core.query import detail_cutoff
+from ivrlog.core.query import call_cutoff, detail_cutoff
 from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
 from ivrlog.core.throttle import Throttle, claimed_email
 from ivrlog.settings import Settings
@@ -37,6 +37,10 @@ class AppContext:
     def cutoff(self) -> int:
         """The oldest call start whose detail is readable now."""
         return detail_cutoff(self.clock(), self.settings.detail_retention_days)
+
+    def call_cutoff(self) -> int:
+        """The oldest call start still readable at all (older calls read as unknown)."""
+        return call_cutoff(self.clock(), self.settings.call_retention_days)
 
     def reader(self, request: Request) -> Account:
         """The account of the request's HTTP Basic credentials, or Unauthorized; failures
