@@ -13,6 +13,7 @@ from ivrlog.core.model import CallQuery
 from ivrlog.core.query import DEFAULT_LIMIT, MAX_LIMIT, build_query, call_detail
 from ivrlog.web.context import context
 from ivrlog.web.negotiation import renderer_for
+from ivrlog.web.paths import check_utf8_path
 from ivrlog.web.schemas import AllLogsPage, CallsPage, LogEntry, error_doc
 
 router = APIRouter(tags=["Logs (Plum Fuse compatible)"])
@@ -206,6 +207,11 @@ def get_all_logs(
     "id may be sent with raw `;` or percent-encoded (`%3B`)." + _XML_NOTE,
     responses={
         **_ok(list[LogEntry], "The call's log entries."),
+        400: error_doc(
+            "The session id's percent-escapes are not valid UTF-8.",
+            "Invalid session_id: its percent-escapes are not valid UTF-8; send the session id "
+            "as UTF-8, each byte that is not a safe ASCII character percent-encoded.",
+        ),
         404: error_doc(
             "`No call log was found.` when the account has no such call; `There are no call "
             "log details available for this call.` when its detail is expired, private or empty.",
@@ -231,6 +237,7 @@ async def get_call(
 def _call_response(request: Request, session_id: str) -> Response:
     ctx = context(request)
     account = ctx.auth.reader(request.headers.get("authorization"))
+    check_utf8_path(request)
     renderer = renderer_for(request.headers.get("accept"))
     fragment = call_detail(ctx.store, account.id, session_id, renderer.FORMAT, ctx.cutoff())
     return Response(renderer.detail(fragment), media_type=renderer.MEDIA_TYPE)

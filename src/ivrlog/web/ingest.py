@@ -20,6 +20,7 @@ from ivrlog.core.ingest import (
 from ivrlog.core.live import LiveResult, append_entries
 from ivrlog.render import JSON
 from ivrlog.web.context import context
+from ivrlog.web.paths import check_utf8_path
 from ivrlog.web.schemas import (
     Accepted,
     IngestCall,
@@ -142,7 +143,11 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
     ),
     responses={
         200: {"model": LiveAccepted, "description": "The update was stored."},
-        400: error_doc("The body is not a JSON object.", "The body is not valid JSON."),
+        400: error_doc(
+            "The body is not a JSON object, or the session id's percent-escapes are not "
+            "valid UTF-8.",
+            "The body is not valid JSON.",
+        ),
         401: error_doc(
             "No, wrong or non-ingest credentials, or an inactive account.",
             "Ingest token invalid or the account is inactive.",
@@ -168,6 +173,7 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
 )
 async def post_entries(request: Request, session_id: str) -> Response:
     account = context(request).auth.writer(request.headers.get("authorization"))
+    check_utf8_path(request)
     body = await read_body(request)
     result = await run_in_threadpool(_append, request, body, account.id, session_id)
     return Response(JSON.document(result.as_dict()), media_type=JSON.MEDIA_TYPE)
