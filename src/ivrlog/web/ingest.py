@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core.errors import BadRequest, PayloadTooLarge
+from ivrlog.core.idempotency import KEY_HEADER, KEY_LIFETIME, idempotent_request
 from ivrlog.core.ingest import (
     MAX_BODY_BYTES,
     MAX_CALLS,
@@ -62,6 +63,8 @@ def _ingest(request: Request, body: bytes, account_id: int) -> int:
 def _append(request: Request, body: bytes, account_id: int, session_id: str) -> LiveResult:
     update = parse_update(body, request.headers.get("content-type", ""))
     ctx = context(request)
+    # several Idempotency-Key fields are one comma-separated value, as HTTP reads them
+    keys = request.headers.getlist(KEY_HEADER)
     return append_entries(
         ctx.store,
         account_id,
@@ -69,6 +72,7 @@ def _append(request: Request, body: bytes, account_id: int, session_id: str) -> 
         update,
         now=int(ctx.clock()),
         redactor=ctx.redactors.for_account(account_id),
+        idempotent=idempotent_request(", ".join(keys) if keys else None, body),
     )
 
 
@@ -137,9 +141,13 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
         "A call in progress can be read with `GET /api/call/{session_id}` but is not listed "
         "until complete; one with no new entry for `open_call_timeout` is completed by the "
         "server with `end` = its latest entry's timestamp. Updates to one call are applied "
-        "one at a time, each whole or not at all, and are not idempotent. Entries are "
-        "redacted like bulk ones. 409 when the call is already complete; nothing is stored "
-        "then."
+        "one at a time, each whole or not at all. Entries are redacted like bulk ones. 409 "
+        "when the call is already complete; nothing is stored then. "
+        f"With an `{KEY_HEADER}` header an update is idempotent: an update of the same "
+        "call with the same key is answered as the first was (even when that one completed "
+        "the call) and stores nothing; the same key with another body is refused (422). "
+        f"Without the header, a retried update appends its entries again. Keys are kept "
+        f"{KEY_LIFETIME // 3600} hours at least."
     ),
     responses={
         200: {"model": LiveAccepted, "description": "The update was stored."},
@@ -160,7 +168,11 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
         415: error_doc(
             "A Content-Type other than JSON.", "Content-Type 'text/plain' is not accepted."
         ),
-        422: {"model": IngestErrors, "description": "The update is invalid; nothing was stored."},
+        422: {
+            "model": IngestErrors,
+            "description": f"The update is invalid, or its {KEY_HEADER} was used for another "
+            "update of the call; nothing was stored.",
+        },
         500: error_doc("An unexpected failure; nothing was stored.", "Database error."),
     },
     openapi_extra={
