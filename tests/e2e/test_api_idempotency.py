@@ -120,7 +120,15 @@ def test_a_key_belongs_to_one_call_of_one_account(
 
 @pytest.mark.parametrize(
     "key",
-    ["", "x" * (MAX_KEY_LENGTH + 1), "caf\xe9".encode("latin-1"), b"tab\there", b"bell\x07"],
+    [
+        "",
+        "x" * (MAX_KEY_LENGTH + 1),
+        "caf\xe9".encode("latin-1"),
+        b"tab\there",
+        b"bell\x07",
+        b" leading",
+        b"trailing ",
+    ],
 )
 def test_a_malformed_key_is_refused(
     client: TestClient, account: Credentials, key: str | bytes

@@ -14,6 +14,7 @@ the first retention purge after that.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -21,8 +22,11 @@ from ivrlog.core.errors import BadRequest, FieldError, ValidationFailed
 
 MAX_KEY_LENGTH: Final = 255
 KEY_LIFETIME: Final = 24 * 3600  # seconds a key is kept at least
-KEY_PATTERN: Final = f"^[ -~]{{1,{MAX_KEY_LENGTH}}}$"  # printable ASCII, space to tilde
+# printable ASCII (space to tilde), neither starting nor ending with a space (HTTP would
+# strip it on the way)
+KEY_PATTERN: Final = f"^[!-~](?:[ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
 KEY_HEADER: Final = "Idempotency-Key"
+_KEY = re.compile(KEY_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +40,13 @@ class IdempotentRequest:
 
 def idempotent_request(key: str | None, body: bytes) -> IdempotentRequest | None:
     """The request's key and body hash, None without a key; BadRequest (400) for a key
-    that is not 1 to MAX_KEY_LENGTH printable ASCII characters."""
+    that KEY_PATTERN does not match."""
     if key is None:
         return None
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(" " <= c <= "~" for c in key):
+    if _KEY.fullmatch(key) is None:
         raise BadRequest(
-            f"Invalid {KEY_HEADER}: must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."
+            f"Invalid {KEY_HEADER}: must be 1 to {MAX_KEY_LENGTH} printable ASCII characters, "
+            "neither starting nor ending with a space."
         )
     return IdempotentRequest(key, hashlib.sha256(body).hexdigest())
 

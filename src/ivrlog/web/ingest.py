@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core.errors import BadRequest, PayloadTooLarge
-from ivrlog.core.idempotency import KEY_HEADER, KEY_LIFETIME, idempotent_request
+from ivrlog.core.idempotency import (
+    KEY_HEADER,
+    KEY_LIFETIME,
+    KEY_PATTERN,
+    MAX_KEY_LENGTH,
+    idempotent_request,
+)
 from ivrlog.core.ingest import (
     MAX_BODY_BYTES,
     MAX_CALLS,
@@ -23,6 +29,8 @@ from ivrlog.render import JSON
 from ivrlog.web.context import context
 from ivrlog.web.paths import check_utf8_path
 from ivrlog.web.schemas import (
+    SESSION_ID_RULE,
+    SESSION_ID_SCHEMA,
     Accepted,
     IngestCall,
     IngestErrors,
@@ -77,6 +85,26 @@ def _append(request: Request, body: bytes, account_id: int, session_id: str) -> 
 
 
 _CALL_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/IngestCall"}
+_SESSION_ID = Annotated[
+    str,
+    Path(
+        description=f"The call's session id: {SESSION_ID_RULE}",
+        json_schema_extra=SESSION_ID_SCHEMA,  # documented only: core/live.py checks it (422)
+    ),
+]
+_KEY_PARAMETER: dict[str, Any] = {
+    "name": KEY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Makes the update idempotent: a retry with the same key and body is "
+    "answered as the first was and stores nothing; another body with the key is 422.",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": KEY_PATTERN,
+    },
+}
 
 
 @router.post(
@@ -113,7 +141,9 @@ _CALL_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/IngestCall"}
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "array", "items": _CALL_SCHEMA}},
+                "application/json": {
+                    "schema": {"type": "array", "items": _CALL_SCHEMA, "maxItems": MAX_CALLS}
+                },
                 "application/x-ndjson": {"schema": _CALL_SCHEMA},
             },
         }
@@ -152,8 +182,8 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
     responses={
         200: {"model": LiveAccepted, "description": "The update was stored."},
         400: error_doc(
-            "The body is not a JSON object, or the session id's percent-escapes are not "
-            "valid UTF-8.",
+            f"The body is not a JSON object, the {KEY_HEADER} is malformed, or the session "
+            "id's percent-escapes are not valid UTF-8.",
             "The body is not valid JSON.",
         ),
         401: error_doc(
@@ -176,14 +206,15 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
         500: error_doc("An unexpected failure; nothing was stored.", "Database error."),
     },
     openapi_extra={
+        "parameters": [_KEY_PARAMETER],
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": _UPDATE_SCHEMA}},
-        }
+        },
     },
     response_class=Response,
 )
-async def post_entries(request: Request, session_id: str) -> Response:
+async def post_entries(request: Request, session_id: _SESSION_ID) -> Response:
     account = context(request).auth.writer(request.headers.get("authorization"))
     check_utf8_path(request)
     body = await read_body(request)
