@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+import orjson
+
 from ivrlog.core.errors import (
     BadRequest,
     CallComplete,
@@ -29,6 +31,7 @@ from ivrlog.core.errors import (
     PayloadTooLarge,
     ValidationFailed,
 )
+from ivrlog.core.idempotency import IdempotentRequest, KeyReused
 from ivrlog.core.ingest import (
     MAX_ENTRIES,
     Problems,
@@ -194,6 +197,36 @@ def _apply(
     )
 
 
+def _apply_once(
+    tx: LiveTransaction,
+    account_id: int,
+    session_id: str,
+    update: dict[str, Any],
+    now: int,
+    fragments: list[tuple[str, str]],
+    request: IdempotentRequest,
+) -> LiveResult:
+    """_apply, unless the key names an update already applied: its answer then. The key
+    is looked up and kept in the update's transaction, under the call's lock, so two
+    identical requests racing apply once and both get the first answer."""
+    kept = tx.kept_answer(account_id, session_id, request.key)
+    if kept is not None:
+        body_sha256, answer = kept
+        if body_sha256 != request.body_sha256:
+            raise KeyReused(request.key)
+        return LiveResult(**orjson.loads(answer))
+    result = _apply(tx, account_id, session_id, update, now, fragments)
+    tx.keep_answer(
+        account_id,
+        session_id,
+        request.key,
+        request.body_sha256,
+        orjson.dumps(result.as_dict()).decode(),
+        now,
+    )
+    return result
+
+
 def append_entries(
     store: Store,
     account_id: int,
@@ -202,8 +235,11 @@ def append_entries(
     *,
     now: int,
     redactor: Redactor | None = None,
+    idempotent: IdempotentRequest | None = None,
 ) -> LiveResult:
-    """Apply one live update to a call: create it, append entries, complete it.
+    """Apply one live update to a call: create it, append entries, complete it. With
+    `idempotent`, an update already applied with that key is answered as it was then,
+    and changes nothing (core/idempotency.py).
 
     Raises ValidationFailed (422), CallComplete (409) or PayloadTooLarge (413); nothing
     is stored then.
@@ -212,6 +248,12 @@ def append_entries(
     rules = BUILTIN_RULES if redactor is None else redactor
     # redacted and rendered before the transaction, so the writer is held only to store
     fragments = render_entries([normalize_entry(e, rules) for e in update.get("entries") or []])
+    if idempotent is not None:
+        request = idempotent
+        return _in_live(
+            store,
+            lambda tx: _apply_once(tx, account_id, session_id, update, now, fragments, request),
+        )
     return _in_live(store, lambda tx: _apply(tx, account_id, session_id, update, now, fragments))
 
 

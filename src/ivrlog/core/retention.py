@@ -3,9 +3,10 @@
 
 It completes calls left open past `open_call_timeout` (or started before the detail window,
 whose entries would be expired already), deletes the stored detail of calls
-older than `detail_retention_days` (the API already refuses to show it) and deletes calls
-older than `call_retention_days`. Every step works in bounded batches on indexed columns,
-each batch its own short transaction, so ingestion and reads go on between batches.
+older than `detail_retention_days` (the API already refuses to show it), deletes calls
+older than `call_retention_days`, and deletes the idempotency keys of live updates kept
+past their lifetime (core/idempotency.py). Every step works in bounded batches on indexed
+columns, each batch its own short transaction, so ingestion and reads go on between batches.
 Last, the store scrubs its files so that deleted content does not stay readable.
 """
 
@@ -14,9 +15,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
+from ivrlog.core.idempotency import KEY_LIFETIME
 from ivrlog.core.live import complete_stale
 from ivrlog.core.query import call_cutoff, detail_cutoff
 from ivrlog.storage.base import Store
@@ -130,6 +132,8 @@ def purge_expired(
     batching = _Batching(batch, pause, target, clock, progress, stop)
     details = batching.run(store.delete_details_before, details_before, "details")
     calls = batching.run(store.delete_calls_before, calls_before, "calls")
+    # idempotency keys past their lifetime (they hold no call content: not reported)
+    replace(batching, progress=None).run(store.delete_keys_before, int(now) - KEY_LIFETIME, "keys")
     return PurgeReport(
         open_calls_completed=completed,
         details_deleted=details,

@@ -128,6 +128,15 @@ class LiveTransaction(Protocol):
         """Up to `limit` open calls (with their account id) that got no entry since
         `touched_before` or started before `started_before`."""
 
+    def kept_answer(self, account_id: int, session_id: str, key: str) -> tuple[str, str] | None:
+        """(body SHA-256, answer JSON) kept with an idempotency key for the account's call,
+        or None. Serialised with the call's other updates (it takes the call's lock)."""
+
+    def keep_answer(
+        self, account_id: int, session_id: str, key: str, body_sha256: str, answer: str, now: int
+    ) -> None:
+        """Keep an update's answer with its idempotency key (kept_answer was None)."""
+
 
 class Store(Protocol):
     """Accounts and calls, behind one interface for SQLite and PostgreSQL."""
@@ -199,6 +208,9 @@ class Store(Protocol):
 
     def delete_calls_before(self, cutoff: int, limit: int) -> int:
         """Delete up to `limit` calls started before `cutoff` with their detail."""
+
+    def delete_keys_before(self, cutoff: int, limit: int) -> int:
+        """Delete up to `limit` idempotency keys kept before `cutoff` (with their answers)."""
 
     def scrub(self, *, only_if_owed: bool = False) -> bool:
         """Make deleted content unreadable in the database's files (journal included);

@@ -298,6 +298,37 @@ CREATE TRIGGER calls_recounted AFTER UPDATE ON calls
     FOR EACH STATEMENT EXECUTE FUNCTION ivrlog_count_calls();
 """,
     ),
+    Migration(
+        version=4,
+        description="idempotency keys of live updates, with the answer each was given",
+        # A key names one update of one call; the answer is the update's 200 body. The
+        # purge deletes keys by age (created_at); no foreign key to open_calls, since a
+        # key outlives the call's completion (core/idempotency.py).
+        sqlite="""
+CREATE TABLE idempotency_keys (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    session_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    body_sha256 TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, session_id, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+""",
+        postgresql="""
+CREATE TABLE idempotency_keys (
+    account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    session_id text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
+    body_sha256 text NOT NULL,
+    answer text NOT NULL,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (account_id, session_id, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+""",
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -448,6 +448,28 @@ class _Live:
         ).fetchall()
         return [(row[0], _open_call(row[1:])) for row in rows]
 
+    def kept_answer(self, account_id: int, session_id: str, key: str) -> tuple[str, str] | None:
+        # the call's lock first: an identical request racing this one waits here until
+        # this transaction ends, then reads the key it kept (READ COMMITTED: each
+        # statement sees what was committed before it began)
+        self._conn.execute(_LOCK_CALLS, (account_id, [session_id]))
+        row = self._conn.execute(
+            "SELECT body_sha256, answer FROM idempotency_keys"
+            " WHERE account_id = %s AND session_id = %s AND key = %s",
+            (account_id, session_id, key),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def keep_answer(
+        self, account_id: int, session_id: str, key: str, body_sha256: str, answer: str, now: int
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO idempotency_keys"
+            " (account_id, session_id, key, body_sha256, answer, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (account_id, session_id, key, body_sha256, answer, now),
+        )
+
 
 class PostgresStore:
     """A Store on one PostgreSQL database (any number of ivrlog processes may share it)."""
@@ -766,6 +788,7 @@ class PostgresStore:
     def delete_account_calls(self, account_id: int) -> int:
         with self._transaction() as conn:
             conn.execute("DELETE FROM open_calls WHERE account_id = %s", (account_id,))
+            conn.execute("DELETE FROM idempotency_keys WHERE account_id = %s", (account_id,))
             deleted = conn.execute(
                 "DELETE FROM calls WHERE account_id = %s RETURNING id, start", (account_id,)
             ).fetchall()
@@ -833,6 +856,15 @@ class PostgresStore:
         if deleted + len(rows) < limit:  # the purge's last batch
             self._fold_counts()
         return deleted + len(rows)
+
+    def delete_keys_before(self, cutoff: int, limit: int) -> int:
+        with self._transaction() as conn:
+            deleted: int = conn.execute(
+                "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY("
+                " SELECT ctid FROM idempotency_keys WHERE created_at < %s LIMIT %s))",
+                (cutoff, limit),
+            ).rowcount
+        return deleted
 
     def _fold_counts(self) -> None:
         """Fold each hour's rows of changes (one a write statement, from the triggers of

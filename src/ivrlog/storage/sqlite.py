@@ -266,6 +266,24 @@ class _Live:
         ).fetchall()
         return [(row[0], _open_call(row[1:])) for row in rows]
 
+    def kept_answer(self, account_id: int, session_id: str, key: str) -> tuple[str, str] | None:
+        row = self._conn.execute(
+            "SELECT body_sha256, answer FROM idempotency_keys"
+            " WHERE account_id = ? AND session_id = ? AND key = ?",
+            (account_id, session_id, key),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def keep_answer(
+        self, account_id: int, session_id: str, key: str, body_sha256: str, answer: str, now: int
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO idempotency_keys"
+            " (account_id, session_id, key, body_sha256, answer, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (account_id, session_id, key, body_sha256, answer, now),
+        )
+
 
 class SqliteStore:
     """A Store on one SQLite file."""
@@ -467,6 +485,7 @@ class SqliteStore:
     def delete_account_calls(self, account_id: int) -> int:
         with self._writing() as conn:
             conn.execute("DELETE FROM open_calls WHERE account_id = ?", (account_id,))
+            conn.execute("DELETE FROM idempotency_keys WHERE account_id = ?", (account_id,))
             deleted: int = conn.execute(
                 "DELETE FROM calls WHERE account_id = ?", (account_id,)
             ).rowcount
@@ -522,6 +541,15 @@ class SqliteStore:
                     )
         if deleted:
             self._scrub_owed = True
+        return deleted
+
+    def delete_keys_before(self, cutoff: int, limit: int) -> int:
+        with self._writing() as conn:
+            deleted: int = conn.execute(
+                "DELETE FROM idempotency_keys WHERE rowid IN"
+                " (SELECT rowid FROM idempotency_keys WHERE created_at < ? LIMIT ?)",
+                (cutoff, limit),
+            ).rowcount
         return deleted
 
     def scrub(self, *, only_if_owed: bool = False) -> bool:

@@ -140,6 +140,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 if path.startswith("/api/"):
                     # the handlers check their parameters: a bad one is 400, never 422
                     operation["responses"].pop("422", None)
+                for parameter in operation.get("parameters", []):
+                    if parameter["in"] == "query" and parameter["name"] in compat.EMPTY_IS_DEFAULT:
+                        parameter["allowEmptyValue"] = True
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
         app.openapi_schema = document

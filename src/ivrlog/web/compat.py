@@ -9,11 +9,20 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from ivrlog.core.ingest import MAX_TIME
 from ivrlog.core.model import CallQuery
-from ivrlog.core.query import DEFAULT_LIMIT, MAX_LIMIT, build_query, call_detail
+from ivrlog.core.query import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, build_query, call_detail
 from ivrlog.web.context import context
 from ivrlog.web.negotiation import renderer_for
-from ivrlog.web.schemas import AllLogsPage, CallsPage, LogEntry, error_doc
+from ivrlog.web.paths import check_utf8_path
+from ivrlog.web.schemas import (
+    SESSION_ID_RULE,
+    SESSION_ID_SCHEMA,
+    AllLogsPage,
+    CallsPage,
+    LogEntry,
+    error_doc,
+)
 from ivrlog.web.throttled import THROTTLED_DOC
 
 router = APIRouter(tags=["Logs (Plum Fuse compatible)"])
@@ -33,14 +42,14 @@ StartPath = Annotated[
     str,
     Path(
         description="Window start, UNIX seconds (inclusive).",
-        json_schema_extra=_shown_as("integer", minimum=0),
+        json_schema_extra=_shown_as("integer", minimum=0, maximum=MAX_TIME),
     ),
 ]
 EndPath = Annotated[
     str,
     Path(
         description="Window end, UNIX seconds (exclusive); greater than start.",
-        json_schema_extra=_shown_as("integer", minimum=0),
+        json_schema_extra=_shown_as("integer", minimum=0, maximum=MAX_TIME),
     ),
 ]
 NumberQuery = Annotated[
@@ -53,7 +62,8 @@ NumberQuery = Annotated[
 OffsetQuery = Annotated[
     str | None,
     Query(
-        description="Calls to skip (default 0).", json_schema_extra=_shown_as("integer", minimum=0)
+        description="Calls to skip (default 0).",
+        json_schema_extra=_shown_as("integer", minimum=0, maximum=MAX_OFFSET),
     ),
 ]
 LimitQuery = Annotated[
@@ -63,6 +73,9 @@ LimitQuery = Annotated[
         json_schema_extra=_shown_as("integer", minimum=1, maximum=MAX_LIMIT),
     ),
 ]
+
+# query parameters whose empty value (`offset=`) means their default
+EMPTY_IS_DEFAULT = ("offset", "limit")
 
 _COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     401: error_doc(
@@ -209,6 +222,11 @@ def get_all_logs(
     "id may be sent with raw `;` or percent-encoded (`%3B`)." + _XML_NOTE,
     responses={
         **_ok(list[LogEntry], "The call's log entries."),
+        400: error_doc(
+            "The session id's percent-escapes are not valid UTF-8.",
+            "Invalid session_id: its percent-escapes are not valid UTF-8; send the session id "
+            "as UTF-8, each byte that is not a safe ASCII character percent-encoded.",
+        ),
         404: error_doc(
             "`No call log was found.` when the account has no such call; `There are no call "
             "log details available for this call.` when its detail is expired, private or empty.",
@@ -221,7 +239,11 @@ def get_all_logs(
 async def get_call(
     request: Request,
     session_id: Annotated[
-        str, Path(description="The call's session id, e.g. `100035;000;1575898377`.")
+        str,
+        Path(
+            description="The call's session id, e.g. `100035;000;1575898377`: " + SESSION_ID_RULE,
+            json_schema_extra=SESSION_ID_SCHEMA,  # documented only: another id is not found
+        ),
     ],
 ) -> Response:
     # the hot endpoint: on SQLite its two indexed reads run on the event loop, since a
@@ -234,6 +256,7 @@ async def get_call(
 def _call_response(request: Request, session_id: str) -> Response:
     ctx = context(request)
     account = ctx.reader(request)
+    check_utf8_path(request)
     renderer = renderer_for(request.headers.get("accept"))
     fragment = call_detail(
         ctx.store, account.id, session_id, renderer.FORMAT, ctx.cutoff(), ctx.call_cutoff()

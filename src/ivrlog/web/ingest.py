@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core.errors import BadRequest, PayloadTooLarge
+from ivrlog.core.idempotency import (
+    KEY_HEADER,
+    KEY_LIFETIME,
+    KEY_PATTERN,
+    MAX_KEY_LENGTH,
+    idempotent_request,
+)
 from ivrlog.core.ingest import (
     MAX_BODY_BYTES,
     MAX_CALLS,
@@ -20,7 +27,10 @@ from ivrlog.core.ingest import (
 from ivrlog.core.live import LiveResult, append_entries
 from ivrlog.render import JSON
 from ivrlog.web.context import context
+from ivrlog.web.paths import check_utf8_path
 from ivrlog.web.schemas import (
+    SESSION_ID_RULE,
+    SESSION_ID_SCHEMA,
     Accepted,
     IngestCall,
     IngestErrors,
@@ -64,6 +74,8 @@ def _ingest(request: Request, body: bytes, account_id: int) -> int:
 def _append(request: Request, body: bytes, account_id: int, session_id: str) -> LiveResult:
     update = parse_update(body, request.headers.get("content-type", ""))
     ctx = context(request)
+    # several Idempotency-Key fields are one comma-separated value, as HTTP reads them
+    keys = request.headers.getlist(KEY_HEADER)
     result = append_entries(
         ctx.store,
         account_id,
@@ -71,12 +83,33 @@ def _append(request: Request, body: bytes, account_id: int, session_id: str) -> 
         update,
         now=int(ctx.clock()),
         redactor=ctx.redactors.for_account(account_id),
+        idempotent=idempotent_request(", ".join(keys) if keys else None, body),
     )
     ctx.metrics.ingested("live", result.appended)
     return result
 
 
 _CALL_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/IngestCall"}
+_SESSION_ID = Annotated[
+    str,
+    Path(
+        description=f"The call's session id: {SESSION_ID_RULE}",
+        json_schema_extra=SESSION_ID_SCHEMA,  # documented only: core/live.py checks it (422)
+    ),
+]
+_KEY_PARAMETER: dict[str, Any] = {
+    "name": KEY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Makes the update idempotent: a retry with the same key and body is "
+    "answered as the first was and stores nothing; another body with the key is 422.",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": KEY_PATTERN,
+    },
+}
 
 
 @router.post(
@@ -114,7 +147,9 @@ _CALL_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/IngestCall"}
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "array", "items": _CALL_SCHEMA}},
+                "application/json": {
+                    "schema": {"type": "array", "items": _CALL_SCHEMA, "maxItems": MAX_CALLS}
+                },
                 "application/x-ndjson": {"schema": _CALL_SCHEMA},
             },
         }
@@ -142,13 +177,21 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
         "A call in progress can be read with `GET /api/call/{session_id}` but is not listed "
         "until complete; one with no new entry for `open_call_timeout` is completed by the "
         "server with `end` = its latest entry's timestamp. Updates to one call are applied "
-        "one at a time, each whole or not at all, and are not idempotent. Entries are "
-        "redacted like bulk ones. 409 when the call is already complete; nothing is stored "
-        "then."
+        "one at a time, each whole or not at all. Entries are redacted like bulk ones. 409 "
+        "when the call is already complete; nothing is stored then. "
+        f"With an `{KEY_HEADER}` header an update is idempotent: an update of the same "
+        "call with the same key is answered as the first was (even when that one completed "
+        "the call) and stores nothing; the same key with another body is refused (422). "
+        f"Without the header, a retried update appends its entries again. Keys are kept "
+        f"{KEY_LIFETIME // 3600} hours at least."
     ),
     responses={
         200: {"model": LiveAccepted, "description": "The update was stored."},
-        400: error_doc("The body is not a JSON object.", "The body is not valid JSON."),
+        400: error_doc(
+            f"The body is not a JSON object, the {KEY_HEADER} is malformed, or the session "
+            "id's percent-escapes are not valid UTF-8.",
+            "The body is not valid JSON.",
+        ),
         401: error_doc(
             "No, wrong or non-ingest credentials, or an inactive account.",
             "Ingest token invalid or the account is inactive.",
@@ -162,19 +205,25 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
         415: error_doc(
             "A Content-Type other than JSON.", "Content-Type 'text/plain' is not accepted."
         ),
-        422: {"model": IngestErrors, "description": "The update is invalid; nothing was stored."},
+        422: {
+            "model": IngestErrors,
+            "description": f"The update is invalid, or its {KEY_HEADER} was used for another "
+            "update of the call; nothing was stored.",
+        },
         500: error_doc("An unexpected failure; nothing was stored.", "Database error."),
     },
     openapi_extra={
+        "parameters": [_KEY_PARAMETER],
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": _UPDATE_SCHEMA}},
-        }
+        },
     },
     response_class=Response,
 )
-async def post_entries(request: Request, session_id: str) -> Response:
+async def post_entries(request: Request, session_id: _SESSION_ID) -> Response:
     account = context(request).writer(request)
+    check_utf8_path(request)
     body = await read_body(request)
     result = await run_in_threadpool(_append, request, body, account.id, session_id)
     return Response(JSON.document(result.as_dict()), media_type=JSON.MEDIA_TYPE)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ivrlog.core.ingest import MAX_CALLS, MAX_ENTRIES, MAX_NUMBER, MAX_SESSION_ID
+from ivrlog.core.ingest import (
+    MAX_CALLS,
+    MAX_DEPTH,
+    MAX_ENTRIES,
+    MAX_NUMBER,
+    MAX_SESSION_ID,
+    MAX_TIME,
+)
+from ivrlog.core.model import CALL_TYPES, ENTRY_CLASSES
 
 
 class EventData(BaseModel):
@@ -75,21 +83,66 @@ class IngestErrors(BaseModel):
     errors: list[FieldProblem]
 
 
-class IngestEntry(LogEntry):
+# What ingestion accepts, as hand-written in core/ingest.py and core/live.py (a test ties
+# the two together: tests/e2e/test_openapi_limits.py). Unknown fields are refused except
+# in an entry's `data`; a session id is Python-printable, which no JSON Schema pattern
+# states whole: the pattern holds its Latin-1 part (U+0000 to U+00FF), the description
+# the rest.
+SESSION_ID_PATTERN: Final = r"^[^/\x00-\x1f\x7f-\xa0\xad]+$"
+SESSION_ID_RULE: Final = (
+    f"1 to {MAX_SESSION_ID} printable characters (Unicode letters, marks, numbers, "
+    "punctuation, symbols and the space), without `/`."
+)
+SESSION_ID_SCHEMA: Final[dict[str, Any]] = {
+    "minLength": 1,
+    "maxLength": MAX_SESSION_ID,
+    "pattern": SESSION_ID_PATTERN,
+}
+NO_NUL: Final = r"^[^\x00]*$"
+
+
+def _time(description: str = "UNIX seconds.") -> Any:
+    return Field(ge=0, le=MAX_TIME, description=description)
+
+
+class IngestEventData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    module_type: str = Field(description="The type of the module that ran.")
+    result_variable: str = Field(description="The module's variable name in the call flow.")
+
+
+class IngestEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line: str = Field(description="The log line.")
+    data: IngestEventData = Field(
+        description="module_type and result_variable, and any other keys (JSON values, "
+        f"objects and lists nested at most {MAX_DEPTH} deep), stored as sent."
+    )
+
+
+class IngestEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    event: IngestEvent
+    class_: Literal[ENTRY_CLASSES] = Field(alias="class")  # type: ignore[valid-type]
+    timestamp: int = _time()
     private: bool = Field(
         False, description="Store `[private]` for the line and every data value but the two kept."
     )
 
 
 class IngestCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     session_id: str = Field(
-        min_length=1, max_length=MAX_SESSION_ID, description="Printable, without `/`."
+        min_length=1,
+        max_length=MAX_SESSION_ID,
+        pattern=SESSION_ID_PATTERN,
+        description=SESSION_ID_RULE,
     )
-    src: str = Field(max_length=MAX_NUMBER)
-    dest: str = Field(max_length=MAX_NUMBER)
-    type: Literal["inbound", "outbound", "transfer"]
-    start: int = Field(ge=0)
-    end: int = Field(ge=0, description="Not before start.")
+    src: str = Field(max_length=MAX_NUMBER, pattern=NO_NUL)
+    dest: str = Field(max_length=MAX_NUMBER, pattern=NO_NUL)
+    type: Literal[CALL_TYPES]  # type: ignore[valid-type]
+    start: int = _time()
+    end: int = _time("UNIX seconds, not before start.")
     private: bool = Field(False, description="Keep the summary only; no entry is stored.")
     detail: list[IngestEntry] = Field(default_factory=list, max_length=MAX_ENTRIES)
 
@@ -102,15 +155,17 @@ class LiveUpdate(BaseModel):
     """Every field is optional (src, dest and type are needed on the call's first update);
     null is not accepted where a string or a number is expected, except for end."""
 
-    model_config = ConfigDict(json_schema_extra=_none_required)
-    src: str = Field(max_length=MAX_NUMBER, description="Needed when the call is new.")
-    dest: str = Field(max_length=MAX_NUMBER, description="Needed when the call is new.")
-    type: Literal["inbound", "outbound", "transfer"] = Field(
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_none_required)
+    src: str = Field(
+        max_length=MAX_NUMBER, pattern=NO_NUL, description="Needed when the call is new."
+    )
+    dest: str = Field(
+        max_length=MAX_NUMBER, pattern=NO_NUL, description="Needed when the call is new."
+    )
+    type: Literal[CALL_TYPES] = Field(  # type: ignore[valid-type]
         description="Needed when the call is new; may change later (e.g. to transfer)."
     )
-    start: int = Field(
-        ge=0, description="Default: the earliest entry's timestamp when the call is new."
-    )
+    start: int = _time("Default: the earliest entry's timestamp when the call is new.")
     private: bool = Field(
         False,
         description="Make the call private: its stored entries are dropped, later ones are not "
@@ -120,9 +175,12 @@ class LiveUpdate(BaseModel):
         default_factory=list,
         max_length=MAX_ENTRIES,
         description="Kept in timestamp order (ties in arrival order): an entry older than "
-        "those stored is placed by its timestamp and counted in `out_of_order`.",
+        "those stored is placed by its timestamp and counted in `out_of_order`. At most "
+        f"{MAX_ENTRIES} entries a call, over all its updates (413 beyond).",
     )
-    end: int | None = Field(None, ge=0, description="Completes the call (not before start).")
+    end: int | None = Field(
+        None, ge=0, le=MAX_TIME, description="Completes the call (not before start)."
+    )
 
 
 class LiveAccepted(BaseModel):
