@@ -90,7 +90,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, 
     db = Path(tmp_path_factory.mktemp("schemathesis")) / "ivrlog.db"
     store = open_store(str(db))
     creds = add_account(store, "fuzz@example.com", now=NOW)
-    app = create_app(Settings(database=str(db), purge_interval=0), store=store, clock=lambda: NOW)
+    # thousands of requests with wrong credentials from one address would be throttled
+    # (429, documented), and schemathesis's ignored_auth check wants their 401: throttling
+    # has tests of its own (tests/e2e/test_throttle.py)
+    unthrottled = Settings(
+        database=str(db),
+        purge_interval=0,
+        auth_failures_per_address="off",
+        auth_failures_per_account="off",
+    )
+    app = create_app(unthrottled, store=store, clock=lambda: NOW)
     yield app, creds
     store.close()
 
