@@ -6,6 +6,7 @@ and nothing is written unless the whole batch is valid.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterable
@@ -332,15 +333,37 @@ def prepare_call(call: dict[str, Any], redactor: Redactor = BUILTIN_RULES) -> St
     )
 
 
+def past_detail_retention(call: StoredCall, detail_cutoff: int) -> StoredCall:
+    """`call` without its detail when it started before `detail_cutoff`: that detail could
+    never be read, and the purge may be dropping the place it would be written to (a
+    PostgreSQL day partition)."""
+    if call.start >= detail_cutoff or call.detail_json is None:
+        return call
+    return dataclasses.replace(call, entry_count=0, detail_json=None, detail_xml=None)
+
+
 def ingest_calls(
-    store: Store, account_id: int, calls: list[Any], redactor: Redactor | None = None
+    store: Store,
+    account_id: int,
+    calls: list[Any],
+    redactor: Redactor | None = None,
+    *,
+    cutoffs: tuple[int, int] | None = None,
 ) -> int:
     """Validate, redact and store a batch atomically; the number of calls accepted.
 
-    Without a redactor the built-in rules (card numbers, SSNs) apply."""
+    Without a redactor the built-in rules (card numbers, SSNs) apply. With `cutoffs`
+    (the detail and call cutoffs of retention, now), what retention has already removed
+    is not written: a call started before the call cutoff is accepted but not stored, the
+    detail of one started before the detail cutoff is dropped (both would read as gone)."""
     validate_batch(calls)
     rules = BUILTIN_RULES if redactor is None else redactor
-    prepared = [prepare_call(call, rules) for call in calls]
+    detail_cutoff, call_cutoff = (0, 0) if cutoffs is None else cutoffs
+    prepared = [
+        past_detail_retention(prepare_call(call, rules), detail_cutoff)
+        for call in calls
+        if call["start"] >= call_cutoff
+    ]
     if prepared:
         store.put_calls(account_id, prepared)
-    return len(prepared)
+    return len(calls)

@@ -41,6 +41,7 @@ from ivrlog.core.ingest import (
     check_time,
     check_unknown,
     normalize_entry,
+    past_detail_retention,
     render_entries,
 )
 from ivrlog.core.model import OpenCall, StoredCall
@@ -143,6 +144,7 @@ def _apply(
     update: dict[str, Any],
     now: int,
     fragments: list[tuple[str, str]],
+    detail_cutoff: int = 0,
 ) -> LiveResult:
     call = tx.open_call(account_id, session_id)
     if call is None:
@@ -190,7 +192,8 @@ def _apply(
             call.id, first_seq, [(t, j, x) for t, (j, x) in zip(timestamps, fragments, strict=True)]
         )
     if end is not None:
-        tx.finish(account_id, call.id, _stored(call, tx.entries(call.id), end))
+        stored = past_detail_retention(_stored(call, tx.entries(call.id), end), detail_cutoff)
+        tx.finish(account_id, call.id, stored)
     appended = 0 if private else len(entries)
     return LiveResult(
         session_id, appended, 0 if private else out_of_order, call.entry_count, end is not None
@@ -205,6 +208,7 @@ def _apply_once(
     now: int,
     fragments: list[tuple[str, str]],
     request: IdempotentRequest,
+    detail_cutoff: int = 0,
 ) -> LiveResult:
     """_apply, unless the key names an update already applied: its answer then. The key
     is looked up and kept in the update's transaction, under the call's lock, so two
@@ -215,7 +219,7 @@ def _apply_once(
         if body_sha256 != request.body_sha256:
             raise KeyReused(request.key)
         return LiveResult(**orjson.loads(answer))
-    result = _apply(tx, account_id, session_id, update, now, fragments)
+    result = _apply(tx, account_id, session_id, update, now, fragments, detail_cutoff)
     tx.keep_answer(
         account_id,
         session_id,
@@ -236,13 +240,15 @@ def append_entries(
     now: int,
     redactor: Redactor | None = None,
     idempotent: IdempotentRequest | None = None,
+    detail_cutoff: int = 0,
 ) -> LiveResult:
     """Apply one live update to a call: create it, append entries, complete it. With
     `idempotent`, an update already applied with that key is answered as it was then,
     and changes nothing (core/idempotency.py).
 
     Raises ValidationFailed (422), CallComplete (409) or PayloadTooLarge (413); nothing
-    is stored then.
+    is stored then. A call completed with a start before `detail_cutoff` is stored
+    without its detail (it could never be read: ingest_calls does the same).
     """
     validate_update(session_id, update)
     rules = BUILTIN_RULES if redactor is None else redactor
@@ -252,9 +258,13 @@ def append_entries(
         request = idempotent
         return _in_live(
             store,
-            lambda tx: _apply_once(tx, account_id, session_id, update, now, fragments, request),
+            lambda tx: _apply_once(
+                tx, account_id, session_id, update, now, fragments, request, detail_cutoff
+            ),
         )
-    return _in_live(store, lambda tx: _apply(tx, account_id, session_id, update, now, fragments))
+    return _in_live(
+        store, lambda tx: _apply(tx, account_id, session_id, update, now, fragments, detail_cutoff)
+    )
 
 
 def _in_live(store: Store, body: Callable[[LiveTransaction], T]) -> T:
@@ -297,7 +307,8 @@ def complete_stale(
             if moved and moved + call.entry_count > entries_per_transaction:
                 break
             end = max(call.start, call.last_timestamp or call.start)
-            tx.finish(account_id, call.id, _stored(call, tx.entries(call.id), end))
+            stored = _stored(call, tx.entries(call.id), end)
+            tx.finish(account_id, call.id, past_detail_retention(stored, started_before))
             moved += call.entry_count
             done += 1
         return bool(stale), done

@@ -66,7 +66,13 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 def _ingest(request: Request, body: bytes, account_id: int) -> int:
     calls = parse_batch(body, request.headers.get("content-type", ""))
     ctx = context(request)
-    accepted = ingest_calls(ctx.store, account_id, calls, ctx.redactors.for_account(account_id))
+    accepted = ingest_calls(
+        ctx.store,
+        account_id,
+        calls,
+        ctx.redactors.for_account(account_id),
+        cutoffs=(ctx.cutoff(), ctx.call_cutoff()),
+    )
     ctx.metrics.ingested("bulk", sum(len(call.get("detail") or ()) for call in calls), accepted)
     return accepted
 
@@ -84,6 +90,7 @@ def _append(request: Request, body: bytes, account_id: int, session_id: str) -> 
         now=int(ctx.clock()),
         redactor=ctx.redactors.for_account(account_id),
         idempotent=idempotent_request(", ".join(keys) if keys else None, body),
+        detail_cutoff=ctx.cutoff(),
     )
     ctx.metrics.ingested("live", result.appended)
     return result
