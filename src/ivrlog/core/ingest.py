@@ -277,12 +277,12 @@ def validate_batch(calls: list[Any]) -> None:
 
 
 def normalize_entry(entry: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
-    """An entry in the stored shape and key order: private content replaced, then
-    sensitive values redacted."""
+    """An entry in the stored shape and key order: private content replaced (a private
+    entry's, or one of the account's sensitive modules), then sensitive values redacted."""
     event = entry["event"]
     data = event["data"]
     line = event["line"]
-    if entry.get("private", False):
+    if entry.get("private", False) or (redactor.sensitive and redactor.sensitive.match(data)):
         line = PRIVATE
         data = {key: value if key in _KEPT_DATA else PRIVATE for key, value in data.items()}
     if redactor.active:

@@ -1,29 +1,48 @@
 r"""Redaction: what ivrlog blanks out of call logs before anything is written.
 
-Built-in rules (`Redactor(builtin=True)`, on by default), applied in this order:
+Built-in rules (`Redactor(builtin=True)`, on by default) look at the text in its canonical
+spelling (`ivrlog.core.spelling`: digits of any script as ASCII digits, every space,
+dash or invisible character as a *strong* separator, `. / , _ +` and line breaks as *weak*
+ones, percent-encoded characters as what they encode), and apply, in this order:
 
-1. Payment card numbers. A *run* is a maximal stretch of ASCII digits in which consecutive
-   digits are separated by at most three spaces or dashes (`_SEPARATOR`). In a run
-   of 13 or more digits every window of 13 to 19 consecutive digits is checked with Luhn;
-   the characters spanned by the windows that pass, merged where they overlap or touch,
-   become `[redacted]`. A card written plain, spaced or dashed is therefore never readable,
-   whatever surrounds it. This over-redacts by design: a 13-digit string has a one-in-ten
-   chance of passing Luhn, and longer digit strings (order numbers, timestamps run together)
-   hold more windows, so often lose part of themselves too.
-2. US social security numbers, `ddd-dd-dddd`, with no digit boundary required.
+1. Payment card numbers. A *run* is a stretch of digits in which each two consecutive
+   digits are separated by
+   - nothing, or one to three strong separators (`4111 1111`, `4111 - 1111`), whatever
+     the digits around; or
+   - four to eight strong separators, or one or two weak ones (`4111.1111`,
+     `4111\r\n1111`), when the digits before form a group of 4 to 6 digits and those
+     after a group of 3 to 6 (a *group*: digits with nothing between them).
+   In a run of 13 or more digits every window of 13 to 19 consecutive digits is checked
+   with Luhn. The windows that pass are widened to the whole *groups* (digits with
+   nothing between them) they touch, and each stretch of characters so covered becomes
+   `[redacted]`: so `ref 1234 4111 1111 1111 1111` loses `1234` too, and what is left
+   holds no digit of a group that lost some (redacting again changes nothing). This
+   over-redacts by design: a 13-digit string has a one-in-ten chance of passing Luhn,
+   and longer digit strings (order numbers, timestamps run together) hold more windows.
+2. US social security numbers, 3, 2 and 4 digits each separated by one to three strong
+   separators or one full stop (`123-45-6789`, `123 45 6789`, `123.45.6789`), with no
+   digit boundary required, in what the card rule left; widened to whole groups too.
 
 Then each of the account's own patterns (checked by `ivrlog.core.pattern_check` and run by
-RE2, in time linear in the text), `pattern.sub("[redacted]", text)`.
+RE2, in time linear in the text), `pattern.sub("[redacted]", text)`, on the text as
+written.
+
+An entry of a sensitive module (`ivrlog.core.sensitive`) is stored as a private entry:
+`Redactor.sensitive` says which modules are (core.ingest.normalize_entry applies it).
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
+
+from ivrlog.core.sensitive import NONE, SensitiveNames
+from ivrlog.core.spelling import Canonical, canonical, decoded
 
 REDACTED: Final = "[redacted]"
 
@@ -36,13 +55,31 @@ class CompiledPattern(Protocol):
 
 # ---------------------------------------------------------------- built-in rules
 
-# What may stand between two digits of a card: up to three spaces (a tab, or any Unicode
-# space separator: no-break, en, em, thin, narrow, ideographic...) or dashes (hyphen-minus,
-# the Unicode dashes, the minus sign), as in `4111 1111`, `4111 - 1111`, `4111\u00a01111`.
-_SEPARATOR: Final = "[\t \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u2010-\u2015\u2212-]{0,3}"
-_RUN: Final = re.compile(f"[0-9](?:{_SEPARATOR}[0-9]){{12,}}")  # a run holding 13+ digits
-_SSN: Final = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
-_CANDIDATE: Final = re.compile(f"[0-9](?:{_SEPARATOR}[0-9]){{12}}|" + _SSN.pattern)
+# In the canonical spelling a strong separator is " ", a weak one "." (a full stop) or ",".
+_SHORT: Final = " {0,3}"  # between any two digits
+MAX_SEPARATOR: Final = 8  # strong separators between two groups
+# between a group of 4 to 6 digits (at least 4 digits before, not 7) and one of 3 to 6
+_LONG: Final = (
+    f"(?<=[0-9]{{4}})(?<![0-9]{{7}})(?: {{4,{MAX_SEPARATOR}}}|[.,]{{1,2}})(?=[0-9]{{3,6}}(?![0-9]))"
+)
+# A run of 13 or more digits. It starts at a digit that follows none (a run's first
+# digit), and takes as many digits as it can without giving any back (each step has one
+# way to match): linear, and several times faster than letting the engine backtrack.
+_RUN: Final = re.compile(f"(?<![0-9])[0-9](?:(?:{_SHORT}|{_LONG})[0-9]){{12,}}+")
+_SSN: Final = re.compile(r"[0-9]{3}(?: {1,3}|\.)[0-9]{2}(?: {1,3}|\.)[0-9]{4}")
+
+# Cheap tests that rule out most text before the rules above run:
+# 1. nine digits (an SSN's; a card has 13) at most eight characters apart in the text as
+#    written (percent-encoded text aside): without them, nothing is spelled out at all;
+_NINE_DIGITS: Final = re.compile(r"\d(?:\D{0,8}\d){8}")
+# 2. in the canonical spelling reduced to its shape (digits "0", separators kept, all
+#    else "|"), 13 digits in a row once separators are dropped, or an SSN's shape.
+_SHAPE: Final = bytes(
+    byte if byte in b" .," else 48 if 48 <= byte <= 57 else 124 for byte in range(256)
+)
+_THIRTEEN: Final = b"0" * 13
+_GROUP: Final = re.compile("[0-9]+")  # a group: digits with nothing between them
+_SSN_SHAPE: Final = re.compile(rb"000(?: {1,3}|\.)00(?: {1,3}|\.)0000")
 # an SSN is 11 characters, a card 13 digits or more: nothing shorter holds a candidate
 _SHORTEST_CANDIDATE: Final = 11
 _DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn: a digit doubled, digits summed
@@ -77,28 +114,64 @@ def _card_spans(run: re.Match[str]) -> Iterator[tuple[int, int]]:
                 break
 
 
-def _merged(spans: Iterator[tuple[int, int]]) -> Iterator[tuple[int, int]]:
-    """Spans sorted by start, with overlapping or touching ones merged."""
-    current: tuple[int, int] | None = None
-    for start, end in spans:
-        if current is not None and start <= current[1]:
-            current = (current[0], max(current[1], end))
-            continue
-        if current is not None:
-            yield current
-        current = (start, end)
-    if current is not None:
-        yield current
+def _widened(spans: list[tuple[int, int]], digits: str) -> list[tuple[int, int]]:
+    """Spans (each from a digit to a digit) widened to the whole groups of digits they
+    touch, in order, merged where they overlap or touch."""
+    if not spans:
+        return []
+    groups = [group.span() for group in _GROUP.finditer(digits)]
+    starts = [start for start, _ in groups]
+    widened: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        start = groups[bisect.bisect_right(starts, start) - 1][0]
+        end = groups[bisect.bisect_right(starts, end - 1) - 1][1]
+        if widened and start <= widened[-1][1]:
+            widened[-1] = (widened[-1][0], max(end, widened[-1][1]))
+        else:
+            widened.append((start, end))
+    return widened
 
 
-def _redact_cards(text: str) -> str:
+def _secrets(spelled: Canonical) -> list[tuple[int, int]]:
+    """The spans, in the text, of the secrets its canonical spelling shows, in order."""
+    digits = spelled.text
+    shape = digits.encode("utf-8", "surrogatepass").translate(_SHAPE)
+    if _THIRTEEN not in shape.translate(None, b" .,") and not _SSN_SHAPE.search(shape):
+        return []
+    runs = _RUN.finditer(digits)
+    cards = _widened([span for run in runs for span in _card_spans(run)], digits)
+    for start, end in cards:  # SSNs are looked for in what the card rule left
+        digits = digits[:start] + "x" * (end - start) + digits[end:]
+    ssns = _widened([m.span() for m in _SSN.finditer(digits)], digits)
+    return [spelled.span(start, end) for start, end in _joined([*cards, *ssns])]
+
+
+def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans in order, merged where they overlap or touch."""
+    joined: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(end, joined[-1][1]))
+        else:
+            joined.append((start, end))
+    return joined
+
+
+def _redact_builtin(text: str) -> str:
+    encoded = decoded(text)
+    if encoded is None and not _NINE_DIGITS.search(text):
+        return text
+    found = _secrets(canonical(text))
+    if encoded is not None:  # secrets as written and as decoded
+        found = _joined([*found, *_secrets(encoded)])
+    if not found:
+        return text
     pieces: list[str] = []
     done = 0
-    for run in _RUN.finditer(text):
-        for start, end in _merged(_card_spans(run)):
-            pieces += (text[done:start], REDACTED)
-            done = end
-    return "".join([*pieces, text[done:]]) if pieces else text
+    for start, end in found:
+        pieces += (text[done:start], REDACTED)
+        done = end
+    return "".join([*pieces, text[done:]])
 
 
 def _is_card_number(value: Any) -> bool:
@@ -117,10 +190,12 @@ def _is_card_number(value: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Redactor:
-    """Built-in rules (cards, then SSNs) if `builtin`, then each `custom` pattern."""
+    """Built-in rules (cards, then SSNs) if `builtin`, then each `custom` pattern; and the
+    account's sensitive modules, whose entries are stored as private ones."""
 
     builtin: bool = True
     custom: tuple[CompiledPattern, ...] = ()  # checked by check_pattern, compiled by RE2
+    sensitive: SensitiveNames = NONE
 
     @property
     def active(self) -> bool:
@@ -128,8 +203,8 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """`value` with every secret replaced by REDACTED (`value` itself if none)."""
-        if self.builtin and len(value) >= _SHORTEST_CANDIDATE and _CANDIDATE.search(value):
-            value = _SSN.sub(REDACTED, _redact_cards(value))
+        if self.builtin and len(value) >= _SHORTEST_CANDIDATE:
+            value = _redact_builtin(value)
         for pattern in self.custom:
             value = pattern.sub(REDACTED, value)
         return value
