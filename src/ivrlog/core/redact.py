@@ -2,26 +2,27 @@ r"""Redaction: what ivrlog blanks out of call logs before anything is written.
 
 Built-in rules (`Redactor(builtin=True)`, on by default) look at the text in its canonical
 spelling (`ivrlog.core.spelling`: digits of any script as ASCII digits, every space,
-dash or invisible character as a *strong* separator, `. / , _ +` and line breaks as *weak*
+dash or invisible character as a *strong* separator, `. + / , _` and line breaks as *weak*
 ones, percent-encoded characters as what they encode), and apply, in this order:
 
-1. Payment card numbers. A *run* is a stretch of digits in which each two consecutive
-   digits are separated by
-   - nothing, or one to three strong separators (`4111 1111`, `4111 - 1111`), whatever
-     the digits around; or
+1. Payment card numbers. A *group* is a stretch of digits with nothing between them; a
+   *run* is a stretch of groups in which each two consecutive groups are separated by
+   - one to three strong separators (`4111 1111`, `4111 - 1111`, `4 1 1 1`), when
+     neither group holds more than 8 digits; or
    - four to eight strong separators, or one or two weak ones (`4111.1111`,
-     `4111\r\n1111`), when the digits before form a group of 4 to 6 digits and those
-     after a group of 3 to 6 (a *group*: digits with nothing between them).
+     `4111\r\n1111`), when the group before holds 4 to 6 digits and the one after 3 to
+     6.
    In a run of 13 or more digits every window of 13 to 19 consecutive digits is checked
-   with Luhn. The windows that pass are widened to the whole *groups* (digits with
-   nothing between them) they touch, and each stretch of characters so covered becomes
-   `[redacted]`: so `ref 1234 4111 1111 1111 1111` loses `1234` too, and what is left
-   holds no digit of a group that lost some (redacting again changes nothing). This
-   over-redacts by design: a 13-digit string has a one-in-ten chance of passing Luhn,
-   and longer digit strings (order numbers, timestamps run together) hold more windows.
+   with Luhn. The windows that pass are widened to the whole groups they touch, and each
+   stretch of characters so covered becomes `[redacted]`: `ref 1234 4111 1111 1111 1111`
+   loses `1234` too, and what is left holds no digit of a group that lost some
+   (redacting again changes nothing). This over-redacts by design: a 13-digit string
+   has a one-in-ten chance of passing Luhn, and longer digit strings (order numbers,
+   timestamps run together) hold more windows.
 2. US social security numbers, 3, 2 and 4 digits each separated by one to three strong
-   separators or one full stop (`123-45-6789`, `123 45 6789`, `123.45.6789`), with no
-   digit boundary required, in what the card rule left; widened to whole groups too.
+   separators, one full stop or one plus sign (`123-45-6789`, `123 45 6789`,
+   `123.45.6789`, `123+45+6789`), with no digit boundary required, in what the card
+   rule left; widened to whole groups too.
 
 Then each of the account's own patterns (checked by `ivrlog.core.pattern_check` and run by
 RE2, in time linear in the text), `pattern.sub("[redacted]", text)`, on the text as
@@ -55,18 +56,21 @@ class CompiledPattern(Protocol):
 
 # ---------------------------------------------------------------- built-in rules
 
-# In the canonical spelling a strong separator is " ", a weak one "." (a full stop) or ",".
-_SHORT: Final = " {0,3}"  # between any two digits
-MAX_SEPARATOR: Final = 8  # strong separators between two groups
-# between a group of 4 to 6 digits (at least 4 digits before, not 7) and one of 3 to 6
+# In the canonical spelling a strong separator is " ", a weak one "." (a full stop), "+"
+# (a plus sign) or ",". Between two digits of a run may stand:
+MAX_GROUP: Final = 8  # 1. up to three strong separators, between groups of 1 to 8 digits
+_SHORT: Final = f"(?<![0-9]{{{MAX_GROUP + 1}}}) {{1,3}}(?=[0-9]{{1,{MAX_GROUP}}}(?![0-9]))"
+MAX_SEPARATOR: Final = 8  # 2. up to eight strong ones, or one or two weak ones, between
+# a group of 4 to 6 digits (at least 4 digits before, not 7) and one of 3 to 6
 _LONG: Final = (
-    f"(?<=[0-9]{{4}})(?<![0-9]{{7}})(?: {{4,{MAX_SEPARATOR}}}|[.,]{{1,2}})(?=[0-9]{{3,6}}(?![0-9]))"
+    f"(?<=[0-9]{{4}})(?<![0-9]{{7}})(?: {{4,{MAX_SEPARATOR}}}|[.,+]{{1,2}})"
+    "(?=[0-9]{3,6}(?![0-9]))"
 )
 # A run of 13 or more digits. It starts at a digit that follows none (a run's first
 # digit), and takes as many digits as it can without giving any back (each step has one
 # way to match): linear, and several times faster than letting the engine backtrack.
-_RUN: Final = re.compile(f"(?<![0-9])[0-9](?:(?:{_SHORT}|{_LONG})[0-9]){{12,}}+")
-_SSN: Final = re.compile(r"[0-9]{3}(?: {1,3}|\.)[0-9]{2}(?: {1,3}|\.)[0-9]{4}")
+_RUN: Final = re.compile(f"(?<![0-9])[0-9](?:(?:{_SHORT}|{_LONG})?[0-9]){{12,}}+")
+_SSN: Final = re.compile(r"[0-9]{3}(?: {1,3}|[.+])[0-9]{2}(?: {1,3}|[.+])[0-9]{4}")
 
 # Cheap tests that rule out most text before the rules above run:
 # 1. nine digits (an SSN's; a card has 13) at most eight characters apart in the text as
@@ -75,11 +79,11 @@ _NINE_DIGITS: Final = re.compile(r"\d(?:\D{0,8}\d){8}")
 # 2. in the canonical spelling reduced to its shape (digits "0", separators kept, all
 #    else "|"), 13 digits in a row once separators are dropped, or an SSN's shape.
 _SHAPE: Final = bytes(
-    byte if byte in b" .," else 48 if 48 <= byte <= 57 else 124 for byte in range(256)
+    byte if byte in b" .,+" else 48 if 48 <= byte <= 57 else 124 for byte in range(256)
 )
 _THIRTEEN: Final = b"0" * 13
 _GROUP: Final = re.compile("[0-9]+")  # a group: digits with nothing between them
-_SSN_SHAPE: Final = re.compile(rb"000(?: {1,3}|\.)00(?: {1,3}|\.)0000")
+_SSN_SHAPE: Final = re.compile(rb"000(?: {1,3}|[.+])00(?: {1,3}|[.+])0000")
 # an SSN is 11 characters, a card 13 digits or more: nothing shorter holds a candidate
 _SHORTEST_CANDIDATE: Final = 11
 _DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn: a digit doubled, digits summed
@@ -136,7 +140,7 @@ def _secrets(spelled: Canonical) -> list[tuple[int, int]]:
     """The spans, in the text, of the secrets its canonical spelling shows, in order."""
     digits = spelled.text
     shape = digits.encode("utf-8", "surrogatepass").translate(_SHAPE)
-    if _THIRTEEN not in shape.translate(None, b" .,") and not _SSN_SHAPE.search(shape):
+    if _THIRTEEN not in shape.translate(None, b" .,+") and not _SSN_SHAPE.search(shape):
         return []
     runs = _RUN.finditer(digits)
     cards = _widened([span for run in runs for span in _card_spans(run)], digits)

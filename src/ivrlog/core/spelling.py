@@ -9,8 +9,9 @@ In the canonical spelling every character of the text becomes one character:
   (category Pd, soft hyphen, minus signs and dash look-alikes: `DASH_LIKE`), or an
   invisible formatting character (category Cf: zero-width space and joiners, word joiner,
   byte order mark, direction marks...);
-- a *weak* separator becomes `.` when it is a full stop (`FULL_STOPS`) or `,` for the
-  others (`WEAK`: `/ , _ +`, line breaks, their fullwidth forms);
+- a *weak* separator becomes `.` when it is a full stop (`FULL_STOPS`), `+` when it is a
+  plus sign (a space in a URL's query string: `PLUS`), or `,` for the others (`WEAK`:
+  `/ , _`, line breaks, their fullwidth forms);
 - anything else is kept as it is (so it is neither a digit nor a separator).
 
 `canonical` keeps the text's length: its i-th character is the text's i-th. `decoded`
@@ -36,9 +37,10 @@ DASH_LIKE: Final = (
 )
 STRONG: Final = "\t" + DASH_LIKE  # with every character of categories Zs, Pd and Cf
 FULL_STOPS: Final = ".\uff0e\u3002\uff61\ufe52\u2024"
+PLUS: Final = "+\uff0b"
 WEAK: Final = (
-    "/,_+\n\r\x0b\x0c\x85\u2028\u2029"  # slash, comma, underscore, plus, line breaks
-    "\uff0f\uff0c\uff3f\uff0b\u3001\uff64\ufe50\u2044\u2215\u060c\u066b\u066c"
+    "/,_\n\r\x0b\x0c\x85\u2028\u2029"  # slash, comma, underscore, plus, line breaks
+    "\uff0f\uff0c\uff3f\u3001\uff64\ufe50\u2044\u2215\u060c\u066b\u066c"
 )
 _STRONG_CATEGORIES: Final = frozenset({"Zs", "Pd", "Cf"})
 _CACHED: Final = 4096  # characters whose class is remembered (the text is untrusted)
@@ -54,6 +56,8 @@ def canonical_char(char: str) -> str:
         return "0123456789"[digit]
     if char in FULL_STOPS:
         return "."
+    if char in PLUS:
+        return "+"
     if char in WEAK:
         return ","
     if char in STRONG or unicodedata.category(char) in _STRONG_CATEGORIES:
