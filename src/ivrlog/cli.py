@@ -297,10 +297,7 @@ ModuleTypeOpt = Annotated[
 
 def _module(result_variable: str | None, module_type: str | None) -> tuple[str, str]:
     if (result_variable is None) == (module_type is None):
-        raise typer.BadParameter(
-            "give exactly one of --result-variable NAME and --module-type NAME",
-            param_hint="'--result-variable' / '--module-type'",
-        )
+        raise _fail("Give exactly one of --result-variable NAME and --module-type NAME.", 2)
     if result_variable is not None:
         return "result_variable", result_variable
     return "module_type", str(module_type)
