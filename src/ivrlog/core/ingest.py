@@ -22,6 +22,7 @@ from ivrlog.core.errors import (
 )
 from ivrlog.core.model import CALL_TYPES, ENTRY_CLASSES, StoredCall
 from ivrlog.core.redact import BUILTIN_RULES, Redactor
+from ivrlog.core.sensitive import NONE
 from ivrlog.render.xml import write_element
 from ivrlog.storage.base import Store
 
@@ -282,7 +283,8 @@ def normalize_entry(entry: dict[str, Any], redactor: Redactor) -> dict[str, Any]
     event = entry["event"]
     data = event["data"]
     line = event["line"]
-    if entry.get("private", False) or (redactor.sensitive and redactor.sensitive.match(data)):
+    sensitive = redactor.sensitive
+    if entry.get("private", False) or (sensitive is not NONE and sensitive.match(data)):
         line = PRIVATE
         data = {key: value if key in _KEPT_DATA else PRIVATE for key, value in data.items()}
     if redactor.active:

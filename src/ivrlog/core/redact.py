@@ -162,6 +162,8 @@ def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _redact_builtin(text: str) -> str:
+    """`text` with the secrets the built-in rules find replaced (`text` if none). Text
+    without nine digits close together (`_NINE_DIGITS`) and without `%` holds none."""
     encoded = decoded(text)
     if encoded is None and not _NINE_DIGITS.search(text):
         return text
@@ -207,7 +209,11 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """`value` with every secret replaced by REDACTED (`value` itself if none)."""
-        if self.builtin and len(value) >= _SHORTEST_CANDIDATE:
+        if (
+            self.builtin
+            and len(value) >= _SHORTEST_CANDIDATE
+            and ("%" in value or _NINE_DIGITS.search(value))
+        ):
             value = _redact_builtin(value)
         for pattern in self.custom:
             value = pattern.sub(REDACTED, value)

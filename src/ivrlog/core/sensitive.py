@@ -55,7 +55,11 @@ class SensitiveNames:
 
     @classmethod
     def of(cls, modules: Iterable[SensitiveModule]) -> SensitiveNames:
+        """The names of `modules`; NONE itself when there are none (ingestion checks
+        `is NONE`, which costs nothing, before it looks an entry up)."""
         modules = list(modules)
+        if not modules:
+            return NONE
         return cls(
             frozenset(m.name.casefold() for m in modules if m.field == "result_variable"),
             frozenset(m.name.casefold() for m in modules if m.field == "module_type"),
