@@ -24,6 +24,9 @@ ones, percent-encoded characters as what they encode), and apply, in this order:
    `123.45.6789`, `123+45+6789`), with no digit boundary required, in what the card
    rule left; widened to whole groups too.
 
+Text holding percent-encoding is read both as written and decoded; what either reading
+shows goes, widened to whole groups in both readings.
+
 Then each of the account's own patterns (checked by `ivrlog.core.pattern_check` and run by
 RE2, in time linear in the text), `pattern.sub("[redacted]", text)`, on the text as
 written.
@@ -34,7 +37,6 @@ An entry of a sensitive module (`ivrlog.core.sensitive`) is stored as a private 
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import math
 import re
@@ -82,7 +84,9 @@ _SHAPE: Final = bytes(
     byte if byte in b" .,+" else 48 if 48 <= byte <= 57 else 124 for byte in range(256)
 )
 _THIRTEEN: Final = b"0" * 13
+_DIGITS: Final = re.compile("[0-9]*")  # the rest of a group of digits
 _GROUP: Final = re.compile("[0-9]+")  # a group: digits with nothing between them
+_COVERED: Final = re.compile(b"\x01+")
 _SSN_SHAPE: Final = re.compile(rb"000(?: {1,3}|[.+])00(?: {1,3}|[.+])0000")
 # an SSN is 11 characters, a card 13 digits or more: nothing shorter holds a candidate
 _SHORTEST_CANDIDATE: Final = 11
@@ -121,14 +125,12 @@ def _card_spans(run: re.Match[str]) -> Iterator[tuple[int, int]]:
 def _widened(spans: list[tuple[int, int]], digits: str) -> list[tuple[int, int]]:
     """Spans (each from a digit to a digit) widened to the whole groups of digits they
     touch, in order, merged where they overlap or touch."""
-    if not spans:
-        return []
-    groups = [group.span() for group in _GROUP.finditer(digits)]
-    starts = [start for start, _ in groups]
     widened: list[tuple[int, int]] = []
     for start, end in sorted(spans):
-        start = groups[bisect.bisect_right(starts, start) - 1][0]
-        end = groups[bisect.bisect_right(starts, end - 1) - 1][1]
+        floor = widened[-1][1] if widened else 0  # no walk goes back over a span twice
+        while start > floor and "0" <= digits[start - 1] <= "9":
+            start -= 1
+        end = _DIGITS.match(digits, end).end()  # type: ignore[union-attr]
         if widened and start <= widened[-1][1]:
             widened[-1] = (widened[-1][0], max(end, widened[-1][1]))
         else:
@@ -166,15 +168,38 @@ def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return joined
 
 
+def _closed(
+    spans: list[tuple[int, int]], text: str, views: tuple[Canonical, ...]
+) -> list[tuple[int, int]]:
+    """Spans of `text` grown until each group of digits of every view (as written, and
+    decoded) lies wholly inside or wholly outside them, merged where they touch: what is
+    left then holds no part of a group that lost some, in either view."""
+    if not spans:
+        return []
+    groups = [view.span(*m.span()) for view in views for m in _GROUP.finditer(view.text)]
+    covered = bytearray(len(text))
+    for start, end in spans:
+        covered[start:end] = b"\x01" * (end - start)
+    grown = True
+    while grown:
+        grown = False
+        for start, end in groups:
+            if covered.find(1, start, end) != -1 and covered.find(0, start, end) != -1:
+                covered[start:end] = b"\x01" * (end - start)
+                grown = True
+    return [m.span() for m in _COVERED.finditer(covered)]
+
+
 def _redact_builtin(text: str) -> str:
     """`text` with the secrets the built-in rules find replaced (`text` if none). Text
     without nine digits close together (`_NINE_DIGITS`) and without `%` holds none."""
     encoded = decoded(text)
     if encoded is None and not _NINE_DIGITS.search(text):
         return text
-    found = _secrets(canonical(text))
+    spelled = canonical(text)
+    found = _secrets(spelled)
     if encoded is not None:  # secrets as written and as decoded
-        found = _joined([*found, *_secrets(encoded)])
+        found = _closed(_joined([*found, *_secrets(encoded)]), text, (spelled, encoded))
     if not found:
         return text
     pieces: list[str] = []
