@@ -25,6 +25,7 @@ from rich.text import Text
 
 from ivrlog.core import accounts as account_service
 from ivrlog.core import patterns as pattern_service
+from ivrlog.core import sensitive as sensitive_service
 from ivrlog.core.demo import DEMO_EMAIL, demo_calls
 from ivrlog.core.errors import AccountError, IvrlogError
 from ivrlog.core.ingest import MAX_TIME, ingest_calls
@@ -51,6 +52,12 @@ redaction_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(redaction_app, name="redaction")
+sensitive_app = typer.Typer(
+    help="Manage an account's sensitive modules: result variables and module types whose "
+    "every entry is stored as a private one (line and data values \\[private]).",
+    no_args_is_help=True,
+)
+app.add_typer(sensitive_app, name="sensitive")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -279,6 +286,90 @@ def redaction_remove(
     with _store(settings) as store:
         pattern_service.remove_pattern(store, email, label)
     out.print(f"Pattern {label!r} removed.", markup=False)
+
+
+ResultVariableOpt = Annotated[
+    str | None,
+    typer.Option(help="A result variable: entries whose data.result_variable is this name."),
+]
+ModuleTypeOpt = Annotated[
+    str | None, typer.Option(help="A module type: entries whose data.module_type is this name.")
+]
+
+
+def _module(result_variable: str | None, module_type: str | None) -> tuple[str, str]:
+    if (result_variable is None) == (module_type is None):
+        raise _fail("Give exactly one of --result-variable NAME and --module-type NAME.", 2)
+    if result_variable is not None:
+        return "result_variable", result_variable
+    return "module_type", str(module_type)
+
+
+@sensitive_app.command("add")
+@with_settings("database")
+def sensitive_add(
+    email: EmailArg,
+    result_variable: ResultVariableOpt = None,
+    module_type: ModuleTypeOpt = None,
+    as_json: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Make a result variable or a module type sensitive: every entry of the account that carries it is stored as a private entry, whatever its text (built-in redaction on or off).
+
+    The name matches the entry's value exactly, ignoring case. It applies to calls ingested from then on (within a second on a running server), not to stored ones.
+    """  # noqa: E501
+    field, name = _module(result_variable, module_type)
+    with _store(settings) as store:
+        added = sensitive_service.add_sensitive(store, email, field, name)
+    if as_json:
+        shown = {"email": account_service.normalize_email(email), "field": added.field}
+        shown["name"] = added.name
+        out.print(orjson.dumps(shown).decode(), markup=False)
+    else:
+        out.print(f"Sensitive {added.field} {added.name!r} added.", markup=False)
+
+
+@sensitive_app.command("list")
+@with_settings("database")
+def sensitive_list(
+    email: Annotated[
+        str | None, typer.Argument(help="Only this account's modules (default: every account).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object a line, one per module.")
+    ] = False,
+    *,
+    settings: Settings,
+) -> None:
+    """List accounts' sensitive result variables and module types."""
+    with _store(settings) as store:
+        rows = sensitive_service.list_sensitive(store, email)
+    if as_json:
+        for owner, m in rows:
+            shown = {"email": owner, "field": m.field, "name": m.name}
+            out.print(orjson.dumps(shown).decode(), markup=False)
+        return
+    table = Table("email", "field", "name")
+    for owner, m in rows:
+        table.add_row(Text(owner), m.field, Text(m.name))
+    out.print(table)
+
+
+@sensitive_app.command("remove")
+@with_settings("database")
+def sensitive_remove(
+    email: EmailArg,
+    result_variable: ResultVariableOpt = None,
+    module_type: ModuleTypeOpt = None,
+    *,
+    settings: Settings,
+) -> None:
+    """Make a result variable or module type ordinary again (calls stored meanwhile stay private)."""  # noqa: E501
+    field, name = _module(result_variable, module_type)
+    with _store(settings) as store:
+        removed = sensitive_service.remove_sensitive(store, email, field, name)
+    out.print(f"Sensitive {removed.field} {removed.name!r} removed.", markup=False)
 
 
 def _when(moment: int) -> str:

@@ -23,6 +23,7 @@ from ivrlog.core.errors import (
 )
 from ivrlog.core.model import CALL_TYPES, ENTRY_CLASSES, StoredCall
 from ivrlog.core.redact import BUILTIN_RULES, Redactor
+from ivrlog.core.sensitive import NONE
 from ivrlog.render.xml import write_element
 from ivrlog.storage.base import Store
 
@@ -278,12 +279,13 @@ def validate_batch(calls: list[Any]) -> None:
 
 
 def normalize_entry(entry: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
-    """An entry in the stored shape and key order: private content replaced, then
-    sensitive values redacted."""
+    """An entry in the stored shape and key order: private content replaced (a private
+    entry's, or one of the account's sensitive modules), then sensitive values redacted."""
     event = entry["event"]
     data = event["data"]
     line = event["line"]
-    if entry.get("private", False):
+    sensitive = redactor.sensitive
+    if entry.get("private", False) or (sensitive is not NONE and sensitive.match(data)):
         line = PRIVATE
         data = {key: value if key in _KEPT_DATA else PRIVATE for key, value in data.items()}
     if redactor.active:

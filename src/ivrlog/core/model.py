@@ -103,6 +103,18 @@ class OpenCall:
 
 
 @dataclass(frozen=True, slots=True)
+class SensitiveModule:
+    """A module of an account whose every entry is stored as private: entries whose
+    `field` ("result_variable" or "module_type") is `name`."""
+
+    id: int
+    account_id: int
+    field: str
+    name: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class RedactionPattern:
     """An account's own redaction rule: a checked regular expression and its label."""
 

@@ -19,6 +19,7 @@ from ivrlog.core.errors import AccountError
 from ivrlog.core.model import Account, RedactionPattern
 from ivrlog.core.pattern_check import PatternRefused, check_pattern, compile_linear
 from ivrlog.core.redact import NO_REDACTION, CompiledPattern, Redactor
+from ivrlog.core.sensitive import NONE, SensitiveNames
 from ivrlog.storage.base import Store
 
 MAX_LABEL: Final = 64
@@ -76,8 +77,9 @@ def _compiled(patterns: list[RedactionPattern]) -> tuple[CompiledPattern, ...]:
 
 class Redactors:
     """The redactor for an account's ingested data (built-in rules if `builtin`, then its
-    own patterns), and one for the server log (built-in rules and every account's
-    patterns). Lookups are cached for `ttl` seconds."""
+    own patterns, and its sensitive modules whether `builtin` or not), and one for the
+    server log (built-in rules and every account's patterns). Lookups are cached for `ttl`
+    seconds."""
 
     def __init__(
         self,
@@ -101,7 +103,16 @@ class Redactors:
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]
         custom = _compiled(self._store.redaction_patterns(account_id))
-        redactor = Redactor(builtin=builtin, custom=custom) if builtin or custom else NO_REDACTION
+        sensitive = (
+            NONE
+            if account_id is None
+            else SensitiveNames.of(self._store.sensitive_modules(account_id))
+        )
+        redactor = (
+            Redactor(builtin=builtin, custom=custom, sensitive=sensitive)
+            if builtin or custom or sensitive
+            else NO_REDACTION
+        )
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

@@ -1,19 +1,38 @@
 r"""Redaction: what ivrlog blanks out of call logs before anything is written.
 
-Built-in rules (`Redactor(builtin=True)`, on by default), applied in this order:
+Built-in rules (`Redactor(builtin=True)`, on by default) look at the text in its canonical
+spelling (`ivrlog.core.spelling`: digits of any script as ASCII digits, every space,
+dash or invisible character as a *strong* separator, `. + / , _` and line breaks as *weak*
+ones, percent-encoded characters as what they encode), and apply, in this order:
 
-1. Payment card numbers. A *run* is a maximal stretch of ASCII digits in which consecutive
-   digits are separated by at most three spaces or dashes (`_SEPARATOR`). In a run
-   of 13 or more digits every window of 13 to 19 consecutive digits is checked with Luhn;
-   the characters spanned by the windows that pass, merged where they overlap or touch,
-   become `[redacted]`. A card written plain, spaced or dashed is therefore never readable,
-   whatever surrounds it. This over-redacts by design: a 13-digit string has a one-in-ten
-   chance of passing Luhn, and longer digit strings (order numbers, timestamps run together)
-   hold more windows, so often lose part of themselves too.
-2. US social security numbers, `ddd-dd-dddd`, with no digit boundary required.
+1. Payment card numbers. A *group* is a stretch of digits with nothing between them; a
+   *run* is a stretch of groups in which each two consecutive groups are separated by
+   - one to three strong separators (`4111 1111`, `4111 - 1111`, `4 1 1 1`), when
+     neither group holds more than 8 digits; or
+   - four to eight strong separators, or one or two weak ones (`4111.1111`,
+     `4111\r\n1111`), when the group before holds 4 to 6 digits and the one after 3 to
+     6.
+   In a run of 13 or more digits every window of 13 to 19 consecutive digits is checked
+   with Luhn. The windows that pass are widened to the whole groups they touch, and each
+   stretch of characters so covered becomes `[redacted]`: `ref 1234 4111 1111 1111 1111`
+   loses `1234` too, and what is left holds no digit of a group that lost some
+   (redacting again changes nothing). This over-redacts by design: a 13-digit string
+   has a one-in-ten chance of passing Luhn, and longer digit strings (order numbers,
+   timestamps run together) hold more windows.
+2. US social security numbers, 3, 2 and 4 digits each separated by one to three strong
+   separators, one full stop or one plus sign (`123-45-6789`, `123 45 6789`,
+   `123.45.6789`, `123+45+6789`), with no digit boundary required, in what the card
+   rule left; widened to whole groups too.
+
+Text holding percent-encoding is read both as written and decoded; what either reading
+shows goes, widened to whole groups in both readings.
 
 Then each of the account's own patterns (checked by `ivrlog.core.pattern_check` and run by
-RE2, in time linear in the text), `pattern.sub("[redacted]", text)`.
+RE2, in time linear in the text), `pattern.sub("[redacted]", text)`, on the text as
+written.
+
+An entry of a sensitive module (`ivrlog.core.sensitive`) is stored as a private entry:
+`Redactor.sensitive` says which modules are (core.ingest.normalize_entry applies it).
 """
 
 from __future__ import annotations
@@ -24,6 +43,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
+
+from ivrlog.core.sensitive import NONE, SensitiveNames
+from ivrlog.core.spelling import Canonical, canonical, decoded
 
 REDACTED: Final = "[redacted]"
 
@@ -36,13 +58,36 @@ class CompiledPattern(Protocol):
 
 # ---------------------------------------------------------------- built-in rules
 
-# What may stand between two digits of a card: up to three spaces (a tab, or any Unicode
-# space separator: no-break, en, em, thin, narrow, ideographic...) or dashes (hyphen-minus,
-# the Unicode dashes, the minus sign), as in `4111 1111`, `4111 - 1111`, `4111\u00a01111`.
-_SEPARATOR: Final = "[\t \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u2010-\u2015\u2212-]{0,3}"
-_RUN: Final = re.compile(f"[0-9](?:{_SEPARATOR}[0-9]){{12,}}")  # a run holding 13+ digits
-_SSN: Final = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
-_CANDIDATE: Final = re.compile(f"[0-9](?:{_SEPARATOR}[0-9]){{12}}|" + _SSN.pattern)
+# In the canonical spelling a strong separator is " ", a weak one "." (a full stop), "+"
+# (a plus sign) or ",". Between two digits of a run may stand:
+MAX_GROUP: Final = 8  # 1. up to three strong separators, between groups of 1 to 8 digits
+_SHORT: Final = f"(?<![0-9]{{{MAX_GROUP + 1}}}) {{1,3}}(?=[0-9]{{1,{MAX_GROUP}}}(?![0-9]))"
+MAX_SEPARATOR: Final = 8  # 2. up to eight strong ones, or one or two weak ones, between
+# a group of 4 to 6 digits (at least 4 digits before, not 7) and one of 3 to 6
+_LONG: Final = (
+    f"(?<=[0-9]{{4}})(?<![0-9]{{7}})(?: {{4,{MAX_SEPARATOR}}}|[.,+]{{1,2}})"
+    "(?=[0-9]{3,6}(?![0-9]))"
+)
+# A run of 13 or more digits. It starts at a digit that follows none (a run's first
+# digit), and takes as many digits as it can without giving any back (each step has one
+# way to match): linear, and several times faster than letting the engine backtrack.
+_RUN: Final = re.compile(f"(?<![0-9])[0-9](?:(?:{_SHORT}|{_LONG})?[0-9]){{12,}}+")
+_SSN: Final = re.compile(r"[0-9]{3}(?: {1,3}|[.+])[0-9]{2}(?: {1,3}|[.+])[0-9]{4}")
+
+# Cheap tests that rule out most text before the rules above run:
+# 1. nine digits (an SSN's; a card has 13) at most eight characters apart in the text as
+#    written (percent-encoded text aside): without them, nothing is spelled out at all;
+_NINE_DIGITS: Final = re.compile(r"\d(?:\D{0,8}\d){8}")
+# 2. in the canonical spelling reduced to its shape (digits "0", separators kept, all
+#    else "|"), 13 digits in a row once separators are dropped, or an SSN's shape.
+_SHAPE: Final = bytes(
+    byte if byte in b" .,+" else 48 if 48 <= byte <= 57 else 124 for byte in range(256)
+)
+_THIRTEEN: Final = b"0" * 13
+_DIGITS: Final = re.compile("[0-9]*")  # the rest of a group of digits
+_GROUP: Final = re.compile("[0-9]+")  # a group: digits with nothing between them
+_COVERED: Final = re.compile(b"\x01+")
+_SSN_SHAPE: Final = re.compile(rb"000(?: {1,3}|[.+])00(?: {1,3}|[.+])0000")
 # an SSN is 11 characters, a card 13 digits or more: nothing shorter holds a candidate
 _SHORTEST_CANDIDATE: Final = 11
 _DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn: a digit doubled, digits summed
@@ -77,28 +122,92 @@ def _card_spans(run: re.Match[str]) -> Iterator[tuple[int, int]]:
                 break
 
 
-def _merged(spans: Iterator[tuple[int, int]]) -> Iterator[tuple[int, int]]:
-    """Spans sorted by start, with overlapping or touching ones merged."""
-    current: tuple[int, int] | None = None
+def _widened(spans: list[tuple[int, int]], digits: str) -> list[tuple[int, int]]:
+    """Spans (each from a digit to a digit) widened to the whole groups of digits they
+    touch, in order, merged where they overlap or touch."""
+    widened: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        floor = widened[-1][1] if widened else 0  # no walk goes back over a span twice
+        while start > floor and "0" <= digits[start - 1] <= "9":
+            start -= 1
+        end = _DIGITS.match(digits, end).end()  # type: ignore[union-attr]
+        if widened and start <= widened[-1][1]:
+            widened[-1] = (widened[-1][0], max(end, widened[-1][1]))
+        else:
+            widened.append((start, end))
+    return widened
+
+
+def _secrets(spelled: Canonical) -> list[tuple[int, int]]:
+    """The spans, in the text, of the secrets its canonical spelling shows, in order."""
+    digits = spelled.text
+    shape = digits.encode("utf-8", "surrogatepass").translate(_SHAPE)
+    if _THIRTEEN not in shape.translate(None, b" .,+") and not _SSN_SHAPE.search(shape):
+        return []
+    runs = _RUN.finditer(digits)
+    cards = _widened([span for run in runs for span in _card_spans(run)], digits)
+    if cards:  # SSNs are looked for in what the card rule left (in linear time)
+        blanked: list[str] = []
+        done = 0
+        for start, end in cards:
+            blanked += (digits[done:start], "x" * (end - start))
+            done = end
+        digits = "".join([*blanked, digits[done:]])
+    ssns = _widened([m.span() for m in _SSN.finditer(digits)], digits)
+    return [spelled.span(start, end) for start, end in _joined([*cards, *ssns])]
+
+
+def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans in order, merged where they overlap or touch."""
+    joined: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(end, joined[-1][1]))
+        else:
+            joined.append((start, end))
+    return joined
+
+
+def _closed(
+    spans: list[tuple[int, int]], text: str, views: tuple[Canonical, ...]
+) -> list[tuple[int, int]]:
+    """Spans of `text` grown until each group of digits of every view (as written, and
+    decoded) lies wholly inside or wholly outside them, merged where they touch: what is
+    left then holds no part of a group that lost some, in either view."""
+    if not spans:
+        return []
+    groups = [view.span(*m.span()) for view in views for m in _GROUP.finditer(view.text)]
+    covered = bytearray(len(text))
     for start, end in spans:
-        if current is not None and start <= current[1]:
-            current = (current[0], max(current[1], end))
-            continue
-        if current is not None:
-            yield current
-        current = (start, end)
-    if current is not None:
-        yield current
+        covered[start:end] = b"\x01" * (end - start)
+    grown = True
+    while grown:
+        grown = False
+        for start, end in groups:
+            if covered.find(1, start, end) != -1 and covered.find(0, start, end) != -1:
+                covered[start:end] = b"\x01" * (end - start)
+                grown = True
+    return [m.span() for m in _COVERED.finditer(covered)]
 
 
-def _redact_cards(text: str) -> str:
+def _redact_builtin(text: str) -> str:
+    """`text` with the secrets the built-in rules find replaced (`text` if none). Text
+    without nine digits close together (`_NINE_DIGITS`) and without `%` holds none."""
+    encoded = decoded(text)
+    if encoded is None and not _NINE_DIGITS.search(text):
+        return text
+    spelled = canonical(text)
+    found = _secrets(spelled)
+    if encoded is not None:  # secrets as written and as decoded
+        found = _closed(_joined([*found, *_secrets(encoded)]), text, (spelled, encoded))
+    if not found:
+        return text
     pieces: list[str] = []
     done = 0
-    for run in _RUN.finditer(text):
-        for start, end in _merged(_card_spans(run)):
-            pieces += (text[done:start], REDACTED)
-            done = end
-    return "".join([*pieces, text[done:]]) if pieces else text
+    for start, end in found:
+        pieces += (text[done:start], REDACTED)
+        done = end
+    return "".join([*pieces, text[done:]])
 
 
 def _is_card_number(value: Any) -> bool:
@@ -117,10 +226,12 @@ def _is_card_number(value: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Redactor:
-    """Built-in rules (cards, then SSNs) if `builtin`, then each `custom` pattern."""
+    """Built-in rules (cards, then SSNs) if `builtin`, then each `custom` pattern; and the
+    account's sensitive modules, whose entries are stored as private ones."""
 
     builtin: bool = True
     custom: tuple[CompiledPattern, ...] = ()  # checked by check_pattern, compiled by RE2
+    sensitive: SensitiveNames = NONE
 
     @property
     def active(self) -> bool:
@@ -128,8 +239,12 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """`value` with every secret replaced by REDACTED (`value` itself if none)."""
-        if self.builtin and len(value) >= _SHORTEST_CANDIDATE and _CANDIDATE.search(value):
-            value = _SSN.sub(REDACTED, _redact_cards(value))
+        if (
+            self.builtin
+            and len(value) >= _SHORTEST_CANDIDATE
+            and ("%" in value or _NINE_DIGITS.search(value))
+        ):
+            value = _redact_builtin(value)
         for pattern in self.custom:
             value = pattern.sub(REDACTED, value)
         return value

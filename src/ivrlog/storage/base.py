@@ -14,6 +14,7 @@ from ivrlog.core.model import (
     DetailFormat,
     OpenCall,
     RedactionPattern,
+    SensitiveModule,
     StoredCall,
 )
 
@@ -227,6 +228,17 @@ class Store(Protocol):
         """One account's patterns (every account's when None), oldest first."""
 
     def remove_redaction_pattern(self, account_id: int, label: str) -> bool: ...
+
+    # sensitive modules
+    def add_sensitive_module(
+        self, account_id: int, field: str, name: str, now: int
+    ) -> SensitiveModule:
+        """Add one; raise AccountError when the account has it already."""
+
+    def sensitive_modules(self, account_id: int | None = None) -> list[SensitiveModule]:
+        """One account's sensitive modules (every account's when None), oldest first."""
+
+    def remove_sensitive_module(self, account_id: int, field: str, name: str) -> bool: ...
 
     def open_page(self, query: CallQuery, detail: DetailFormat | None) -> CallPage:
         """Count and read one page, newest first (start, then session id, descending).

@@ -38,6 +38,7 @@ from ivrlog.core.model import (
     DetailFormat,
     OpenCall,
     RedactionPattern,
+    SensitiveModule,
     StoredCall,
 )
 from ivrlog.storage.base import (
@@ -72,6 +73,7 @@ _OPEN_COLUMNS = (
     "id, session_id, src, dest, type, start, start_given, private, entry_count, last_timestamp"
 )
 _PATTERN_COLUMNS = "id, account_id, label, pattern, created_at"
+_SENSITIVE_COLUMNS = "id, account_id, field, name, created_at"
 _CALL_TYPES = ("int8", "int8", "text", "text", "text", "text", "int8", "int8", "bool", "int4")
 _PARTITION_NAME = re.compile(r"^(calls|call_details)_(y?)(\d{4})(\d{2})?(\d{2})?$")
 # A call's lock is one of _STRIPES keys (its hash), so that a batch of 10,000 calls takes
@@ -918,6 +920,41 @@ class PostgresStore:
             removed = conn.execute(
                 "DELETE FROM redaction_patterns WHERE account_id = %s AND label = %s",
                 (account_id, label),
+            ).rowcount
+        return removed > 0
+
+    # sensitive modules
+    def add_sensitive_module(
+        self, account_id: int, field: str, name: str, now: int
+    ) -> SensitiveModule:
+        try:
+            with self._transaction() as conn:
+                row = conn.execute(
+                    "INSERT INTO sensitive_modules (account_id, field, name, created_at)"
+                    f" VALUES (%s, %s, %s, %s) RETURNING {_SENSITIVE_COLUMNS}",
+                    (account_id, field, name, now),
+                ).fetchone()
+        except UniqueViolation as exc:
+            raise AccountError(f"The account already has the {field} {name!r}.") from exc
+        assert row is not None
+        return SensitiveModule(*row)
+
+    def sensitive_modules(self, account_id: int | None = None) -> list[SensitiveModule]:
+        where = "" if account_id is None else " WHERE account_id = %s"
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_SENSITIVE_COLUMNS} FROM sensitive_modules{where} ORDER BY id",
+                () if account_id is None else (account_id,),
+            ).fetchall()
+        return [SensitiveModule(*row) for row in rows]
+
+    def remove_sensitive_module(self, account_id: int, field: str, name: str) -> bool:
+        if _nul(name):
+            return False
+        with self._transaction() as conn:
+            removed = conn.execute(
+                "DELETE FROM sensitive_modules WHERE account_id = %s AND field = %s AND name = %s",
+                (account_id, field, name),
             ).rowcount
         return removed > 0
 

@@ -26,6 +26,7 @@ from ivrlog.core.model import (
     DetailFormat,
     OpenCall,
     RedactionPattern,
+    SensitiveModule,
     StoredCall,
 )
 from ivrlog.storage.base import HOUR, joined_entries, window_total
@@ -43,6 +44,7 @@ _OPEN_COLUMNS = (
     "id, session_id, src, dest, type, start, start_given, private, entry_count, last_timestamp"
 )
 _PATTERN_COLUMNS = "id, account_id, label, pattern, created_at"
+_SENSITIVE_COLUMNS = "id, account_id, field, name, created_at"
 # A checkpoint that clears deleted content from the WAL never waits for readers while it
 # holds the writer: it is tried at once and, when readers are in the way, tried again by a
 # later write (at most once a second) or by the purge (every 50 ms for up to 5 s, letting
@@ -593,6 +595,38 @@ class SqliteStore:
             removed: int = conn.execute(
                 "DELETE FROM redaction_patterns WHERE account_id = ? AND label = ?",
                 (account_id, label),
+            ).rowcount
+        return removed > 0
+
+    # sensitive modules
+    def add_sensitive_module(
+        self, account_id: int, field: str, name: str, now: int
+    ) -> SensitiveModule:
+        try:
+            with self._writing() as conn:
+                row = conn.execute(
+                    "INSERT INTO sensitive_modules (account_id, field, name, created_at)"
+                    f" VALUES (?, ?, ?, ?) RETURNING {_SENSITIVE_COLUMNS}",
+                    (account_id, field, name, now),
+                ).fetchone()
+        except sqlite3.IntegrityError as exc:
+            raise AccountError(f"The account already has the {field} {name!r}.") from exc
+        return SensitiveModule(*row)
+
+    def sensitive_modules(self, account_id: int | None = None) -> list[SensitiveModule]:
+        where = "" if account_id is None else " WHERE account_id = ?"
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"SELECT {_SENSITIVE_COLUMNS} FROM sensitive_modules{where} ORDER BY id",
+                () if account_id is None else (account_id,),
+            ).fetchall()
+        return [SensitiveModule(*row) for row in rows]
+
+    def remove_sensitive_module(self, account_id: int, field: str, name: str) -> bool:
+        with self._writing() as conn:
+            removed: int = conn.execute(
+                "DELETE FROM sensitive_modules WHERE account_id = ? AND field = ? AND name = ?",
+                (account_id, field, name),
             ).rowcount
         return removed > 0
 

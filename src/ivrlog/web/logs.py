@@ -25,10 +25,15 @@ _URL_SAFE = "/;:?&=@[]!$'()*+,~\""  # kept as they are when a decoded line is en
 
 
 def scrub(redactor: Redactor, text: str) -> str:
-    """`text` redacted; when it holds a URL that, decoded (up to three times), shows a
-    secret (a card written `4111%201111...`, `4111+1111...` or `4111%25201111...`), the
-    decoded form redacted and encoded again, so that an encoded line break cannot forge a
-    log line. It never raises: text an engine cannot take (a lone surrogate) is escaped."""
+    """`text` redacted. The built-in rules read percent-encoding themselves (a card written
+    `4111%201111...`, `4111+1111...`, `4111%25201111...` or `%34%31%31%31...` is caught
+    as it stands), so for them this is `redactor.text`, which only ever replaces a span
+    by `[redacted]`: it adds no line break or other character to forge a line with. An
+    account's own patterns match text as written; in a log line, whose paths and queries
+    are percent-encoded, they are also tried on the line decoded (up to three times), and
+    when one matches there, the decoded line redacted is encoded again, so that an
+    encoded line break stays encoded. It never raises: text an engine cannot take (a
+    lone surrogate) is escaped."""
     try:
         return _scrub(redactor, text)
     except UnicodeError:
@@ -37,6 +42,8 @@ def scrub(redactor: Redactor, text: str) -> str:
 
 def _scrub(redactor: Redactor, text: str) -> str:
     clean = redactor.text(text)
+    if not redactor.custom:
+        return clean
     decoded = clean
     for _ in range(3):
         decoded, before = unquote_plus(decoded), decoded
