@@ -68,7 +68,7 @@ def reference_runs(text: str) -> list[list[int]]:
         weak = all(k in "fpw" for k in between)
         joined = previous is not None and (
             not between
-            or (strong and len(between) <= 3 and max(group(previous, -1), group(position, 1)) <= 8)
+            or (strong and len(between) <= 3)
             or (
                 4 <= group(previous, -1) <= 6
                 and 3 <= group(position, 1) <= 6

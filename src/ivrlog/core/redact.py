@@ -7,8 +7,8 @@ ones, percent-encoded characters as what they encode), and apply, in this order:
 
 1. Payment card numbers. A *group* is a stretch of digits with nothing between them; a
    *run* is a stretch of groups in which each two consecutive groups are separated by
-   - one to three strong separators (`4111 1111`, `4111 - 1111`, `4 1 1 1`), when
-     neither group holds more than 8 digits; or
+   - one to three strong separators (`4111 1111`, `4111 - 1111`, `4 1 1 1`), as SPEC 4
+     has it (spaces or dashes between the digits); or
    - four to eight strong separators, or one or two weak ones (`4111.1111`,
      `4111\r\n1111`), when the group before holds 4 to 6 digits and the one after 3 to
      6.
@@ -60,8 +60,7 @@ class CompiledPattern(Protocol):
 
 # In the canonical spelling a strong separator is " ", a weak one "." (a full stop), "+"
 # (a plus sign) or ",". Between two digits of a run may stand:
-MAX_GROUP: Final = 8  # 1. up to three strong separators, between groups of 1 to 8 digits
-_SHORT: Final = f"(?<![0-9]{{{MAX_GROUP + 1}}}) {{1,3}}(?=[0-9]{{1,{MAX_GROUP}}}(?![0-9]))"
+_SHORT: Final = " {1,3}"  # 1. up to three strong separators, between any two groups
 MAX_SEPARATOR: Final = 8  # 2. up to eight strong ones, or one or two weak ones, between
 # a group of 4 to 6 digits (at least 4 digits before, not 7) and one of 3 to 6
 _LONG: Final = (
