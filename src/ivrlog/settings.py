@@ -62,8 +62,9 @@ class Settings:
     redaction: bool = _setting(
         True,
         # the backslash keeps --help (Rich markup) from reading [redacted] as a style tag
-        "Replace payment card numbers and US SSNs in ingested entries by \\[redacted] before "
-        "storing them. Accounts' own patterns apply either way.",
+        "Replace payment card numbers and US SSNs (in the spellings docs/privacy.md lists) in "
+        "ingested entries by \\[redacted] before storing them. Accounts' own patterns and "
+        "sensitive modules apply either way.",
     )
     log_level: str = _setting("info", f"Server log level: {', '.join(LOG_LEVELS)}.")
     workers: int = _setting(
