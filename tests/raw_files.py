@@ -14,10 +14,13 @@ from tests.pg import PostgresServer
 _NOT_ASCII_DIGITS = bytes(b for b in range(256) if not 48 <= b <= 57)
 
 
-def database_bytes(db_url: str, server: PostgresServer | None) -> bytes:
+def database_bytes(db_url: str, server: PostgresServer | None, *, wal: bool = True) -> bytes:
     """The bytes of a SQLite database file and its journals; on PostgreSQL, after a
-    CHECKPOINT (so that every page and the WAL are on disk), the files of the test run's
-    database and the whole WAL, as the server's data directory holds them."""
+    CHECKPOINT (so that every page and the WAL are on disk), the files of the test's own
+    relations (its schema's tables, indexes and their TOAST tables) and, with `wal`, the
+    whole WAL, as the server's data directory holds them. The WAL is shared by every test
+    of the run, so digits read across it can spell any short number by chance: look for
+    a secret's digits in order only without it."""
     path = sqlite_path(db_url)
     if path is not None:
         files = [Path(path + suffix) for suffix in ("", "-wal", "-journal", "-shm")]
@@ -25,12 +28,32 @@ def database_bytes(db_url: str, server: PostgresServer | None) -> bytes:
     assert server is not None
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("CHECKPOINT")
-        row = conn.execute(
-            "SELECT oid FROM pg_database WHERE datname = current_database()"
-        ).fetchone()
-    assert row is not None
-    folders = [server.data / "base" / str(row[0]), server.data / "pg_wal"]
-    files = [f for folder in folders for f in sorted(folder.iterdir()) if f.is_file()]
+        relations = [
+            name
+            for (name,) in conn.execute(
+                "SELECT pg_relation_filepath(c.oid) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = current_schema()"
+                " UNION SELECT pg_relation_filepath(t.oid) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " JOIN pg_class t ON t.oid = c.reltoastrelid"
+                " WHERE n.nspname = current_schema()"
+                " UNION SELECT pg_relation_filepath(i.indexrelid) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " JOIN pg_index i ON i.indrelid = c.reltoastrelid"
+                " WHERE n.nspname = current_schema()"
+            )
+            if name is not None
+        ]
+    files = [
+        f
+        for relation in sorted(relations)
+        for f in sorted((server.data / relation).parent.glob(Path(relation).name + "*"))
+        # its segments (16385.1) and forks (16385_fsm), not another relation (163851)
+        if f.is_file() and f.name.removeprefix(Path(relation).name)[:1] in ("", ".", "_")
+    ]
+    if wal:
+        files += [f for f in sorted((server.data / "pg_wal").iterdir()) if f.is_file()]
     return b"".join(f.read_bytes() for f in files)
 
 
