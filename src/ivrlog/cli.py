@@ -355,6 +355,11 @@ SERVER_SETTINGS = (
     "redaction",
     "log_level",
     "workers",
+    "max_header_size",
+    "header_timeout",
+    "body_timeout",
+    "max_connections",
+    "ingest_buffer_mib",
 )
 
 
@@ -364,6 +369,7 @@ def _serve(settings: Settings) -> None:
     from ivrlog.web import create_app
     from ivrlog.web.app import freeze_startup_objects
     from ivrlog.web.logs import log_config
+    from ivrlog.web.server import LimitError, server_options
 
     options: dict[str, Any] = {
         "host": settings.host,
@@ -373,6 +379,10 @@ def _serve(settings: Settings) -> None:
         # uvicorn formats each access line before its logger drops it: below info, don't
         "access_log": settings.log_level in ("info", "debug"),
     }
+    try:
+        options.update(server_options(settings))  # the server's limits (docs/operations.md)
+    except LimitError as exc:
+        raise _fail(str(exc), 2) from None
     if settings.workers == 1:
         try:
             application = create_app(settings)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core.model import CallQuery
@@ -14,6 +13,7 @@ from ivrlog.core.query import DEFAULT_LIMIT, MAX_LIMIT, build_query, call_detail
 from ivrlog.web.context import context
 from ivrlog.web.negotiation import renderer_for
 from ivrlog.web.schemas import AllLogsPage, CallsPage, LogEntry, error_doc
+from ivrlog.web.spool import spooled_response
 
 router = APIRouter(tags=["Logs (Plum Fuse compatible)"])
 
@@ -133,9 +133,8 @@ def _page_response(request: Request, query: CallQuery, *, detail: bool) -> Respo
             return Response(b"".join(body), media_type=renderer.MEDIA_TYPE)
         finally:
             page.close()
-    return StreamingResponse(
-        body, media_type=renderer.MEDIA_TYPE, background=BackgroundTask(page.close)
-    )
+    # read whole at the database's pace, sent at the client's (web/spool.py)
+    return spooled_response(body, page.close, renderer.MEDIA_TYPE)
 
 
 def _checked_page(
