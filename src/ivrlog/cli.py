@@ -358,6 +358,7 @@ SERVER_SETTINGS = (
     "max_header_size",
     "header_timeout",
     "body_timeout",
+    "send_timeout",
     "max_connections",
     "ingest_buffer_mib",
 )

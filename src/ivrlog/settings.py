@@ -18,7 +18,7 @@ from ivrlog.core.retention import Retention
 ENV_PREFIX = "IVRLOG_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 MAX_WORKERS = 64
-MAX_TIMEOUT = 3600  # seconds: the longest header_timeout or body_timeout
+MAX_TIMEOUT = 3600  # seconds: the longest header_timeout, body_timeout or send_timeout
 MAX_HEADER_SIZE = 1024 * 1024
 # `ivrlog serve --workers N` hands its settings to the worker processes in this variable
 SETTINGS_ENV = "IVRLOG__WORKER_SETTINGS"
@@ -88,6 +88,11 @@ class Settings:
         "Seconds a request body may go without a byte arriving before the server answers 408 "
         f"and closes the connection (1 to {MAX_TIMEOUT}).",
     )
+    send_timeout: int = _setting(
+        60,
+        "Seconds an answer may wait for its client to read any of it before the server drops "
+        f"the connection (1 to {MAX_TIMEOUT}).",
+    )
     max_connections: int = _setting(
         0,
         "Open connections a server process keeps, idle keep-alive ones included; a new one "
@@ -124,7 +129,7 @@ class Settings:
             raise SettingsError(
                 f"max_header_size: {self.max_header_size} is not from 1024 to {MAX_HEADER_SIZE}."
             )
-        for name in ("header_timeout", "body_timeout"):
+        for name in ("header_timeout", "body_timeout", "send_timeout"):
             value = getattr(self, name)
             if not 1 <= value <= MAX_TIMEOUT:
                 raise SettingsError(f"{name}: {value} is not from 1 to {MAX_TIMEOUT}.")

@@ -99,8 +99,9 @@ def declared_length(request: Request, limit: int) -> int | None:
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit` bytes. A client
-    that goes away mid-body is one INFO line in the log, not an error."""
+    """The request body, refused with 413 as soon as it passes `limit` bytes. A body cut
+    short (the client went away, or the server timed it out) is one INFO line in the log,
+    not an error."""
     declared_length(request, limit)
     chunks: list[bytes] = []
     size = 0
@@ -112,8 +113,8 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
             chunks.append(chunk)
     except ClientDisconnect:
         log.info(
-            "%s %s: the client closed the connection after %d bytes of its body; "
-            "nothing was stored.",
+            "%s %s: the connection closed after %d bytes of the body (the client went away, "
+            "or sent nothing for body_timeout); nothing was stored.",
             request.method,
             request.url.path,
             size,

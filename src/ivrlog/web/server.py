@@ -1,6 +1,7 @@
 """The HTTP server's own limits, which no client can get past: a bounded request head
 (431, or 414 while still in the request line), a deadline for the whole head, a body
-that must keep moving, and a bounded number of open connections (503 past it).
+that must keep moving, an answer that must be read, and a bounded number of open
+connections (503 past it).
 
 uvicorn's httptools protocol reads a head of any size for as long as the client takes
 and accepts every connection; `LimitedHttpProtocol` adds the limits around it, and
@@ -69,6 +70,7 @@ class Limits:
     max_header_size: int
     header_timeout: float
     body_timeout: float
+    send_timeout: float
     max_connections: int
 
 
@@ -133,6 +135,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._heads = 0  # request heads read whole on this connection
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
+        self._send_timer: asyncio.TimerHandle | None = None
 
     # connections
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -281,9 +284,35 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         else:
             self.transport.close()
 
+    # the answer: a client that reads none of it for send_timeout is dropped
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._send_timer is None:
+            self._send_timer = self.loop.call_later(self.limits.send_timeout, self._send_timed_out)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._cancel_send_timer()
+
+    def _cancel_send_timer(self) -> None:
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+
+    def _send_timed_out(self) -> None:
+        self._send_timer = None
+        EVENTS.note(
+            "send-timeout",
+            logging.INFO,
+            "Dropped a connection whose client read nothing of its answer for "
+            f"{self.limits.send_timeout:g} s (send_timeout).",
+        )
+        self.transport.abort()  # close() would wait for the unread answer to be sent
+
     def _cancel_timers(self) -> None:
         self._cancel_head_timer()
         self._cancel_body_timer()
+        self._cancel_send_timer()
 
 
 def limits(settings: Settings) -> Limits:
@@ -291,6 +320,7 @@ def limits(settings: Settings) -> Limits:
         max_header_size=settings.max_header_size,
         header_timeout=settings.header_timeout,
         body_timeout=settings.body_timeout,
+        send_timeout=settings.send_timeout,
         max_connections=connection_limit(settings.max_connections),
     )
 

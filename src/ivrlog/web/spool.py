@@ -27,17 +27,43 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 PAGE_MEMORY: Final = 4 * 1024 * 1024  # bytes of a page waiting in memory for its client
-READ_SIZE: Final = 256 * 1024  # bytes read back from the file at a time
+PAGES_MEMORY: Final = 32 * 1024 * 1024  # the same, for every page of the process at once
+READ_SIZE: Final = 256 * 1024  # bytes handed to the connection at a time
+
+
+class MemoryBudget:
+    """Bytes of spooled pages held in memory by a process, across its threads."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        with self._lock:
+            if self.used + size > self.total:
+                return False
+            self.used += size
+            return True
+
+    def give_back(self, size: int) -> None:
+        with self._lock:
+            self.used -= size
+
+
+MEMORY = MemoryBudget(PAGES_MEMORY)
 
 
 class PageSpool:
     """Chunks written by one thread, read in the same order by one asyncio task."""
 
-    def __init__(self, memory: int = PAGE_MEMORY) -> None:
+    def __init__(self, memory: int = PAGE_MEMORY, shared: MemoryBudget = MEMORY) -> None:
         self.memory = memory
+        self._shared = shared
         self._lock = threading.Lock()
         self._chunks: deque[bytes] = deque()
-        self._held = 0  # bytes in _chunks
+        self._offset = 0  # bytes of the first chunk already taken
+        self._held = 0  # bytes in _chunks not yet taken
         self._file: IO[bytes] | None = None
         self._spilled = False  # chunks go to the file until the reader catches up
         self._written = self._read = 0  # positions in the file
@@ -72,7 +98,11 @@ class PageSpool:
             if self._spilled and self._read == self._written:  # the reader caught up
                 self._spilled = False
                 self._read = self._written = 0
-            if not self._spilled and self._held + len(chunk) <= self.memory:
+            if (
+                not self._spilled
+                and self._held + len(chunk) <= self.memory
+                and self._shared.take(len(chunk))
+            ):
                 self._chunks.append(chunk)
                 self._held += len(chunk)
             else:
@@ -94,8 +124,17 @@ class PageSpool:
         """The next chunk; b"" at the end; None when the writer is behind."""
         with self._lock:
             if self._chunks:
-                chunk = self._chunks.popleft()
+                first = self._chunks[0]
+                if self._offset == 0 and len(first) <= READ_SIZE:
+                    chunk = self._chunks.popleft()
+                else:  # a large chunk goes in pieces: the connection buffers one at a time
+                    chunk = first[self._offset : self._offset + READ_SIZE]
+                    self._offset += len(chunk)
+                    if self._offset == len(first):
+                        self._chunks.popleft()
+                        self._offset = 0
                 self._held -= len(chunk)
+                self._shared.give_back(len(chunk))
                 return chunk
             if self._read < self._written:
                 assert self._file is not None
@@ -129,6 +168,8 @@ class PageSpool:
                     self._written = self._read = 0
                 self._spilled = False
                 self._chunks.clear()
+                self._shared.give_back(self._held)
+                self._held = self._offset = 0
 
 
 _writers: set[asyncio.Future[None]] = set()  # running writers, kept from the collector
