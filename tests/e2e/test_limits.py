@@ -227,6 +227,20 @@ def test_an_aborted_upload_is_one_info_line(
     assert "ERROR" not in text
 
 
+def test_every_worker_process_has_the_limits(
+    database: tuple[str, Credentials], tmp_path: Path
+) -> None:
+    options = ("--workers", "2", "--max-header-size", str(HEAD_LIMIT))
+    with serving(database[0], tmp_path / "server.log", *options) as server:
+        for _ in range(6):  # whichever worker process accepts it
+            with server.connect() as sock:
+                sock.sendall(b"GET /-/health HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 2 * HEAD_LIMIT)
+                assert status_of(read_answer(sock)) == 431
+        log = server.log()
+    assert "Started parent process" in log  # uvicorn's supervisor of worker processes
+    assert 1 <= log.count("Refused a request head over 4096 bytes.") <= 2
+
+
 def test_a_header_limit_under_1024_is_refused() -> None:
     from typer.testing import CliRunner
 

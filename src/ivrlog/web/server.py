@@ -12,9 +12,12 @@ with uvicorn's configuration). docs/operations.md describes them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import resource
+import socket
+import struct
 import time
 from dataclasses import dataclass
 from typing import Any, Final
@@ -307,7 +310,13 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             "Dropped a connection whose client read nothing of its answer for "
             f"{self.limits.send_timeout:g} s (send_timeout).",
         )
-        self.transport.abort()  # close() would wait for the unread answer to be sent
+        # a reset, not a close: the kernel would go on sending what it holds, at the
+        # client's pace
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     def _cancel_timers(self) -> None:
         self._cancel_head_timer()
