@@ -24,6 +24,13 @@ def test_defaults_are_valid() -> None:
         ({"open_call_timeout": 59}, "open_call_timeout"),
         ({"workers": 0}, "workers"),
         ({"workers": 65}, "workers"),
+        ({"max_header_size": 1023}, "max_header_size"),
+        ({"max_header_size": 1024 * 1024 + 1}, "max_header_size"),
+        ({"header_timeout": 0}, "header_timeout"),
+        ({"body_timeout": 3601}, "body_timeout"),
+        ({"send_timeout": 0}, "send_timeout"),
+        ({"max_connections": -1}, "max_connections"),
+        ({"ingest_buffer_mib": 0}, "ingest_buffer_mib"),
     ],
 )
 def test_bad_values_name_the_setting(values: dict[str, object], name: str) -> None:
@@ -44,6 +51,12 @@ def test_every_setting_has_flag_env_and_help() -> None:
         "redaction",
         "log_level",
         "workers",
+        "max_header_size",
+        "header_timeout",
+        "body_timeout",
+        "send_timeout",
+        "max_connections",
+        "ingest_buffer_mib",
     ]
     for info in infos:
         assert info.env == "IVRLOG_" + info.name.upper()
