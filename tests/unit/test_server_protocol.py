@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import select
@@ -37,6 +38,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Reads the whole body; answers its size, or 8 MB for /big."""
     if scope["type"] != "http":
         return
+    if scope["path"] == "/late":  # busy for twice body_timeout before reading the body
+        await asyncio.sleep(2 * LIMITS.body_timeout)
     size = 0
     while True:
         message = await receive()
@@ -158,6 +161,19 @@ def test_a_stalled_body_gets_408(port: int) -> None:
         received = answer(sock)
     assert status(received) == 408
     assert received.endswith(b'{"error":"The request body stopped arriving."}')
+
+
+def test_a_client_waiting_for_100_continue_is_not_timed_out(port: int) -> None:
+    with connect(port) as sock:
+        sock.sendall(
+            b"POST /late HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 5\r\nConnection: close\r\n\r\n"
+        )
+        assert sock.recv(25) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"12345")
+        received = answer(sock)
+    assert status(received) == 200
+    assert received.endswith(b"\r\n\r\n5")
 
 
 def test_a_client_that_reads_nothing_is_dropped(

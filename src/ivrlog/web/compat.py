@@ -121,9 +121,10 @@ def _page_query(
 
 
 def _page_response(request: Request, query: CallQuery, *, detail: bool) -> Response:
-    """A page of stored fragments, streamed; on SQLite, summaries (at most 10,000, some
-    1.5 MB) are read whole: each streamed chunk is a hop to a worker thread, which under
-    load costs more than the read (docs/performance.md, B4 and B5)."""
+    """A page of stored fragments, read by one worker thread at the database's pace and
+    sent at the client's (web/spool.py); on SQLite, summaries (at most 10,000, some
+    1.5 MB) are read whole on the spot: a hop to a worker thread would cost more than the
+    read (docs/performance.md, B4 and B5)."""
     ctx = context(request)
     renderer = renderer_for(request.headers.get("accept"))
     page = ctx.store.open_page(query, renderer.FORMAT if detail else None)

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core.ingest import (
     MAX_BODY_BYTES,
+    MAX_BODY_VALUES,
     MAX_CALLS,
     MAX_ENTRIES,
     ingest_calls,
@@ -64,7 +65,8 @@ _CALL_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/IngestCall"}
         "account already has is replaced, so a batch may be retried safely. Once the answer "
         "is 200 the calls are on disk. Limits: "
         f"{MAX_CALLS} calls a request, {MAX_ENTRIES} entries a call, "
-        f"{MAX_BODY_BYTES // (1024 * 1024)} MiB a body (413 beyond)."
+        f"{MAX_BODY_BYTES // (1024 * 1024)} MiB and {MAX_BODY_VALUES:,} JSON values a body "
+        "(413 beyond)."
     ),
     responses={
         200: {"model": Accepted, "description": "Every call was stored."},

@@ -273,7 +273,11 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._body_timer = None
         if self.transport.is_closing():
             return
-        if self.flow.read_paused:  # the server stopped reading, not the client sending
+        if self.flow.read_paused or (
+            self.cycle is not None and self.cycle.waiting_for_100_continue
+        ):
+            # the server stopped reading, or has not asked for the body yet (a client that
+            # sent `Expect: 100-continue` waits for it): not the client's delay
             self._arm_body_timer()
             return
         EVENTS.note(
