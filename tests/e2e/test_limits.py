@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx2 as httpx
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
-from ivrlog.core.ingest import MAX_BODY_BYTES
-from tests.conftest import fresh_database
+from ivrlog.core.ingest import MAX_BODY_BYTES, MAX_BODY_VALUES, TOO_MANY_VALUES
+from tests.conftest import fresh_database, sqlite_only
 from tests.e2e.serving import GIVE_UP, Serving, account, read_answer, serving
 from tests.factories import call
 
@@ -166,8 +167,8 @@ def test_a_batch_of_too_many_values_is_refused_before_it_is_parsed(
     database: tuple[str, Credentials], tmp_path: Path
 ) -> None:
     """`[{},{},...]` of 64 MiB, eight at once: a parse would take the server past 2 GB;
-    each is refused with 413, and the server's peak memory stays a small multiple of the
-    byte limit."""
+    each is refused with 413 as it arrives, and the server's peak memory stays under twice
+    the byte limit."""
     count = (MAX_BODY_BYTES - 2) // 3
     body = b"[" + b",".join([b"{}"] * count) + b"]"
     assert len(body) <= MAX_BODY_BYTES
@@ -196,8 +197,8 @@ def test_a_batch_of_too_many_values_is_refused_before_it_is_parsed(
         peak = server.memory_kb("VmHWM")
     assert [a.status_code for a in answers] == [413] * 8
     assert "8000000 JSON values" in answers[0].json()["error"]
-    # two bodies held at once (ingest_buffer_mib 128), each with its joined copy
-    assert peak - before < 6 * MAX_BODY_BYTES // 1024, (before, peak)
+    # each refused once its first 8 MB have too many values (two at most held at once)
+    assert peak - before < 2 * MAX_BODY_BYTES // 1024, (before, peak)
 
 
 def test_an_aborted_upload_is_one_info_line(
@@ -249,3 +250,17 @@ def test_a_header_limit_under_1024_is_refused() -> None:
     result = CliRunner().invoke(app, ["serve", "--max-header-size", "100"])
     assert result.exit_code == 2
     assert "max_header_size: 100 is not from 1024 to 1048576." in result.output
+
+
+@sqlite_only
+def test_a_body_is_refused_as_soon_as_it_may_hold_too_many_values(
+    client: TestClient, account: Credentials
+) -> None:
+    body = b"[" + b"{}," * (MAX_BODY_VALUES // 2) + b"{}]"  # 12 MB, 8 million and 2 values
+    answer = client.post(
+        "/ingest/v1/calls",
+        content=body,
+        headers={"Authorization": f"Bearer {account.ingest_token}"},
+    )
+    assert answer.status_code == 413
+    assert answer.json() == {"error": TOO_MANY_VALUES}

@@ -18,7 +18,7 @@ from fastapi import Request
 from starlette.requests import ClientDisconnect
 
 from ivrlog.core.errors import BadRequest, PayloadTooLarge
-from ivrlog.core.ingest import MAX_BODY_BYTES
+from ivrlog.core.ingest import MAX_BODY_BYTES, MAX_BODY_VALUES, TOO_MANY_VALUES, value_bound
 from ivrlog.web.context import context
 
 log = logging.getLogger("ivrlog.web")
@@ -99,18 +99,27 @@ def declared_length(request: Request, limit: int) -> int | None:
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit` bytes. A body cut
+    """The request body, refused with 413 as soon as it passes `limit` bytes or may hold
+    more than MAX_BODY_VALUES JSON values (counted once it is longer than that). A body cut
     short (the client went away, or the server timed it out) is one INFO line in the log,
     not an error."""
     declared_length(request, limit)
     chunks: list[bytes] = []
     size = 0
+    values: int | None = None  # counted once the body is long enough to hold too many
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
                 raise PayloadTooLarge(TOO_LARGE)
             chunks.append(chunk)
+            if size > MAX_BODY_VALUES:
+                if values is None:
+                    values = sum(map(value_bound, chunks))
+                else:
+                    values += value_bound(chunk)
+                if values > MAX_BODY_VALUES:
+                    raise PayloadTooLarge(TOO_MANY_VALUES)
     except ClientDisconnect:
         log.info(
             "%s %s: the connection closed after %d bytes of the body (the client went away, "
