@@ -483,6 +483,12 @@ SERVER_SETTINGS = (
     "auth_failures_per_account",
     "metrics",
     "log_format",
+    "max_header_size",
+    "header_timeout",
+    "body_timeout",
+    "send_timeout",
+    "max_connections",
+    "ingest_buffer_mib",
 )
 
 
@@ -493,6 +499,7 @@ def _serve(settings: Settings) -> None:
     from ivrlog.web.app import freeze_startup_objects
     from ivrlog.web.logs import log_config
     from ivrlog.web.metrics import multiprocess_dir
+    from ivrlog.web.server import LimitError, server_options
 
     options: dict[str, Any] = {
         "host": settings.host,
@@ -502,6 +509,10 @@ def _serve(settings: Settings) -> None:
         # uvicorn formats each access line before its logger drops it: below info, don't
         "access_log": settings.log_level in ("info", "debug"),
     }
+    try:
+        options.update(server_options(settings))  # the server's limits (docs/operations.md)
+    except LimitError as exc:
+        raise _fail(str(exc), 2) from None
     if settings.workers == 1:
         try:
             application = create_app(settings)

@@ -20,6 +20,8 @@ ENV_PREFIX = "IVRLOG_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 LOG_FORMATS = ("text", "json")
 MAX_WORKERS = 64
+MAX_TIMEOUT = 3600  # seconds: the longest header_timeout, body_timeout or send_timeout
+MAX_HEADER_SIZE = 1024 * 1024
 # `ivrlog serve --workers N` hands its settings to the worker processes in this variable
 SETTINGS_ENV = "IVRLOG__WORKER_SETTINGS"
 
@@ -92,6 +94,39 @@ class Settings:
         f"Server log format: {' or '.join(LOG_FORMATS)} (one JSON object a line, with a "
         "request id).",
     )
+    max_header_size: int = _setting(
+        64 * 1024,
+        "Bytes of a request's head (request line and headers) the server reads; past it the "
+        f"request is refused: 414 while still in the request line, 431 after (1024 to "
+        f"{MAX_HEADER_SIZE}).",
+    )
+    header_timeout: int = _setting(
+        10,
+        "Seconds a client has to send a whole request head, counted from the connection or "
+        f"from the end of its previous response; then the connection is closed (1 to "
+        f"{MAX_TIMEOUT}).",
+    )
+    body_timeout: int = _setting(
+        30,
+        "Seconds a request body may go without a byte arriving before the server answers 408 "
+        f"and closes the connection (1 to {MAX_TIMEOUT}).",
+    )
+    send_timeout: int = _setting(
+        60,
+        "Seconds an answer may wait for its client to read any of it before the server drops "
+        f"the connection (1 to {MAX_TIMEOUT}).",
+    )
+    max_connections: int = _setting(
+        0,
+        "Open connections a server process keeps, idle keep-alive ones included; a new one "
+        "past it is answered 503 and closed. 0: the process's open-file limit less a reserve "
+        "for the database and logs (see docs/operations.md).",
+    )
+    ingest_buffer_mib: int = _setting(
+        128,
+        "MiB of ingest request bodies a server process reads and parses at once; a request "
+        "past it waits for its turn (a single body always proceeds). 1 or more.",
+    )
 
     def __post_init__(self) -> None:
         if not self.database:
@@ -113,6 +148,20 @@ class Settings:
             raise SettingsError(f"open_call_timeout: {self.open_call_timeout} is not 60 or more.")
         if not 1 <= self.workers <= MAX_WORKERS:
             raise SettingsError(f"workers: {self.workers} is not from 1 to {MAX_WORKERS}.")
+        if not 1024 <= self.max_header_size <= MAX_HEADER_SIZE:
+            raise SettingsError(
+                f"max_header_size: {self.max_header_size} is not from 1024 to {MAX_HEADER_SIZE}."
+            )
+        for name in ("header_timeout", "body_timeout", "send_timeout"):
+            value = getattr(self, name)
+            if not 1 <= value <= MAX_TIMEOUT:
+                raise SettingsError(f"{name}: {value} is not from 1 to {MAX_TIMEOUT}.")
+        if self.max_connections < 0:
+            raise SettingsError(
+                f"max_connections: {self.max_connections} is not 0 (automatic) or more."
+            )
+        if self.ingest_buffer_mib < 1:
+            raise SettingsError(f"ingest_buffer_mib: {self.ingest_buffer_mib} is not 1 or more.")
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(
                 f"log_level: {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}."

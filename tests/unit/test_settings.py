@@ -29,6 +29,13 @@ def test_defaults_are_valid() -> None:
         ({"auth_failures_per_address": "20/fortnight"}, "auth_failures_per_address"),
         ({"auth_failures_per_account": "0/minute"}, "auth_failures_per_account"),
         ({"auth_failures_per_account": "5/minute;100/day"}, "auth_failures_per_account"),
+        ({"max_header_size": 1023}, "max_header_size"),
+        ({"max_header_size": 1024 * 1024 + 1}, "max_header_size"),
+        ({"header_timeout": 0}, "header_timeout"),
+        ({"body_timeout": 3601}, "body_timeout"),
+        ({"send_timeout": 0}, "send_timeout"),
+        ({"max_connections": -1}, "max_connections"),
+        ({"ingest_buffer_mib": 0}, "ingest_buffer_mib"),
     ],
 )
 def test_bad_values_name_the_setting(values: dict[str, object], name: str) -> None:
@@ -59,6 +66,12 @@ def test_every_setting_has_flag_env_and_help() -> None:
         "auth_failures_per_account",
         "metrics",
         "log_format",
+        "max_header_size",
+        "header_timeout",
+        "body_timeout",
+        "send_timeout",
+        "max_connections",
+        "ingest_buffer_mib",
     ]
     for info in infos:
         assert info.env == "IVRLOG_" + info.name.upper()

@@ -35,6 +35,10 @@ MAX_NUMBER: Final = 64
 MAX_TIME: Final = 253_402_300_799  # 9999-12-31T23:59:59Z
 MAX_REPORTED_ERRORS: Final = 1_000
 MAX_DEPTH: Final = 64  # objects and lists nested in an entry's data
+# JSON values a body may hold, counted before parsing as its `{`, `[`, `,` and `:` (those
+# inside strings too): a parsed value costs up to ~100 bytes of memory, so a body of
+# `[{},{},...]` would take 30 times its size (docs/api.md, limits)
+MAX_BODY_VALUES: Final = 8_000_000
 PRIVATE: Final = "[private]"
 
 _CALL_FIELDS: Final = ("session_id", "src", "dest", "type", "start", "end", "private", "detail")
@@ -84,6 +88,26 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
+def value_bound(text: bytes) -> int:
+    """An upper bound on the JSON values that `text` starts or separates, counted at C
+    speed: its `{`, `[`, `,` and `:` (those inside strings too)."""
+    return text.count(b",") + text.count(b":") + text.count(b"{") + text.count(b"[")
+
+
+TOO_MANY_VALUES: Final = (
+    f"The body holds more than {MAX_BODY_VALUES} JSON values (counted as its commas, colons, "
+    "braces and brackets); send it in several requests."
+)
+
+
+def check_value_count(body: bytes) -> None:
+    """Refuse (413) a body that may hold more than MAX_BODY_VALUES JSON values, before
+    parsing it. Each counted value is a byte: a body no longer than the limit (every
+    usual batch) is not counted."""
+    if len(body) > MAX_BODY_VALUES and value_bound(body) > MAX_BODY_VALUES:
+        raise PayloadTooLarge(TOO_MANY_VALUES)
+
+
 def _parse_json(body: bytes) -> Any:
     try:
         return loads(body)
@@ -98,12 +122,14 @@ def parse_update(body: bytes, content_type: str) -> Any:
         raise UnsupportedMediaType(
             f"Content-Type {media!r} is not accepted: use application/json (one object)."
         )
+    check_value_count(body)
     return _parse_json(body)
 
 
 def parse_batch(body: bytes, content_type: str) -> list[Any]:
     """The call objects of a request body: a JSON array, or NDJSON (one call a line)."""
     media = _media_type(content_type)
+    check_value_count(body)
     if media in ("application/x-ndjson", "application/jsonl", "application/ndjson"):
         calls = []
         for number, line in enumerate(body.split(b"\n"), start=1):

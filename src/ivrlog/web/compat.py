@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core.ingest import MAX_TIME
@@ -23,6 +22,7 @@ from ivrlog.web.schemas import (
     LogEntry,
     error_doc,
 )
+from ivrlog.web.spool import spooled_response
 from ivrlog.web.throttled import THROTTLED_DOC
 
 router = APIRouter(tags=["Logs (Plum Fuse compatible)"])
@@ -137,9 +137,10 @@ def _page_query(
 
 
 def _page_response(request: Request, query: CallQuery, *, detail: bool) -> Response:
-    """A page of stored fragments, streamed; on SQLite, summaries (at most 10,000, some
-    1.5 MB) are read whole: each streamed chunk is a hop to a worker thread, which under
-    load costs more than the read (docs/performance.md, B4 and B5)."""
+    """A page of stored fragments, read by one worker thread at the database's pace and
+    sent at the client's (web/spool.py); on SQLite, summaries (at most 10,000, some
+    1.5 MB) are read whole on the spot: a hop to a worker thread would cost more than the
+    read (docs/performance.md, B4 and B5)."""
     ctx = context(request)
     renderer = renderer_for(request.headers.get("accept"))
     page = ctx.store.open_page(query, renderer.FORMAT if detail else None)
@@ -149,9 +150,8 @@ def _page_response(request: Request, query: CallQuery, *, detail: bool) -> Respo
             return Response(b"".join(body), media_type=renderer.MEDIA_TYPE)
         finally:
             page.close()
-    return StreamingResponse(
-        body, media_type=renderer.MEDIA_TYPE, background=BackgroundTask(page.close)
-    )
+    # read whole at the database's pace, sent at the client's (web/spool.py)
+    return spooled_response(body, page.close, renderer.MEDIA_TYPE)
 
 
 def _checked_page(

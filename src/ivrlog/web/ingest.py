@@ -8,7 +8,6 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ivrlog.core.errors import BadRequest, PayloadTooLarge
 from ivrlog.core.idempotency import (
     KEY_HEADER,
     KEY_LIFETIME,
@@ -18,6 +17,7 @@ from ivrlog.core.idempotency import (
 )
 from ivrlog.core.ingest import (
     MAX_BODY_BYTES,
+    MAX_BODY_VALUES,
     MAX_CALLS,
     MAX_ENTRIES,
     ingest_calls,
@@ -26,6 +26,7 @@ from ivrlog.core.ingest import (
 )
 from ivrlog.core.live import LiveResult, append_entries
 from ivrlog.render import JSON
+from ivrlog.web.bodies import TOO_LARGE, received_body
 from ivrlog.web.context import context
 from ivrlog.web.paths import check_utf8_path
 from ivrlog.web.schemas import (
@@ -41,26 +42,6 @@ from ivrlog.web.schemas import (
 from ivrlog.web.throttled import THROTTLED_DOC
 
 router = APIRouter(tags=["Ingestion"])
-
-_TOO_LARGE = f"The body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB."
-
-
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise BadRequest("Content-Length must be a whole number of bytes.")
-        if int(declared) > limit:
-            raise PayloadTooLarge(_TOO_LARGE)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(_TOO_LARGE)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _ingest(request: Request, body: bytes, account_id: int) -> int:
@@ -129,7 +110,8 @@ _KEY_PARAMETER: dict[str, Any] = {
         "account already has is replaced, so a batch may be retried safely. Once the answer "
         "is 200 the calls are on disk. Limits: "
         f"{MAX_CALLS} calls a request, {MAX_ENTRIES} entries a call, "
-        f"{MAX_BODY_BYTES // (1024 * 1024)} MiB a body (413 beyond)."
+        f"{MAX_BODY_BYTES // (1024 * 1024)} MiB and {MAX_BODY_VALUES:,} JSON values a body "
+        "(413 beyond)."
     ),
     responses={
         200: {"model": Accepted, "description": "Every call was stored."},
@@ -141,7 +123,7 @@ _KEY_PARAMETER: dict[str, Any] = {
             "No, wrong or non-ingest credentials, or an inactive account.",
             "Ingest token invalid or the account is inactive.",
         ),
-        413: error_doc("Over a limit.", _TOO_LARGE),
+        413: error_doc("Over a limit.", TOO_LARGE),
         429: THROTTLED_DOC,
         415: error_doc(
             "A Content-Type other than JSON or NDJSON.",
@@ -165,8 +147,8 @@ _KEY_PARAMETER: dict[str, Any] = {
 )
 async def post_calls(request: Request) -> Response:
     account = context(request).writer(request)
-    body = await read_body(request)
-    accepted = await run_in_threadpool(_ingest, request, body, account.id)
+    async with received_body(request) as body:
+        accepted = await run_in_threadpool(_ingest, request, body, account.id)
     return Response(JSON.document({"accepted": accepted}), media_type=JSON.MEDIA_TYPE)
 
 
@@ -231,8 +213,8 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
 async def post_entries(request: Request, session_id: _SESSION_ID) -> Response:
     account = context(request).writer(request)
     check_utf8_path(request)
-    body = await read_body(request)
-    result = await run_in_threadpool(_append, request, body, account.id, session_id)
+    async with received_body(request) as body:
+        result = await run_in_threadpool(_append, request, body, account.id, session_id)
     return Response(JSON.document(result.as_dict()), media_type=JSON.MEDIA_TYPE)
 
 
