@@ -174,7 +174,7 @@ def test_any_key_gives_a_valid_ascii_name(key: str) -> None:
     assert ASCII_NAME.fullmatch(name)
     assert parse_xml(f"<{name}/>").tag == name
     assert xml_name(key) == name
-    if ASCII_NAME.fullmatch(key):
+    if ASCII_NAME.fullmatch(key) and "_x" not in key:  # "_x" starts an escape: escaped
         assert name == key
 
 
