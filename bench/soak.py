@@ -10,9 +10,11 @@ against at the end. `bench/run.py` starts the server (`server_command`) on a dat
 Every call the load reads exists and is within retention for the whole run: the reads
 go to calls with detail from the last days (the dataset's, and those this load ingests
 with a recent start), so each must answer 200. The bulk writer also ingests calls with
-starts spread over the last 40 days, so that the purges (the server's own, every
-`purge_interval`, and `ivrlog purge` from a thread) always have detail past
-`detail_retention_days` and calls past `call_retention_days` to delete.
+starts spread over the last 40 days, and a share of them placed to cross a retention
+cutoff while the run lasts (ingestion stores nothing already past one), so that the
+purges (the server's own, every `purge_interval`, and `ivrlog purge` from a thread)
+keep finding detail past `detail_retention_days` and calls past `call_retention_days` to
+delete.
 """
 
 from __future__ import annotations
@@ -137,6 +139,22 @@ def prepare(database: str, now: int, calls: int) -> Credentials:
         store.close()
     basic = base64.b64encode(f"{keys[0].email}:{keys[0].developer_key}".encode()).decode()
     return Credentials(f"Basic {basic}", keys[0].ingest_token, readable)
+
+
+def expiring(call: dict[str, Any], rng: random.Random, seconds: int) -> None:
+    """Move one call in five to start within the run's length after a retention cutoff
+    (a tenth after the detail one, a tenth after the call one), its entries with it: the
+    purges of the run then see its detail, or the call, pass the cutoff."""
+    roll = rng.random()
+    if roll >= 0.2:
+        return
+    days = DETAIL_DAYS if roll < 0.1 else CALL_DAYS
+    start = int(time.time()) - days * DAY + rng.randint(60, seconds + 60)
+    shift = start - call["start"]
+    call["start"] += shift
+    call["end"] += shift
+    for entry in call["detail"]:
+        entry["timestamp"] += shift
 
 
 class _Client:
@@ -276,6 +294,7 @@ class _Soak:
                 _, batch = next(generated)
                 for call in batch:
                     call["session_id"] = "bulk-" + call["session_id"]
+                    expiring(call, rng, self.seconds)
                 body = orjson.dumps(batch)
                 sent.append(body)
                 del sent[:-100]
