@@ -63,9 +63,18 @@ class LiveResult:
     out_of_order: int
     entries: int
     complete: bool
+    # the answer kept for an Idempotency-Key, given again: nothing was stored this time
+    replayed: bool = dataclasses.field(default=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The answer's body (without `replayed`, which is not part of it)."""
+        return {
+            "session_id": self.session_id,
+            "appended": self.appended,
+            "out_of_order": self.out_of_order,
+            "entries": self.entries,
+            "complete": self.complete,
+        }
 
 
 def validate_update(session_id: str, update: Any) -> None:
@@ -218,7 +227,7 @@ def _apply_once(
         body_sha256, answer = kept
         if body_sha256 != request.body_sha256:
             raise KeyReused(request.key)
-        return LiveResult(**orjson.loads(answer))
+        return LiveResult(**orjson.loads(answer), replayed=True)
     result = _apply(tx, account_id, session_id, update, now, fragments, detail_cutoff)
     tx.keep_answer(
         account_id,

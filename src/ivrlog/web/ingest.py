@@ -73,7 +73,8 @@ def _append(request: Request, body: bytes, account_id: int, session_id: str) -> 
         idempotent=idempotent_request(", ".join(keys) if keys else None, body),
         detail_cutoff=ctx.cutoff(),
     )
-    ctx.metrics.ingested("live", result.appended)
+    if not result.replayed:  # a retry answered from its Idempotency-Key stored nothing
+        ctx.metrics.ingested("live", result.appended)
     return result
 
 
