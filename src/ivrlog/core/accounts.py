@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ivrlog.core.errors import AccountError, IngestUnauthorized, Unauthorized
 from ivrlog.core.model import Account
@@ -52,6 +53,21 @@ def normalize_email(email: str) -> str:
     if len(email) > 254 or not _EMAIL.fullmatch(email) or not email.isprintable():
         raise AccountError(f"{email!r} is not an email address.")
     return email
+
+
+class AccountLookup(Protocol):
+    """What finding an account by its email needs of a store."""
+
+    def account_by_email(self, email: str) -> Account | None: ...
+
+
+def account_named(store: AccountLookup, email: str) -> Account:
+    """The account of `email` (normalised), or AccountError naming it."""
+    email = normalize_email(email)
+    account = store.account_by_email(email)
+    if account is None:
+        raise AccountError(f"No account for {email}.")
+    return account
 
 
 def _new_credentials(email: str) -> tuple[Credentials, str, str]:

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from ivrlog.core.accounts import normalize_email
+from ivrlog.core.accounts import account_named
 from ivrlog.core.errors import AccountError
-from ivrlog.core.model import Account, RedactionPattern
+from ivrlog.core.model import RedactionPattern
 from ivrlog.core.pattern_check import PatternRefused, check_pattern, compile_linear
 from ivrlog.core.redact import NO_REDACTION, CompiledPattern, Redactor
 from ivrlog.core.sensitive import NONE, SensitiveNames
@@ -26,20 +26,12 @@ MAX_LABEL: Final = 64
 MAX_PATTERNS: Final = 50  # an account's patterns
 
 
-def _account(store: Store, email: str) -> Account:
-    email = normalize_email(email)
-    account = store.account_by_email(email)
-    if account is None:
-        raise AccountError(f"No account for {email}.")
-    return account
-
-
 def add_pattern(
     store: Store, email: str, label: str, pattern: str, now: int | None = None
 ) -> RedactionPattern:
     """Check and store a pattern; AccountError (unknown account, bad or taken label) or
     PatternRefused (the pattern cannot be used) otherwise."""
-    account = _account(store, email)
+    account = account_named(store, email)
     if not 1 <= len(label) <= MAX_LABEL or not label.isprintable():
         raise AccountError(f"The label must be 1 to {MAX_LABEL} printable characters.")
     check_pattern(pattern)
@@ -58,14 +50,14 @@ def add_pattern(
 def list_patterns(store: Store, email: str | None = None) -> list[tuple[str, RedactionPattern]]:
     """(account email, pattern) for one account, or for every account when email is None."""
     if email is not None:
-        account = _account(store, email)
+        account = account_named(store, email)
         return [(account.email, p) for p in store.redaction_patterns(account.id)]
     emails = {a.id: a.email for a in store.list_accounts()}
     return [(emails[p.account_id], p) for p in store.redaction_patterns()]
 
 
 def remove_pattern(store: Store, email: str, label: str) -> None:
-    account = _account(store, email)
+    account = account_named(store, email)
     if not store.remove_redaction_pattern(account.id, label):
         raise AccountError(f"{account.email} has no pattern labelled {label!r}.")
 

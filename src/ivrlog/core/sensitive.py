@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from ivrlog.core.accounts import normalize_email
+from ivrlog.core.accounts import account_named
 from ivrlog.core.errors import AccountError
 from ivrlog.core.model import Account, SensitiveModule
 
@@ -79,14 +79,6 @@ class SensitiveNames:
 NONE: Final = SensitiveNames()
 
 
-def _account(store: SensitiveStore, email: str) -> Account:
-    email = normalize_email(email)
-    account = store.account_by_email(email)
-    if account is None:
-        raise AccountError(f"No account for {email}.")
-    return account
-
-
 def _check_field(field: str) -> None:
     if field not in FIELDS:
         raise AccountError(f"The field must be one of: {', '.join(FIELDS)} (not {field!r}).")
@@ -106,7 +98,7 @@ def add_sensitive(
 ) -> SensitiveModule:
     """Store a sensitive module; AccountError (unknown account or field, a bad name, one
     the account has already, ignoring case, or one too many) otherwise."""
-    account = _account(store, email)
+    account = account_named(store, email)
     _check_field(field)
     if not 1 <= len(name) <= MAX_NAME or not name.isprintable():
         raise AccountError(
@@ -134,7 +126,7 @@ def list_sensitive(
 ) -> list[tuple[str, SensitiveModule]]:
     """(account email, module) for one account, or for every account when email is None."""
     if email is not None:
-        account = _account(store, email)
+        account = account_named(store, email)
         return [(account.email, m) for m in store.sensitive_modules(account.id)]
     emails = {a.id: a.email for a in store.list_accounts()}
     return [(emails[m.account_id], m) for m in store.sensitive_modules()]
@@ -143,7 +135,7 @@ def list_sensitive(
 def remove_sensitive(store: SensitiveStore, email: str, field: str, name: str) -> SensitiveModule:
     """Remove the account's sensitive module that `name` matches (ignoring case), and say
     which; AccountError when there is none."""
-    account = _account(store, email)
+    account = account_named(store, email)
     _check_field(field)
     module = _stored(store, account, field, name)
     store.remove_sensitive_module(account.id, module.field, module.name)
