@@ -45,7 +45,7 @@ def kind(char: str) -> str:
         return "p"
     if char in WEAK_CHARS:
         return "w"
-    if char in STRONG_EXTRA or unicodedata.category(char) in ("Zs", "Pd", "Cf"):
+    if char in STRONG_EXTRA or unicodedata.category(char) in ("Zs", "Pd", "Cf", "Mn", "Me"):
         return "s"
     return "o"
 
@@ -65,14 +65,17 @@ def reference_runs(text: str) -> list[list[int]]:
     for previous, position in zip([None, *digits], digits, strict=False):
         between = kinds[previous + 1 : position] if previous is not None else ["o"]
         strong = all(k == "s" for k in between)
-        weak = all(k in "fpw" for k in between)
         joined = previous is not None and (
             not between
             or (strong and len(between) <= 3)
             or (
                 4 <= group(previous, -1) <= 6
                 and 3 <= group(position, 1) <= 6
-                and ((strong and 4 <= len(between) <= 8) or (weak and 1 <= len(between) <= 2))
+                and (
+                    (strong and 4 <= len(between) <= 8)
+                    or re.fullmatch("[fpw]{1,2}|s[fpw]{1,2}|[fp]s|s[fpw]s", "".join(between))
+                    is not None
+                )
             )
         )
         if joined:

@@ -147,6 +147,14 @@ def test_four_to_eight_spaces_between_groups_of_a_card(card: str, gap: str) -> N
         "4111\t1111\t1111\t1111",
         "4111    1111    1111    1111",
         "4111.1111 1111-1111",  # mixed
+        "4111-\n1111-\n1111-\n1111",  # a dash at the end of a wrapped line
+        "4111 \n1111 \n1111 \n1111",  # a space there
+        "4111. 1111. 1111. 1111",
+        "4111 / 1111 / 1111 / 1111",
+        "41111111111 11111",  # a space anywhere (SPEC 4)
+        "4\ufe0f\u20e31\ufe0f\u20e31\ufe0f\u20e31\ufe0f\u20e3 1111 1111 1111",  # keycaps
+        "4\u03011\u03011\u03011\u0301 1111 1111 1111",  # combining marks on digits
+        "4\u03321\u03321\u03321\u0332111111111111",  # underlined
         "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1",
         "4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1",
         in_script("\uff10", "4111 1111 1111 1111"),  # fullwidth
@@ -265,7 +273,7 @@ def test_cards_in_request_lines(line: str, expected: str) -> None:
     [
         "4111         1111 1111 1111",  # nine spaces: two runs of 4 and 12 digits
         "4.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1",  # weak separators join groups of 4 to 6 only
-        "4111, 1111, 1111, 1111",  # a comma and a space: not a separator
+        "4111, 1111, 1111, 1111",  # a comma then a space: a list (1000, 2500, 5000)
         "4111...1111...1111...1111",  # three weak characters
         "41111111.11111111",  # groups of 8
         "4111\u00b71111\u00b71111\u00b71111",  # a middle dot is no separator

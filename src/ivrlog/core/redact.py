@@ -9,9 +9,11 @@ ones, percent-encoded characters as what they encode), and apply, in this order:
    *run* is a stretch of groups in which each two consecutive groups are separated by
    - one to three strong separators (`4111 1111`, `4111 - 1111`, `4 1 1 1`), as SPEC 4
      has it (spaces or dashes between the digits); or
-   - four to eight strong separators, or one or two weak ones (`4111.1111`,
-     `4111\r\n1111`), when the group before holds 4 to 6 digits and the one after 3 to
-     6.
+   - four to eight strong separators; or one or two weak ones, alone or after one strong
+     one, or a full stop or a plus sign then a strong one, or a weak one between two
+     strong ones (`4111.1111`, `4111\r\n1111`, `4111-\n1111`, `4111. 1111`,
+     `4111 / 1111`; not `4111, 1111`), when the group before holds 4 to 6 digits and
+     the one after 3 to 6.
    In a run of 13 or more digits every window of 13 to 19 consecutive digits is checked
    with Luhn. The windows that pass are widened to the whole groups they touch, and each
    stretch of characters so covered becomes `[redacted]`: `ref 1234 4111 1111 1111 1111`
@@ -61,11 +63,13 @@ class CompiledPattern(Protocol):
 # In the canonical spelling a strong separator is " ", a weak one "." (a full stop), "+"
 # (a plus sign) or ",". Between two digits of a run may stand:
 _SHORT: Final = " {1,3}"  # 1. up to three strong separators, between any two groups
-MAX_SEPARATOR: Final = 8  # 2. up to eight strong ones, or one or two weak ones, between
-# a group of 4 to 6 digits (at least 4 digits before, not 7) and one of 3 to 6
+MAX_SEPARATOR: Final = 8  # 2. up to eight strong ones, or one or two weak ones, alone or
+# after a strong one ("-\n", " \n", " / "), or a full stop or plus sign then a strong one
+# (". "), between a group of 4 to 6 digits (at least 4 digits before, not 7) and one of
+# 3 to 6. Not a comma then a space: "1000, 2500, 5000, 7500" is a list of amounts.
+_WEAK_MIX: Final = "[.,+]{1,2}| [.,+]{1,2}|[.+] | [.,+] "
 _LONG: Final = (
-    f"(?<=[0-9]{{4}})(?<![0-9]{{7}})(?: {{4,{MAX_SEPARATOR}}}|[.,+]{{1,2}})"
-    "(?=[0-9]{3,6}(?![0-9]))"
+    f"(?<=[0-9]{{4}})(?<![0-9]{{7}})(?: {{4,{MAX_SEPARATOR}}}|{_WEAK_MIX})(?=[0-9]{{3,6}}(?![0-9]))"
 )
 # A run of 13 or more digits. It starts at a digit that follows none (a run's first
 # digit), and takes as many digits as it can without giving any back (each step has one

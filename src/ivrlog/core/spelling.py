@@ -6,9 +6,10 @@ In the canonical spelling every character of the text becomes one character:
 - a decimal digit of any script (Unicode category Nd: ASCII, fullwidth, Arabic-Indic,
   Devanagari, mathematical...) becomes its ASCII digit;
 - a *strong* separator becomes a space: any Unicode space (category Zs) or tab, any dash
-  (category Pd, soft hyphen, minus signs and dash look-alikes: `DASH_LIKE`), or an
+  (category Pd, soft hyphen, minus signs and dash look-alikes: `DASH_LIKE`), an
   invisible formatting character (category Cf: zero-width space and joiners, word joiner,
-  byte order mark, direction marks...);
+  byte order mark, direction marks...), or a combining mark (categories Mn and Me:
+  variation selectors, a keycap's enclosing square, accents and underlines on a digit);
 - a *weak* separator becomes `.` when it is a full stop (`FULL_STOPS`), `+` when it is a
   plus sign (a space in a URL's query string: `PLUS`), or `,` for the others (`WEAK`:
   `/ , _`, line breaks, their fullwidth forms);
@@ -35,14 +36,14 @@ DASH_LIKE: Final = (
     "\u2212\u2052\u207b\u208b\u02d7\u2796\u2043\u2053\u2500\u2501\u23af\u30fc\uff70"
     "\u034f\u115f\u1160\u3164\uffa0"
 )
-STRONG: Final = "\t" + DASH_LIKE  # with every character of categories Zs, Pd and Cf
+STRONG: Final = "\t" + DASH_LIKE  # with every character of categories Zs, Pd, Cf, Mn, Me
 FULL_STOPS: Final = ".\uff0e\u3002\uff61\ufe52\u2024"
 PLUS: Final = "+\uff0b"
 WEAK: Final = (
     "/,_\n\r\x0b\x0c\x85\u2028\u2029"  # slash, comma, underscore, plus, line breaks
     "\uff0f\uff0c\uff3f\u3001\uff64\ufe50\u2044\u2215\u060c\u066b\u066c"
 )
-_STRONG_CATEGORIES: Final = frozenset({"Zs", "Pd", "Cf"})
+_STRONG_CATEGORIES: Final = frozenset({"Zs", "Pd", "Cf", "Mn", "Me"})
 _CACHED: Final = 4096  # characters whose class is remembered (the text is untrusted)
 # one percent-encoded byte, encoded once or more (`%2D`, `%252D`), and runs of them
 _BYTE: Final = re.compile(r"%(?:25)*([0-9A-Fa-f]{2})")
