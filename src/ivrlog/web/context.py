@@ -52,7 +52,8 @@ class AppContext:
             return self.auth.reader(header)
         except Unauthorized:
             self.metrics.auth_failures.labels("basic").inc()
-            self.throttle.failed(host, claimed_email(header))
+            if header:  # a request without credentials (before a 401's challenge) guesses nothing
+                self.throttle.failed(host, claimed_email(header))
             raise
 
     def writer(self, request: Request) -> Account:
@@ -65,7 +66,8 @@ class AppContext:
             return self.auth.writer(header)
         except Unauthorized:
             self.metrics.auth_failures.labels("bearer").inc()
-            self.throttle.failed(host, None)
+            if header:
+                self.throttle.failed(host, None)
             raise
 
     def purge(self, pause: float = 0.01) -> PurgeReport:
