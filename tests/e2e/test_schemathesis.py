@@ -105,7 +105,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, 
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomized: every run sends the same requests, so CI cannot fail on a case never seen
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_the_server_does_what_its_openapi_document_says(
     case: Any, served: tuple[FastAPI, Credentials]
 ) -> None:
