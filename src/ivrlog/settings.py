@@ -125,7 +125,8 @@ class Settings:
     ingest_buffer_mib: int = _setting(
         128,
         "MiB of ingest request bodies a server process reads and parses at once; a request "
-        "past it waits for its turn (a single body always proceeds). 1 or more.",
+        "past it waits for its turn, body_timeout seconds at most, then gets 503 (a single "
+        "body always proceeds). 1 or more.",
     )
 
     def __post_init__(self) -> None:

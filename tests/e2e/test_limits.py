@@ -264,3 +264,57 @@ def test_a_body_is_refused_as_soon_as_it_may_hold_too_many_values(
     )
     assert answer.status_code == 413
     assert answer.json() == {"error": TOO_MANY_VALUES}
+
+
+def test_a_request_that_waits_past_body_timeout_for_the_body_budget_gets_503(
+    database: tuple[str, Credentials], tmp_path: Path
+) -> None:
+    """An upload that trickles (a byte well within body_timeout) holds the whole
+    ingest_buffer_mib; another ingest request waits body_timeout for its turn, then is
+    answered 503 with Retry-After instead of waiting for ever."""
+    options = ("--ingest-buffer-mib", "1", "--body-timeout", "2")
+    with serving(database[0], tmp_path / "server.log", *options) as running:
+        stop = threading.Event()
+        with running.connect() as holder:
+            holder.sendall(
+                b"POST /ingest/v1/calls HTTP/1.1\r\nHost: x\r\n"
+                + bearer(database[1])
+                + b"Content-Type: application/json\r\n"
+                + f"Content-Length: {1024 * 1024}\r\n\r\n[".encode()
+            )
+
+            def trickle() -> None:
+                while not stop.wait(0.4):
+                    holder.sendall(b" ")
+
+            thread = threading.Thread(target=trickle)
+            thread.start()
+            try:
+                time.sleep(0.5)  # let the holder take the budget first
+                body = orjson.dumps([call()])
+                with running.connect() as sock:
+                    sock.sendall(
+                        b"POST /ingest/v1/calls HTTP/1.1\r\nHost: x\r\n"
+                        + bearer(database[1])
+                        + b"Content-Type: application/json\r\n"
+                        + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                        + body
+                    )
+                    answer = read_answer(sock)
+            finally:
+                stop.set()
+                thread.join()
+        assert status_of(answer) == 503
+        assert b"\r\nretry-after: 2\r\n" in answer.lower()
+        assert "ingest_buffer_mib" in str(json_body(answer))
+        # the holder gone, the budget is free again
+        response = httpx.post(
+            f"http://127.0.0.1:{running.port}/ingest/v1/calls",
+            content=body,
+            headers={
+                "Authorization": f"Bearer {database[1].ingest_token}",
+                "Content-Type": "application/json",
+            },
+            timeout=GIVE_UP,
+        )
+        assert response.status_code == 200, response.text

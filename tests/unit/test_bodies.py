@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from ivrlog.core.errors import PayloadTooLarge
+from ivrlog.core.errors import PayloadTooLarge, ServerBusy
 from ivrlog.core.ingest import MAX_BODY_VALUES, check_value_count, parse_batch, parse_update
 from ivrlog.web.bodies import BodyBudget
 
@@ -100,6 +100,24 @@ def test_a_request_cancelled_once_granted_gives_its_bytes_back() -> None:
         granted.cancel()  # ...which is cancelled before it runs
         with pytest.raises(asyncio.CancelledError):
             await granted
+        assert budget.used == 0
+
+    run(scenario())
+
+
+def test_a_request_that_waited_its_longest_is_refused_and_leaves_the_queue() -> None:
+    """Slow uploads holding the budget make others wait body_timeout at most: then 503."""
+
+    async def scenario() -> None:
+        budget = BodyBudget(100)
+        async with budget.hold(80):
+            with pytest.raises(ServerBusy) as refused:
+                async with budget.hold(50, wait=0.05):
+                    raise AssertionError("granted past the budget")  # pragma: no cover
+            assert (refused.value.status, refused.value.retry_after) == (503, 1)
+            assert "retry after 1 seconds" in str(refused.value)
+            await _hold(budget, 20)  # the queue is empty again: 80 + 20 fit at once
+            assert budget.used == 80
         assert budget.used == 0
 
     run(scenario())

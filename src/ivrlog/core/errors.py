@@ -118,11 +118,22 @@ class DatabaseError(IvrlogError):
     message = "Database error."
 
 
-class TooManyRequests(IvrlogError):
-    """Refused for a while (failed authentication throttled); `retry_after` in seconds."""
-
-    status = 429
+class RetryLater(IvrlogError):
+    """Refused for a while; `retry_after` in seconds (the answer's Retry-After)."""
 
     def __init__(self, message: str, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class TooManyRequests(RetryLater):
+    """Failed authentication throttled."""
+
+    status = 429
+
+
+class ServerBusy(RetryLater):
+    """The server holds as many ingest bodies as it may, and the request waited its
+    longest for its turn."""
+
+    status = 503

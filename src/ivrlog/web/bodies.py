@@ -3,7 +3,9 @@
 A body is parsed into Python objects several times its size (docs/api.md, limits), so
 a process bounds the bytes of the bodies it holds at once, from the first byte read to
 the end of the request's work: past `ingest_buffer_mib`, a request waits its turn
-before reading its body (first come, first served); a single body always proceeds.
+before reading its body (first come, first served), for `body_timeout` seconds at most
+(then 503 with Retry-After: slow uploads holding the budget cannot make others wait for
+ever); a single body always proceeds.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from contextlib import asynccontextmanager
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
-from ivrlog.core.errors import BadRequest, PayloadTooLarge
+from ivrlog.core.errors import BadRequest, PayloadTooLarge, ServerBusy
 from ivrlog.core.ingest import MAX_BODY_BYTES, MAX_BODY_VALUES, TOO_MANY_VALUES, value_bound
 from ivrlog.web.context import context
 
@@ -36,7 +38,8 @@ class BodyAborted(BadRequest):
 
 class BodyBudget:
     """Bytes of bodies held at once, shared by the requests of one process (one event
-    loop): `hold(n)` waits until n more bytes fit, in arrival order."""
+    loop): `hold(n, wait)` waits until n more bytes fit, in arrival order, for `wait`
+    seconds at most (ServerBusy then)."""
 
     def __init__(self, total: int) -> None:
         self.total = total
@@ -44,13 +47,23 @@ class BodyBudget:
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
 
     @asynccontextmanager
-    async def hold(self, size: int) -> AsyncIterator[None]:
+    async def hold(self, size: int, wait: float | None = None) -> AsyncIterator[None]:
         size = min(size, self.total)  # a body larger than the budget proceeds alone
         if self._waiters or self.used + size > self.total:
             turn = asyncio.get_running_loop().create_future()
             self._waiters.append((size, turn))
             try:
-                await turn
+                await asyncio.wait((turn,), timeout=wait)
+                if not turn.done():  # its longest wait: it leaves the queue
+                    self._waiters.remove((size, turn))
+                    turn.cancel()
+                    self._grant()
+                    seconds = max(1, round(wait or 1))
+                    raise ServerBusy(
+                        "The server is reading as many ingest bodies as it may "
+                        f"(ingest_buffer_mib); retry after {seconds} seconds.",
+                        retry_after=seconds,
+                    )
             except asyncio.CancelledError:
                 if turn.done() and not turn.cancelled():
                     self._release(size)  # granted, then cancelled before it resumed
@@ -138,5 +151,6 @@ async def received_body(request: Request, limit: int = MAX_BODY_BYTES) -> AsyncI
     ends: the block is where it is parsed and used. A body of unknown length (chunked)
     counts as `limit` bytes."""
     size = declared_length(request, limit)
-    async with budget(request).hold(limit if size is None else size):
+    wait = context(request).settings.body_timeout
+    async with budget(request).hold(limit if size is None else size, wait):
         yield await read_body(request, limit)

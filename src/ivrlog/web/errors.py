@@ -15,7 +15,7 @@ from ivrlog.core.errors import (
     IvrlogError,
     MethodNotAllowed,
     NotFound,
-    TooManyRequests,
+    RetryLater,
     Unauthorized,
 )
 from ivrlog.web.negotiation import renderer_for
@@ -41,7 +41,7 @@ def error_response(
 
 async def _ivrlog_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IvrlogError)
-    if isinstance(exc, TooManyRequests):
+    if isinstance(exc, RetryLater):
         return error_response(request, exc, {"Retry-After": str(exc.retry_after)})
     return error_response(request, exc)
 

@@ -78,6 +78,12 @@ def _append(request: Request, body: bytes, account_id: int, session_id: str) -> 
     return result
 
 
+BUSY_DOC = error_doc(
+    "The server holds as many ingest bodies as ingest_buffer_mib allows, and the request "
+    "waited body_timeout for its turn; Retry-After says when to try again. Nothing stored.",
+    "The server is reading as many ingest bodies as it may (ingest_buffer_mib); retry "
+    "after 30 seconds.",
+)
 _CALL_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/IngestCall"}
 _SESSION_ID = Annotated[
     str,
@@ -126,6 +132,7 @@ _KEY_PARAMETER: dict[str, Any] = {
         ),
         413: error_doc("Over a limit.", TOO_LARGE),
         429: THROTTLED_DOC,
+        503: BUSY_DOC,
         415: error_doc(
             "A Content-Type other than JSON or NDJSON.",
             "Content-Type 'text/plain' is not accepted.",
@@ -192,6 +199,7 @@ _UPDATE_SCHEMA: dict[str, Any] = {"$ref": "#/components/schemas/LiveUpdate"}
         ),
         413: error_doc("Over a limit.", f"An update holds at most {MAX_ENTRIES} entries."),
         429: THROTTLED_DOC,
+        503: BUSY_DOC,
         415: error_doc(
             "A Content-Type other than JSON.", "Content-Type 'text/plain' is not accepted."
         ),
