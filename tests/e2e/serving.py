@@ -17,14 +17,9 @@ import pytest
 
 from ivrlog.core.accounts import Credentials, add_account
 from ivrlog.storage import open_store
+from tests.pg import free_port
 
 GIVE_UP = 60.0  # seconds: a safety net against a hang, never an assertion
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -14,7 +14,6 @@ import contextlib
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import pytest
 
 from ivrlog.core.accounts import Credentials, add_account
 from ivrlog.storage import open_store
+from tests.pg import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -47,12 +47,6 @@ GIVE_UP = 60.0  # seconds: a safety net against a hang, never an assertion
 OK = "ok"  # answered 200
 NOT_SENT = "not sent"  # the connection was refused: the server never saw the request
 UNKNOWN = "unknown"  # sent (maybe partly), but no answer came
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import string
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from ivrlog.storage.base import Store
 from ivrlog.web import create_app
 from tests.conftest import BACKENDS, new_database
 from tests.factories import DAY, NOW, basic, call, database_text, entry, ingest
-from tests.pg import PostgresServer
+from tests.pg import PostgresServer, free_port
 
 T0 = NOW - 600
 END = T0 + 37
@@ -547,12 +546,6 @@ def test_unsafe_patterns_are_refused_with_the_reason_and_not_stored(
 
 
 # ---------------------------------------------------------------- the server log
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_healthy(http: httpx.Client, process: subprocess.Popen[bytes], log: Path) -> None:

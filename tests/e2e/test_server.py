@@ -19,16 +19,11 @@ import orjson
 import pytest
 
 from tests.conftest import BACKENDS, fresh_database
+from tests.pg import free_port
 
 pytestmark = pytest.mark.e2e
 
 CURL = shutil.which("curl")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

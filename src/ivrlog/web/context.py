@@ -45,29 +45,26 @@ class AppContext:
     def reader(self, request: Request) -> Account:
         """The account of the request's HTTP Basic credentials, or Unauthorized; failures
         are counted and throttled (TooManyRequests) per address and account."""
-        header = request.headers.get("authorization")
-        host = request.client.host if request.client else ""
-        self.throttle.check_address(host)
-        try:
-            return self.auth.reader(header)
-        except Unauthorized:
-            self.metrics.auth_failures.labels("basic").inc()
-            if header:  # a request without credentials (before a 401's challenge) guesses nothing
-                self.throttle.failed(host, claimed_email(header))
-            raise
+        return self._authenticated(request, self.auth.reader, "basic")
 
     def writer(self, request: Request) -> Account:
         """The account of the request's Bearer ingest token, or IngestUnauthorized; failures
         are throttled per address only (a token names no account)."""
+        return self._authenticated(request, self.auth.writer, "bearer")
+
+    def _authenticated(
+        self, request: Request, check: Callable[[str | None], Account], scheme: str
+    ) -> Account:
         header = request.headers.get("authorization")
         host = request.client.host if request.client else ""
         self.throttle.check_address(host)
         try:
-            return self.auth.writer(header)
+            return check(header)
         except Unauthorized:
-            self.metrics.auth_failures.labels("bearer").inc()
-            if header:
-                self.throttle.failed(host, None)
+            self.metrics.auth_failures.labels(scheme).inc()
+            if header:  # a request without credentials (before a 401's challenge) guesses nothing
+                # the email a Basic header names; a Bearer token names none (None)
+                self.throttle.failed(host, claimed_email(header))
             raise
 
     def purge(self, pause: float = 0.01) -> PurgeReport:
