@@ -63,8 +63,9 @@ class AppContext:
         except Unauthorized:
             self.metrics.auth_failures.labels(scheme).inc()
             if header:  # a request without credentials (before a 401's challenge) guesses nothing
-                # the email a Basic header names; a Bearer token names none (None)
-                self.throttle.failed(host, claimed_email(header))
+                # an ingest token names no account: only its address is counted
+                email = claimed_email(header) if scheme == "basic" else None
+                self.throttle.failed(host, email)
             raise
 
     def purge(self, pause: float = 0.01) -> PurgeReport:
