@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials, add_account
+from ivrlog.core.ports import Store
 from ivrlog.settings import Settings
 from ivrlog.storage import open_store
-from ivrlog.storage.base import Store
 from ivrlog.web import create_app
 from tests.factories import NOW
 from tests.pg import PostgresServer

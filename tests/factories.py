@@ -11,8 +11,8 @@ import httpx2 as httpx
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
+from ivrlog.core.ports import Store
 from ivrlog.storage import sqlite_path
-from ivrlog.storage.base import Store
 from tests import pg
 
 NOW = 1_795_000_000  # the fixed "now" of every test app

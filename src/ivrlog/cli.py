@@ -31,11 +31,11 @@ from ivrlog.core.errors import AccountError, IvrlogError
 from ivrlog.core.ingest import MAX_TIME, ingest_calls
 from ivrlog.core.pattern_check import PatternRefused
 from ivrlog.core.patterns import Redactors
+from ivrlog.core.ports import Store
 from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
 from ivrlog.settings import SETTINGS_ENV, Settings, SettingsError, describe
 from ivrlog.storage import StoreOpenError, open_store
 from ivrlog.storage.backup import BackupRefused, backup_sqlite
-from ivrlog.storage.base import Store
 
 app = typer.Typer(
     help="ivrlog: self-hosted call logs for IVR applications, "

@@ -20,8 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Authenticator, Credentials, rotate_account
+from ivrlog.core.ports import Store
 from ivrlog.settings import Settings
-from ivrlog.storage.base import Store
 from ivrlog.web import create_app
 from tests.factories import DAY, NOW, basic, call, ingest
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
 from ivrlog.core.idempotency import KEY_LIFETIME, MAX_KEY_LENGTH
+from ivrlog.core.ports import LiveTransaction, Store
 from ivrlog.core.retention import Retention, purge_expired
-from ivrlog.storage.base import Store
 from tests.factories import NOW, basic, database_text, entry
 
 SID = "100035;000;1575898377"
@@ -206,8 +206,7 @@ def test_keys_are_kept_for_their_lifetime_then_purged(
     )
 
     def kept() -> bool:
-        with store.live() as tx:
-            return tx.kept_answer(stored.id, SID, "old") is not None
+        return store.run_live(lambda tx: tx.kept_answer(stored.id, SID, "old") is not None)
 
     purge_expired(store, retention, now=NOW + KEY_LIFETIME)
     assert kept()
@@ -221,20 +220,19 @@ def test_keys_are_kept_for_their_lifetime_then_purged(
 def test_the_purge_deletes_keys_in_batches(store: Store, account: Credentials) -> None:
     stored = store.account_by_email(account.email)
     assert stored is not None
-    with store.live() as tx:
+
+    def keep(tx: LiveTransaction) -> None:
         for n in range(5):
             tx.keep_answer(stored.id, SID, f"k{n}", "0" * 64, "{}", NOW + n)
+
+    store.run_live(keep)
     assert store.delete_keys_before(NOW + 3, 2) == 2
     assert store.delete_keys_before(NOW + 3, 2) == 1
     assert store.delete_keys_before(NOW + 3, 2) == 0
-    with store.live() as tx:
-        assert [tx.kept_answer(stored.id, SID, f"k{n}") is None for n in range(5)] == [
-            True,
-            True,
-            True,
-            False,
-            False,
-        ]
+    forgotten = store.run_live(
+        lambda tx: [tx.kept_answer(stored.id, SID, f"k{n}") is None for n in range(5)]
+    )
+    assert forgotten == [True, True, True, False, False]
 
 
 def test_deleting_an_account_s_calls_forgets_its_keys(

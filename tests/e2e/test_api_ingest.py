@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from ivrlog.core.accounts import Credentials, set_active
 from ivrlog.core.ingest import MAX_TIME
 from ivrlog.core.model import CallQuery
+from ivrlog.core.ports import Store
 from ivrlog.storage import open_store
-from ivrlog.storage.base import Store
 from tests.factories import DAY, NOW, basic, call, database_text, entry, ingest
 
 URL = "/ingest/v1/calls"

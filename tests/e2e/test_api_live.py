@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from ivrlog.core.accounts import Credentials
 from ivrlog.core.ingest import MAX_ENTRIES
 from ivrlog.core.live import append_entries
+from ivrlog.core.ports import Store
 from ivrlog.settings import Settings
-from ivrlog.storage.base import Store
 from ivrlog.web import create_app
 from tests.factories import DAY, NOW, basic, call, database_text, entry, ingest
 

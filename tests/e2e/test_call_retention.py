@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from ivrlog.core.accounts import Credentials
 from ivrlog.core.ingest import prepare_call
 from ivrlog.core.model import CallQuery
+from ivrlog.core.ports import Store
 from ivrlog.core.retention import purge_expired
 from ivrlog.settings import Settings
-from ivrlog.storage.base import Store
 from ivrlog.web import create_app
 from tests.factories import DAY, NOW, basic, call, ingest
 

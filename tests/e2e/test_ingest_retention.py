@@ -10,9 +10,9 @@ import threading
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
+from ivrlog.core.ports import Store
 from ivrlog.core.retention import purge_expired
 from ivrlog.settings import Settings
-from ivrlog.storage.base import Store
 from tests.factories import DAY, NOW, basic, call, database_text, entry, ingest
 
 NO_DETAIL = {"error": "There are no call log details available for this call."}

@@ -22,8 +22,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials, add_account
+from ivrlog.core.ports import Store
 from ivrlog.storage import open_store
-from ivrlog.storage.base import Store
 from ivrlog.web.jsonlog import JsonFormatter, RequestFilter
 from ivrlog.web.logs import log_config
 from tests.e2e.test_server import free_port

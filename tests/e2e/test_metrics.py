@@ -24,9 +24,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from ivrlog.core.accounts import Credentials, add_account
+from ivrlog.core.ports import Store
 from ivrlog.settings import Settings
 from ivrlog.storage import open_store
-from ivrlog.storage.base import Store
 from ivrlog.web import create_app
 from tests.e2e.test_server import free_port
 from tests.factories import NOW, basic, call, entry, ingest

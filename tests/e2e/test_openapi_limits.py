@@ -24,9 +24,9 @@ from ivrlog.core.ingest import (
 )
 from ivrlog.core.live import validate_update
 from ivrlog.core.model import CALL_TYPES, ENTRY_CLASSES
+from ivrlog.core.ports import Store
 from ivrlog.core.query import MAX_LIMIT, MAX_OFFSET
 from ivrlog.settings import Settings
-from ivrlog.storage.base import Store
 from ivrlog.web import create_app
 
 DOCUMENT: dict[str, Any] = create_app(

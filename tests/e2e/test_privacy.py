@@ -29,10 +29,10 @@ from typer.testing import CliRunner
 from ivrlog.cli import app as cli
 from ivrlog.core.accounts import Credentials, add_account
 from ivrlog.core.patterns import add_pattern
+from ivrlog.core.ports import Store
 from ivrlog.core.redact import REDACTED, luhn_valid
 from ivrlog.settings import Settings
 from ivrlog.storage import open_store
-from ivrlog.storage.base import Store
 from ivrlog.web import create_app
 from tests.conftest import BACKENDS, new_database
 from tests.factories import DAY, NOW, basic, call, database_text, entry, ingest

@@ -18,9 +18,9 @@ from ivrlog.cli import app as cli
 from ivrlog.core.accounts import Credentials, add_account
 from ivrlog.core.ingest import ingest_calls
 from ivrlog.core.live import append_entries
+from ivrlog.core.ports import Store
 from ivrlog.settings import Settings
 from ivrlog.storage import open_store
-from ivrlog.storage.base import Store
 from ivrlog.web import create_app
 from tests.conftest import sqlite_only
 from tests.factories import DAY, NOW, basic, call, database_text, entry, ingest

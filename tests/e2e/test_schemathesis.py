@@ -23,9 +23,9 @@ from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config import SchemathesisConfig
 
 from ivrlog.core.accounts import Credentials, add_account
+from ivrlog.core.ports import Store
 from ivrlog.settings import Settings
 from ivrlog.storage import open_store
-from ivrlog.storage.base import Store
 from ivrlog.web import create_app
 from tests.factories import NOW
 

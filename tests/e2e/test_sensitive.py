@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
+from ivrlog.core.ports import Store
 from ivrlog.core.sensitive import add_sensitive
 from ivrlog.settings import Settings
-from ivrlog.storage.base import Store
 from ivrlog.web import create_app
 from tests.e2e.test_privacy import eventually, post_live, run, said, send, stored_entries
 from tests.e2e.test_privacy_spellings import luhn_card, raw_database

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from ivrlog.storage.base import Store
+from ivrlog.core.ports import Store
 
 
 def test_health_answers_without_auth(client: TestClient) -> None:

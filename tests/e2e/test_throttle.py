@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
+from ivrlog.core.ports import Store
 from ivrlog.settings import Settings
-from ivrlog.storage.base import Store
 from ivrlog.web import create_app
 from tests.factories import NOW, call, ingest
 

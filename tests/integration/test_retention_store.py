@@ -15,8 +15,8 @@ from ivrlog.core.errors import CallComplete
 from ivrlog.core.ingest import prepare_call
 from ivrlog.core.live import append_entries, complete_stale
 from ivrlog.core.model import CallQuery, StoredCall
+from ivrlog.core.ports import Store
 from ivrlog.core.retention import Retention, purge_expired
-from ivrlog.storage.base import Store
 from tests.conftest import sqlite_only
 from tests.factories import DAY, NOW, call, counting_live_transactions, database_text, entry
 

@@ -6,7 +6,7 @@ import pytest
 
 from ivrlog.core.accounts import add_account
 from ivrlog.core.errors import AccountError
-from ivrlog.storage.base import Store
+from ivrlog.core.ports import Store
 from ivrlog.storage.migrations import LATEST_VERSION
 from tests.factories import NOW
 

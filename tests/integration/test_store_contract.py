@@ -11,8 +11,8 @@ from ivrlog.core.errors import AccountError
 from ivrlog.core.ingest import prepare_call
 from ivrlog.core.live import append_entries
 from ivrlog.core.model import CallQuery, StoredCall
+from ivrlog.core.ports import Store
 from ivrlog.storage import open_store
-from ivrlog.storage.base import Store
 from ivrlog.storage.migrations import LATEST_VERSION
 from tests.factories import NOW, call, entry
 

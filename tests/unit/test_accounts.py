@@ -13,7 +13,7 @@ from ivrlog.core.accounts import (
     set_active,
 )
 from ivrlog.core.errors import AccountError, IngestUnauthorized, Unauthorized
-from ivrlog.storage.base import Store
+from ivrlog.core.ports import Store
 from tests.factories import NOW
 
 

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from ivrlog.core.errors import AccountError, IngestUnauthorized, Unauthorized
 from ivrlog.core.model import Account
-from ivrlog.storage.base import Store
+from ivrlog.core.ports import Store
 
 DEVELOPER_KEY_PREFIX = "ivk_"
 INGEST_TOKEN_PREFIX = "ivt_"  # noqa: S105 - a prefix, not a secret

@@ -22,10 +22,10 @@ from ivrlog.core.errors import (
     ValidationFailed,
 )
 from ivrlog.core.model import CALL_TYPES, ENTRY_CLASSES, StoredCall
+from ivrlog.core.ports import Store
 from ivrlog.core.redact import BUILTIN_RULES, Redactor
 from ivrlog.core.sensitive import NONE
 from ivrlog.render.xml import write_element
-from ivrlog.storage.base import Store
 
 MAX_BODY_BYTES: Final = 64 * 1024 * 1024
 MAX_CALLS: Final = 10_000

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import orjson
 
@@ -45,15 +44,13 @@ from ivrlog.core.ingest import (
     render_entries,
 )
 from ivrlog.core.model import OpenCall, StoredCall
+from ivrlog.core.ports import LiveTransaction, Store
 from ivrlog.core.redact import BUILTIN_RULES, Redactor
-from ivrlog.storage.base import LiveTransaction, RetryTransaction, Store
 
 UPDATE_FIELDS: Final = ("src", "dest", "type", "start", "private", "entries", "end")
 _SUMMARY: Final = ("src", "dest", "type")
 STALE_BATCH: Final = 500  # open calls looked at by one transaction of complete_stale
 STALE_ENTRIES: Final = 10_000  # entries it moves at most (unless one call holds more)
-_RETRIES: Final = 3  # runs of a live transaction the store asked to run again
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,29 +262,14 @@ def append_entries(
     fragments = render_entries([normalize_entry(e, rules) for e in update.get("entries") or []])
     if idempotent is not None:
         request = idempotent
-        return _in_live(
-            store,
+        return store.run_live(
             lambda tx: _apply_once(
                 tx, account_id, session_id, update, now, fragments, request, detail_cutoff
             ),
         )
-    return _in_live(
-        store, lambda tx: _apply(tx, account_id, session_id, update, now, fragments, detail_cutoff)
+    return store.run_live(
+        lambda tx: _apply(tx, account_id, session_id, update, now, fragments, detail_cutoff)
     )
-
-
-def _in_live(store: Store, body: Callable[[LiveTransaction], T]) -> T:
-    """Run `body` in one live transaction; when the store asks for it (RetryTransaction),
-    let it roll back, have the store prepare outside any transaction, and run it again."""
-    for attempt in range(_RETRIES):
-        try:
-            with store.live() as tx:
-                return body(tx)
-        except RetryTransaction as retry:
-            if attempt == _RETRIES - 1:
-                raise
-            retry.prepare()
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def complete_stale(
@@ -324,7 +306,7 @@ def complete_stale(
 
     completed = 0
     while stop is None or not stop.is_set():
-        found, done = _in_live(store, sweep)
+        found, done = store.run_live(sweep)
         completed += done
         if not found:
             return completed

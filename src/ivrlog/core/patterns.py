@@ -18,9 +18,9 @@ from ivrlog.core.accounts import account_named
 from ivrlog.core.errors import AccountError
 from ivrlog.core.model import RedactionPattern
 from ivrlog.core.pattern_check import PatternRefused, check_pattern, compile_linear
+from ivrlog.core.ports import Store
 from ivrlog.core.redact import NO_REDACTION, CompiledPattern, Redactor
 from ivrlog.core.sensitive import NONE, SensitiveNames
-from ivrlog.storage.base import Store
 
 MAX_LABEL: Final = 64
 MAX_PATTERNS: Final = 50  # an account's patterns

@@ -7,7 +7,7 @@ from typing import Final
 from ivrlog.core.errors import BadRequest, CallNotFound, DetailUnavailable
 from ivrlog.core.ingest import MAX_TIME
 from ivrlog.core.model import CallQuery, DetailFormat
-from ivrlog.storage.base import Store
+from ivrlog.core.ports import Store
 
 DEFAULT_LIMIT: Final = 1000
 MAX_LIMIT: Final = 10_000

@@ -20,8 +20,8 @@ from typing import Any, Final
 
 from ivrlog.core.idempotency import KEY_LIFETIME
 from ivrlog.core.live import complete_stale
+from ivrlog.core.ports import Store
 from ivrlog.core.query import call_cutoff, detail_cutoff
-from ivrlog.storage.base import Store
 
 PURGE_BATCH: Final = 1000
 BATCH_SECONDS: Final = 0.05  # what the server and `ivrlog purge` aim a transaction at

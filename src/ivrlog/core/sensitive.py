@@ -31,7 +31,7 @@ MAX_SENSITIVE: Final = 200  # an account's sensitive modules
 
 
 class SensitiveStore(Protocol):
-    """What these functions need of a store (ivrlog.storage.base.Store has it all)."""
+    """What these functions need of a store (ivrlog.core.ports.Store has it all)."""
 
     def account_by_email(self, email: str) -> Account | None: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from ivrlog.core.model import CallPage
-from ivrlog.storage.base import Store, StoreOpenError
+from ivrlog.core.ports import Store, StoreOpenError
 from ivrlog.storage.sqlite import SqliteStore
 
 __all__ = [

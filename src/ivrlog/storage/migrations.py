@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivrlog.storage.base import StoreOpenError
+from ivrlog.core.ports import StoreOpenError
 
 
 @dataclass(frozen=True, slots=True)

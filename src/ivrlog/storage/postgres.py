@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -41,15 +41,13 @@ from ivrlog.core.model import (
     SensitiveModule,
     StoredCall,
 )
-from ivrlog.storage.base import (
-    RetryTransaction,
-    StoreOpenError,
-    joined_entries,
-    window_total,
-)
+from ivrlog.core.ports import LiveTransaction, StoreOpenError
 from ivrlog.storage.migrations import pending
+from ivrlog.storage.sql import joined_entries, window_total
 
 log = logging.getLogger("ivrlog.storage")
+T = TypeVar("T")
+_LIVE_RUNS: Final = 3  # runs of a live transaction that needed a partition first
 
 POOL_SIZE: Final = 20  # connections per server process (a page holds one while it streams)
 _BATCH_ROWS = 200
@@ -342,6 +340,16 @@ class _Page:
                 log.debug("closing a page failed", exc_info=True)
             finally:
                 self._store._pool.putconn(conn)
+
+
+class RetryTransaction(Exception):
+    """Raised inside a live transaction when a partition must be made outside any
+    transaction first: run_live lets the transaction roll back, calls `prepare()`, and
+    runs it again."""
+
+    def __init__(self, prepare: Callable[[], None]) -> None:
+        super().__init__("the transaction must run again once the partition is made")
+        self.prepare = prepare
 
 
 class _Live:
@@ -801,6 +809,17 @@ class PostgresStore:
     def live(self) -> Iterator[_Live]:
         with self._transaction() as conn:
             yield _Live(self, conn)
+
+    def run_live(self, body: Callable[[LiveTransaction], T]) -> T:
+        for run in range(_LIVE_RUNS):
+            try:
+                with self.live() as tx:
+                    return body(tx)
+            except RetryTransaction as retry:
+                if run == _LIVE_RUNS - 1:
+                    raise
+                retry.prepare()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # retention
     def retention_floor(self, cutoff: int, table: Table) -> int:

@@ -14,9 +14,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ivrlog.core.errors import AccountError
 from ivrlog.core.model import (
@@ -29,10 +29,12 @@ from ivrlog.core.model import (
     SensitiveModule,
     StoredCall,
 )
-from ivrlog.storage.base import HOUR, joined_entries, window_total
+from ivrlog.core.ports import LiveTransaction
 from ivrlog.storage.migrations import pending
+from ivrlog.storage.sql import HOUR, joined_entries, window_total
 
 log = logging.getLogger("ivrlog.storage")
+T = TypeVar("T")
 
 # rows a batch of a page: a batch is one chunk of the body and one hop to a worker thread,
 # which costs milliseconds under load (docs/performance.md, B4); rows with their detail
@@ -500,6 +502,10 @@ class SqliteStore:
     def live(self) -> Iterator[_Live]:
         with self._writing() as conn:
             yield _Live(self, conn)
+
+    def run_live(self, body: Callable[[LiveTransaction], T]) -> T:
+        with self.live() as tx:
+            return body(tx)
 
     # retention
     def retention_floor(self, cutoff: int, table: Literal["calls", "call_details"]) -> int:

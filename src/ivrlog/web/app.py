@@ -18,10 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from ivrlog import __version__
 from ivrlog.core.accounts import Authenticator
 from ivrlog.core.patterns import Redactors
+from ivrlog.core.ports import Store
 from ivrlog.core.throttle import Throttle, parse_rate
 from ivrlog.settings import SETTINGS_ENV, Settings
 from ivrlog.storage import open_store
-from ivrlog.storage.base import Store
 from ivrlog.web import compat, ingest, metrics, system
 from ivrlog.web.context import AppContext
 from ivrlog.web.errors import install_error_handlers

@@ -12,11 +12,11 @@ from ivrlog.core.accounts import Authenticator
 from ivrlog.core.errors import Unauthorized
 from ivrlog.core.model import Account
 from ivrlog.core.patterns import Redactors
+from ivrlog.core.ports import Store
 from ivrlog.core.query import call_cutoff, detail_cutoff
 from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
 from ivrlog.core.throttle import Throttle, claimed_email
 from ivrlog.settings import Settings
-from ivrlog.storage.base import Store
 from ivrlog.web.metrics import Metrics
 
 

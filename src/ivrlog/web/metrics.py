@@ -27,8 +27,8 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core.errors import NotFound
+from ivrlog.core.ports import Store
 from ivrlog.core.retention import PurgeReport
-from ivrlog.storage.base import Store
 from ivrlog.web.schemas import error_doc
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"

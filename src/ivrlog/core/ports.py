@@ -1,11 +1,12 @@
-"""The storage contract every backend implements, and the tests in
-tests/integration/test_store_contract.py pin."""
+"""The ports core needs of a database: the Store protocol that every storage adapter
+implements (SQLite, PostgreSQL, the tests' in-memory fake), and the error a store raises
+when it cannot be opened. Core depends on these; the adapters in ivrlog.storage implement
+them, and tests/integration/test_store_contract.py pins what they promise."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from ivrlog.core.model import (
     Account,
@@ -18,77 +19,11 @@ from ivrlog.core.model import (
     StoredCall,
 )
 
-HOUR = 3600
-
-
-def window_total_sql(by_number: bool, mark: str) -> str:
-    """The query of a window's total_calls on either backend (`mark` writes a named
-    parameter: ":{}" or "%({})s"): its whole hours summed from the hourly counts
-    (migration 3), and the calls of its partial hours at the edges counted one by one, so
-    that the cost follows the window's length and not the calls in it
-    (docs/performance.md, B4). Its parameters: those of window_total_params() and
-    `account`, `start`, `end` and, by number, `number`."""
-
-    def p(name: str) -> str:
-        return mark.format(name)
-
-    if by_number:
-        hours = f"number_hours WHERE account_id = {p('account')} AND dest = {p('number')}"
-        calls = f"calls WHERE account_id = {p('account')} AND dest = {p('number')}"
-    else:
-        hours = f"account_hours WHERE account_id = {p('account')}"
-        calls = f"calls WHERE account_id = {p('account')}"
-    return (
-        f"SELECT CAST(coalesce(sum(calls), 0) AS BIGINT) FROM {hours}"
-        f" AND hour >= {p('first_hour')} AND hour < {p('last_hour')}"
-        f" UNION ALL SELECT count(*) FROM {calls}"
-        f" AND start >= {p('start')} AND start < {p('edge_start')}"
-        f" UNION ALL SELECT count(*) FROM {calls}"
-        f" AND start >= {p('edge_end')} AND start < {p('end')}"
-    )
-
-
-def window_total_params(start: int, end: int) -> dict[str, int]:
-    """The whole hours of [start, end), [first_hour, last_hour), and the edges counted
-    call by call, [start, edge_start) and [edge_end, end)."""
-    first, last = -(-start // HOUR), end // HOUR
-    if first >= last:  # no whole hour: every call is counted
-        return {"first_hour": 0, "last_hour": 0, "edge_start": end, "edge_end": end}
-    return {
-        "first_hour": first,
-        "last_hour": last,
-        "edge_start": first * HOUR,
-        "edge_end": last * HOUR,
-    }
-
-
-def window_total(conn: Any, params: dict[str, Any], mark: str) -> int:
-    """A page's total_calls, read on `conn` (an sqlite3 or psycopg connection) with the
-    page's own parameters: `account`, `start`, `end` and `number` (None for every number)."""
-    query = window_total_sql(params["number"] is not None, mark)
-    parts = conn.execute(query, {**params, **window_total_params(params["start"], params["end"])})
-    return sum(part for (part,) in parts)
+T = TypeVar("T")
 
 
 class StoreOpenError(Exception):
     """The database cannot be opened or used by this ivrlog; the message says why."""
-
-
-def joined_entries(parts: Sequence[str], fmt: DetailFormat) -> str | None:
-    """A call in progress's detail fragment from its entries' fragments (None if none)."""
-    if not parts:
-        return None
-    return "[" + ",".join(parts) + "]" if fmt == "json" else "".join(parts)
-
-
-class RetryTransaction(Exception):
-    """Raised inside a live transaction when the store must do something outside any
-    transaction first (PostgreSQL: make a partition). The caller lets the transaction
-    roll back, calls `prepare()`, and runs the transaction again."""
-
-    def __init__(self, prepare: Callable[[], None]) -> None:
-        super().__init__("the transaction must run again once the store is prepared")
-        self.prepare = prepare
 
 
 class LiveTransaction(Protocol):
@@ -120,8 +55,7 @@ class LiveTransaction(Protocol):
         """An open call's entries by timestamp, then arrival, as (JSON text, XML text)."""
 
     def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
-        """Store the completed call and remove its open state; may raise
-        RetryTransaction."""
+        """Store the completed call and remove its open state."""
 
     def stale(
         self, touched_before: int, started_before: int, limit: int
@@ -188,9 +122,11 @@ class Store(Protocol):
 
     def delete_account_calls(self, account_id: int) -> int: ...
 
-    def live(self) -> AbstractContextManager[LiveTransaction]:
-        """A write transaction over calls in progress: committed on exit, rolled back on
-        any exception."""
+    def run_live(self, body: Callable[[LiveTransaction], T]) -> T:
+        """Run `body` in one write transaction over calls in progress and return what it
+        returns: committed when it returns, rolled back on any exception. The store may
+        roll back and run `body` again (PostgreSQL, when a partition must be made outside
+        any transaction first), so `body` must change nothing outside the transaction."""
 
     # retention
     def retention_floor(self, cutoff: int, table: Literal["calls", "call_details"]) -> int:
