@@ -294,7 +294,7 @@ class _Soak:
                 _, batch = next(generated)
                 for call in batch:
                     call["session_id"] = "bulk-" + call["session_id"]
-                    expiring(call, rng, self.seconds)
+                    expiring(call, rng, int(self.seconds))
                 body = orjson.dumps(batch)
                 sent.append(body)
                 del sent[:-100]

@@ -1,0 +1,75 @@
+"""B2: a 10,000-call /api/all_logs page, its time to the last byte against nginx serving
+the same bytes from a file, and the server's memory growth meanwhile."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import tempfile
+from pathlib import Path
+
+import orjson
+from tests.pg import free_port
+
+from bench.client import time_to_last_byte
+from bench.config import OUT, console
+from bench.databases import Dataset
+from bench.dataset import DAY
+from bench.processes import ivrlog_server, memory_kb, peak_sampler, running
+from bench.results import record
+
+
+def b2_big_page(backend: str, data: Dataset) -> None:
+    """/api/all_logs at limit=10000: time to last byte and memory, against nginx."""
+    start = data.now - data.shape.detail_days * DAY
+    path = f"/api/all_logs/{start}/{data.now + 1}?limit=10000"
+    page = OUT / "page.json"
+    port = free_port()
+    times, growth = [], []
+    with ivrlog_server(data.database, port) as server:
+        for _ in range(5):
+            before = memory_kb(server.pid, "RssAnon")
+            with peak_sampler(server.pid, "RssAnon") as peak:
+                times.append(time_to_last_byte(port, path, data.authorization, page))
+            growth.append(peak[0] - before)
+    calls = len(orjson.loads(page.read_bytes())["calls"])
+    if calls < 10000:
+        console.log(f"[yellow]B2: the page holds {calls} calls, not 10000[/]")
+    ours = statistics.median(times)
+    nginx = _nginx_time(page)
+    size_mb = page.stat().st_size / 1e6
+    record(
+        "B2 big page",
+        backend,
+        f"{ours * 1000:.0f} ms for {size_mb:.0f} MB ({calls} calls)",
+        f"nginx {nginx * 1000:.0f} ms",
+        ours / nginx,
+        "<= 3",
+    )
+    peak_mb = max(growth) / 1024
+    record("B2 memory", backend, f"+{peak_mb:.1f} MB at peak", "64 MB", peak_mb / 64, "<= 1")
+
+
+def _nginx_time(page: Path) -> float:
+    port = free_port()
+    with tempfile.TemporaryDirectory(dir=OUT) as root:
+        os.chmod(root, 0o755)  # noqa: S103 - nginx's worker reads it as another user
+        shutil.copy(page, Path(root) / "page.json")
+        os.chmod(Path(root) / "page.json", 0o644)
+        user = "user root;" if os.geteuid() == 0 else ""
+        (Path(root) / "nginx.conf").write_text(
+            f"{user} worker_processes 1; daemon off; pid {root}/nginx.pid;"
+            f" error_log {root}/error.log; events {{}}"
+            f" http {{ access_log off; sendfile on; default_type application/json;"
+            f" client_body_temp_path {root}; proxy_temp_path {root}; fastcgi_temp_path {root};"
+            f" uwsgi_temp_path {root}; scgi_temp_path {root};"
+            f" server {{ listen 127.0.0.1:{port}; root {root}; }} }}"
+        )
+        command = ["nginx", "-p", root, "-c", f"{root}/nginx.conf"]
+        with running(command, port, "nginx"):
+            out = Path(root) / "fetched.json"
+            times = [time_to_last_byte(port, "/page.json", None, out) for _ in range(5)]
+            if out.read_bytes() != page.read_bytes():
+                raise RuntimeError("nginx served other bytes")
+    return statistics.median(times)

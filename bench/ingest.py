@@ -1,0 +1,153 @@
+"""B3: entries a second through POST /ingest/v1/calls, against raw writes of the same rows
+(executemany on SQLite, COPY on PostgreSQL)."""
+
+from __future__ import annotations
+
+import http.client
+import sqlite3
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+from tests.pg import free_port
+
+from bench.config import OUT
+from bench.dataset import Shape, batches
+from bench.processes import ivrlog_server
+from bench.results import record
+from ivrlog.core.accounts import add_account
+from ivrlog.core.ingest import prepare_call
+from ivrlog.storage import open_store
+
+
+def _ingest_batches(now: int, calls: int = 5000, size: int = 100) -> list[list[dict[str, Any]]]:
+    shape = Shape(calls, accounts=1, span_days=2, detail_days=2, seed=7)
+    return [batch for _, batch in batches(shape, now, size)]
+
+
+def _post_all(port: int, token: str, bodies: list[bytes], clients: int = 2) -> None:
+    """POST every body, from `clients` connections at once; the first refusal is raised."""
+
+    def post(part: list[bytes]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        try:
+            for body in part:
+                conn.request("POST", "/ingest/v1/calls", body=body, headers=headers)
+                response = conn.getresponse()
+                answer = response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"ingest: {response.status} {answer[:300]!r}")
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(clients) as pool:
+        for done in [pool.submit(post, bodies[i::clients]) for i in range(clients)]:
+            done.result()
+
+
+def b3_ingest(backend: str, url: str) -> None:
+    """Entries a second through POST /ingest/v1/calls, against raw writes of the same rows."""
+    now = int(time.time())
+    groups = _ingest_batches(now)
+    entries = sum(len(call["detail"]) for group in groups for call in group)
+    bodies = [orjson.dumps(group) for group in groups]
+    store = open_store(url)
+    store.migrate()
+    token = add_account(store, "ingest@ivrlog.example", now).ingest_token
+    store.close()
+    port = free_port()
+    with ivrlog_server(url, port):
+        began = time.perf_counter()
+        _post_all(port, token, bodies)
+        ours = entries / (time.perf_counter() - began)
+    rows = [[prepare_call(call) for call in group] for group in groups]
+    floor = entries / (_sqlite_floor(rows) if backend == "sqlite" else _copy_floor(url, rows))
+    record(
+        "B3 ingest",
+        backend,
+        f"{ours:,.0f} entries/s",
+        f"{'executemany' if backend == 'sqlite' else 'COPY'} {floor:,.0f} entries/s",
+        ours / floor,
+        ">= 0.5",
+    )
+
+
+def _sqlite_floor(groups: list[list[Any]]) -> float:
+    """Seconds to write the rows with executemany, a transaction a batch, in a fresh
+    database of ivrlog's schema with the store's durability settings."""
+    with tempfile.TemporaryDirectory(dir=OUT) as folder:
+        path = str(Path(folder) / "floor.db")
+        store = open_store(path)
+        store.migrate()
+        store.close()
+        conn = sqlite3.connect(path, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+            conn.execute(f"PRAGMA {pragma}")
+        conn.execute("INSERT INTO accounts VALUES (1, 'a@b.example', 1, 'x', 'y', 0)")
+        next_id = 1
+        began = time.perf_counter()
+        for group in groups:
+            ids = range(next_id, next_id + len(group))
+            next_id += len(group)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                'INSERT INTO calls (id, account_id, session_id, src, dest, type, start, "end",'
+                " private, entry_count) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (i, c.session_id, c.src, c.dest, c.type, c.start, c.end, 0, c.entry_count)
+                    for i, c in zip(ids, group, strict=True)
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO call_details (call_id, json, xml) VALUES (?, ?, ?)",
+                [(i, c.detail_json, c.detail_xml) for i, c in zip(ids, group, strict=True)],
+            )
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - began
+        conn.close()
+        return elapsed
+
+
+def _copy_floor(url: str, groups: list[list[Any]]) -> float:
+    """Seconds to COPY the rows, a transaction a batch, into the tables ivrlog just wrote
+    (emptied first: the partitions stay)."""
+    with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE calls, call_details")
+        account = conn.execute("SELECT id FROM accounts").fetchone()
+        assert account is not None
+        conn.commit()
+        next_id = 10_000_000
+        began = time.perf_counter()
+        for group in groups:
+            ids = range(next_id, next_id + len(group))
+            next_id += len(group)
+            with conn.cursor() as cur:
+                with cur.copy(
+                    'COPY calls (id, account_id, session_id, src, dest, type, start, "end",'
+                    " private, entry_count) FROM STDIN"
+                ) as copy:
+                    for i, c in zip(ids, group, strict=True):
+                        copy.write_row(
+                            (
+                                i,
+                                account[0],
+                                c.session_id,
+                                c.src,
+                                c.dest,
+                                c.type,
+                                c.start,
+                                c.end,
+                                False,
+                                c.entry_count,
+                            )
+                        )
+                with cur.copy("COPY call_details (call_id, start, json, xml) FROM STDIN") as copy:
+                    for i, c in zip(ids, group, strict=True):
+                        copy.write_row((i, c.start, c.detail_json, c.detail_xml))
+            conn.commit()
+        return time.perf_counter() - began
