@@ -17,9 +17,14 @@ from ivrlog.settings import Settings
 from ivrlog.storage import open_store
 from ivrlog.web import create_app
 from tests.factories import NOW
+from tests.fake_store import MemoryStore
 from tests.pg import PostgresServer
 
 BACKENDS = ["sqlite", "postgresql"]
+# The store-level suites (tests/integration/test_*_store*.py) run on the in-memory fake
+# too (tests/fake_store.py), as the backend "memory": it has no URL that opens it again.
+STORE_BACKENDS = [*BACKENDS, "memory"]
+MEMORY_URL = "memory://"
 
 
 # Row-by-row retention batches and journal scrubbing are SQLite's; PostgreSQL drops whole
@@ -62,6 +67,9 @@ def new_database(
     if backend == "sqlite":
         yield str(directory / "ivrlog.db")
         return
+    if backend == "memory":  # open_store refuses it: only the `store` fixture makes one
+        yield MEMORY_URL
+        return
     server = postgres()
     name = server.create_database()
     try:
@@ -78,7 +86,7 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
-    the_store = open_store(db_url)
+    the_store: Store = MemoryStore() if db_url == MEMORY_URL else open_store(db_url)
     yield the_store
     the_store.close()
 

@@ -234,7 +234,7 @@ def redaction_add(
 ) -> None:
     """Add a pattern to an account: text of ingested entries that it matches is stored as \\[redacted].
 
-    A pattern that is not a valid regular expression, matches the empty string, or could backtrack catastrophically (nested or overlapping repeats such as (a+)+) is refused with the reason. It applies to calls ingested from then on (within a second on a running server), not to stored ones.
+    A pattern that is not a valid regular expression, uses syntax RE2 does not have (lookarounds, backreferences), is too costly or matches the empty string is refused with the reason; patterns run on RE2, in time linear in the text, whatever their shape. It applies to calls ingested from then on (within a second on a running server), not to stored ones.
     """  # noqa: E501
     with _store(settings) as store:
         added = pattern_service.add_pattern(store, email, label, pattern)

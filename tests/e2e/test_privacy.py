@@ -526,11 +526,11 @@ def test_pattern_commands_refuse_duplicates_and_unknown_accounts_and_labels(
 @pytest.mark.parametrize(
     ("pattern", "why"),
     [
-        ("(a+)+", "nests a repeated part"),
         ("(", "is not a valid regular expression"),
         ("a*", "can match the empty string"),
-        ("(a|ab)*", "alternatives can match the same text"),
-        (r"\d+\d+", "two open-ended repeats in a row"),
+        ("(a|ab)*", "can match the empty string"),
+        (r"(a)\1", "that RE2, the linear-time engine ivrlog runs patterns with, does not have"),
+        ("a.{490}#", "too costly to run on every ingested string"),
     ],
 )
 def test_unsafe_patterns_are_refused_with_the_reason_and_not_stored(

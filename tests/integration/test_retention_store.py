@@ -1,7 +1,8 @@
 """The retention purge at the store level: the Store's retention methods and
-purge_expired over them. Every backend in conftest.BACKENDS runs these unchanged, except
-the row-by-row batching and journal scrubbing of SQLite (PostgreSQL drops partitions:
-tests/integration/test_postgres_partitions.py)."""
+purge_expired over them. Every backend in conftest.STORE_BACKENDS runs these unchanged,
+except the row-by-row batching of SQLite and the fake (PostgreSQL drops partitions:
+tests/integration/test_postgres_partitions.py) and what deleted content leaves in a
+database's files (the fake has none: its scrub() is always True)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,21 @@ from ivrlog.core.live import append_entries, complete_stale
 from ivrlog.core.model import CallQuery, StoredCall
 from ivrlog.core.ports import Store
 from ivrlog.core.retention import Retention, purge_expired
-from tests.conftest import sqlite_only
+from tests.conftest import BACKENDS, STORE_BACKENDS, sqlite_only
 from tests.factories import DAY, NOW, call, counting_live_transactions, database_text, entry
 
 CUTOFF = NOW - 5 * DAY  # a detail cutoff for the store-level tests
 TIMEOUT = 4 * 3600
 RETENTION = Retention(detail_retention_days=5, call_retention_days=365, open_call_timeout=TIMEOUT)
+# the purge deletes row by row, in batches, on these (PostgreSQL drops partitions)
+row_batches = pytest.mark.parametrize("backend", ["sqlite", "memory"])
+# what stays in a database's files, and a store opened again by its URL
+databases_only = pytest.mark.parametrize("backend", BACKENDS)
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def stored(session_id: str, start: int, **extra: Any) -> StoredCall:
@@ -164,7 +174,7 @@ def test_delete_calls_before_removes_only_older_calls_of_every_account_in_batche
 # purge_expired
 
 
-@sqlite_only
+@row_batches
 def test_purge_works_in_batches_and_reports_what_it_removed(
     store: Store, account_id: int, other_id: int
 ) -> None:
@@ -218,7 +228,7 @@ def test_purge_works_in_batches_and_reports_what_it_removed(
     assert listed(store, account_id) == {"middle-1": False, "fresh": True}
 
 
-@sqlite_only
+@row_batches
 def test_a_full_batch_is_followed_by_another_until_one_comes_back_short(
     store: Store, account_id: int
 ) -> None:
@@ -281,6 +291,7 @@ def test_purge_completes_calls_left_open_past_the_timeout(store: Store, account_
 # deleted content does not stay readable in the database files
 
 
+@databases_only
 def test_expired_detail_is_gone_from_the_database_files(
     store: Store, db_url: str, account_id: int
 ) -> None:
@@ -311,6 +322,7 @@ def test_expired_detail_is_gone_from_the_database_files(
     assert listed(store, account_id) == {"middle": False, "fresh": True}
 
 
+@databases_only
 def test_a_call_past_call_retention_is_gone_from_the_database_files(
     store: Store, db_url: str, account_id: int
 ) -> None:
@@ -343,6 +355,7 @@ def test_a_call_past_call_retention_is_gone_from_the_database_files(
     assert listed(store, account_id) == {"fresh": True}
 
 
+@databases_only
 def test_a_replaced_call_leaves_no_old_detail_after_scrub(
     store: Store, db_url: str, account_id: int
 ) -> None:
@@ -363,7 +376,7 @@ def test_a_replaced_call_leaves_no_old_detail_after_scrub(
     assert new_marker in fragment
 
 
-@sqlite_only
+@row_batches
 def test_writers_and_readers_get_in_between_purge_batches(store: Store, account_id: int) -> None:
     """The purge holds the writer for one batch at a time: an ingest and a read started
     between two batches finish before the purge goes on (they would wait for the whole
@@ -391,7 +404,7 @@ def test_writers_and_readers_get_in_between_purge_batches(store: Store, account_
     assert listed(store, account_id)["during"] is True
 
 
-@sqlite_only
+@row_batches
 def test_slow_batches_shrink_and_quick_ones_grow_back(store: Store, account_id: int) -> None:
     """With a target, a batch slower than it halves the next; the sizes follow the clock."""
     store.put_calls(account_id, [stored(f"old{i:02}", CUTOFF - 100 - i) for i in range(20)])
@@ -484,6 +497,7 @@ def test_scrub_only_if_owed(store: Store, account_id: int, db_url: str) -> None:
     assert marker not in database_text(db_url)
 
 
+@databases_only
 def test_a_closed_store_opens_no_new_connection(db_url: str) -> None:
     from ivrlog.storage import open_store
 

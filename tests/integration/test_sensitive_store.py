@@ -1,4 +1,4 @@
-"""The sensitive modules of the Store contract, on every backend."""
+"""The sensitive modules of the Store contract, on every backend (the fake's included)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from ivrlog.core.accounts import add_account
 from ivrlog.core.errors import AccountError
 from ivrlog.core.ports import Store
 from ivrlog.storage.migrations import LATEST_VERSION
+from tests.conftest import STORE_BACKENDS
 from tests.factories import NOW
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def test_sensitive_modules_are_stored_listed_and_removed(store: Store) -> None:

@@ -1,4 +1,5 @@
-"""The Store contract. Every backend in conftest.BACKENDS runs these unchanged."""
+"""The Store contract. Every backend in conftest.STORE_BACKENDS runs these unchanged (the
+in-memory fake of tests/fake_store.py included), but for what only a database has."""
 
 from __future__ import annotations
 
@@ -14,7 +15,16 @@ from ivrlog.core.model import CallQuery, StoredCall
 from ivrlog.core.ports import Store
 from ivrlog.storage import open_store
 from ivrlog.storage.migrations import LATEST_VERSION
+from tests.conftest import BACKENDS, STORE_BACKENDS
 from tests.factories import NOW, call, entry
+
+# Durability: the fake holds nothing past its object, and has no URL to open it again by.
+databases_only = pytest.mark.parametrize("backend", BACKENDS)
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def stored(session_id: str, start: int, **extra: object) -> StoredCall:
@@ -250,6 +260,7 @@ def test_page_is_a_snapshot(store: Store, account_id: int) -> None:
     page.close()
 
 
+@databases_only
 def test_committed_calls_survive_reopen(store: Store, db_url: str, account_id: int) -> None:
     store.put_calls(account_id, [stored("durable", 100)])
     again = open_store(db_url)

@@ -1,8 +1,9 @@
 """An account's own redaction patterns, and the redactor each ingest request uses.
 
 `ivrlog redaction add|list|remove` call the functions here. A pattern is checked by
-`check_pattern` before it is stored (invalid, empty-matching and catastrophic-backtracking
-patterns are refused), so what the store holds always compiles and runs in bounded time.
+`check_pattern` before it is stored (invalid, RE2-unsupported, too costly and
+empty-matching patterns are refused), so what the store holds always compiles in RE2 and
+runs in time linear in the text.
 A change reaches a running server within a second: `Redactors` caches an account's
 patterns for `ttl` seconds.
 """
