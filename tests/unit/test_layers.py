@@ -123,3 +123,25 @@ def test_a_relative_import_is_read_from_the_module_s_package() -> None:
     assert _package_of(CORE / "__init__.py") == "ivrlog.core"
     assert forbidden_imports("from . import web", "ivrlog") == ["ivrlog.web"]
     assert forbidden_imports("from . import web", "ivrlog.core") == []
+
+
+def _ivrlog_imports(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if alias.name.split(".")[0] == "ivrlog"]
+        elif isinstance(node, ast.ImportFrom) and (
+            node.level or (node.module or "").split(".")[0] == "ivrlog"
+        ):
+            found.append("." * node.level + (node.module or ""))
+    return found
+
+
+@pytest.mark.parametrize("leaf", ["xmlwriter.py", "limits.py"])
+def test_the_leaves_import_nothing_from_ivrlog(leaf: str) -> None:
+    """The XML writer and the limits are shared by every layer: they depend on none."""
+    assert _ivrlog_imports((CORE / leaf).read_text(encoding="utf-8")) == []
+    assert _ivrlog_imports("from ivrlog.core import model\nfrom . import x") == [
+        "ivrlog.core",
+        ".",
+    ]
