@@ -28,7 +28,8 @@ from ivrlog.core import patterns as pattern_service
 from ivrlog.core import sensitive as sensitive_service
 from ivrlog.core.demo import DEMO_EMAIL, demo_calls
 from ivrlog.core.errors import AccountError, IvrlogError
-from ivrlog.core.ingest import MAX_TIME, ingest_calls
+from ivrlog.core.ingest import ingest_calls
+from ivrlog.core.limits import MAX_TIME
 from ivrlog.core.pattern_check import PatternRefused
 from ivrlog.core.patterns import Redactors
 from ivrlog.core.ports import Store

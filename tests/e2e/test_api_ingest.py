@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials, set_active
-from ivrlog.core.ingest import MAX_TIME
+from ivrlog.core.limits import MAX_TIME
 from ivrlog.core.model import CallQuery
 from ivrlog.core.ports import Store
 from ivrlog.storage import open_store

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
-from ivrlog.core.ingest import MAX_ENTRIES
+from ivrlog.core.limits import MAX_ENTRIES
 from ivrlog.core.live import append_entries
 from ivrlog.core.ports import Store
 from ivrlog.settings import Settings

@@ -15,7 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
-from ivrlog.core.ingest import MAX_BODY_BYTES, MAX_BODY_VALUES, TOO_MANY_VALUES
+from ivrlog.core.limits import MAX_BODY_BYTES, MAX_BODY_VALUES
+from ivrlog.web.documents import TOO_MANY_VALUES
 from tests.conftest import fresh_database, sqlite_only
 from tests.e2e.serving import GIVE_UP, Serving, account, read_answer, serving
 from tests.factories import call

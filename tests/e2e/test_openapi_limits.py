@@ -11,21 +11,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ivrlog.core import ingest, live
+from ivrlog.core import live, validation
 from ivrlog.core.errors import IvrlogError
 from ivrlog.core.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
-from ivrlog.core.ingest import (
+from ivrlog.core.limits import (
     MAX_CALLS,
     MAX_ENTRIES,
+    MAX_LIMIT,
     MAX_NUMBER,
+    MAX_OFFSET,
     MAX_SESSION_ID,
     MAX_TIME,
-    validate_batch,
 )
 from ivrlog.core.live import validate_update
 from ivrlog.core.model import CALL_TYPES, ENTRY_CLASSES
 from ivrlog.core.ports import Store
-from ivrlog.core.query import MAX_LIMIT, MAX_OFFSET
+from ivrlog.core.validation import validate_batch
 from ivrlog.settings import Settings
 from ivrlog.web import create_app
 
@@ -89,9 +90,9 @@ def test_the_limits_are_the_validation_s_constants() -> None:
 
 def test_unknown_fields_are_refused_where_the_server_refuses_them() -> None:
     closed = {
-        "IngestCall": ingest._CALL_FIELDS,
-        "IngestEntry": ingest._ENTRY_FIELDS,
-        "IngestEvent": ingest._EVENT_FIELDS,
+        "IngestCall": validation.CALL_FIELDS,
+        "IngestEntry": validation.ENTRY_FIELDS,
+        "IngestEvent": validation.EVENT_FIELDS,
         "LiveUpdate": live.UPDATE_FIELDS,
     }
     for name, fields in closed.items():

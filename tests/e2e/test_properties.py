@@ -16,14 +16,14 @@ from hypothesis import strategies as st
 
 from ivrlog.core.accounts import Credentials
 from ivrlog.core.redact import Redactor
-from ivrlog.render.xml import xml_name
+from ivrlog.core.xmlwriter import xml_name
 from tests.factories import DAY, NOW, basic, call, ingest
 
 KEPT = ("module_type", "result_variable")
 CLASSES = ("info", "event", "debug", "prompt", "error")
 WINDOW = f"{NOW - DAY}/{NOW + DAY}"
 XML = {"Accept": "application/xml"}
-# what XML 1.0 cannot carry, written as U+FFFD (render/xml.py, docs/api.md)
+# what XML 1.0 cannot carry, written as U+FFFD (core/xmlwriter.py, docs/api.md)
 NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # a run of digits that redaction (SPEC 4: card numbers, SSNs) may rewrite
 MAYBE_REDACTED = re.compile(r"\d(?:[ -]*\d){8,}")

@@ -7,7 +7,8 @@ from collections import Counter
 
 from bench.dataset import DAY, Shape, batches, calls
 
-from ivrlog.core.ingest import prepare_call, validate_batch
+from ivrlog.core.ingest import prepare_call
+from ivrlog.core.validation import validate_batch
 
 NOW = 1_795_000_000
 

@@ -8,8 +8,9 @@ import asyncio
 import pytest
 
 from ivrlog.core.errors import PayloadTooLarge, ServerBusy
-from ivrlog.core.ingest import MAX_BODY_VALUES, check_value_count, parse_batch, parse_update
+from ivrlog.core.limits import MAX_BODY_VALUES
 from ivrlog.web.bodies import BodyBudget
+from ivrlog.web.documents import check_value_count, parse_batch, parse_update
 
 
 def test_a_body_no_longer_than_the_value_limit_is_not_counted() -> None:

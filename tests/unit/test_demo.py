@@ -9,7 +9,7 @@ from ivrlog.core.demo import (
     WELCOME_NUMBER,
     demo_calls,
 )
-from ivrlog.core.ingest import validate_batch
+from ivrlog.core.validation import validate_batch
 
 NOW = 1_795_000_000
 

@@ -10,6 +10,7 @@ import pytest
 
 from ivrlog.core.model import CallRow
 from ivrlog.render import JSON, XML, Renderer
+from ivrlog.render.listing import OUTBOUND, shown_src
 
 DETAIL_JSON = (
     '[{"event":{"line":"hi","data":{"module_type":"start","result_variable":"start"}},'
@@ -85,3 +86,25 @@ def test_empty_page(renderer: Renderer) -> None:
         root = ET.fromstring(body)
         assert root.findtext("total_calls") == "0"
         assert root.findall("calls/item") == []
+
+
+CALL_TYPE_ROWS: list[CallRow] = [
+    ("617", "508", 100, 200, f"s;{call_type}", call_type, 0, None)
+    for call_type in ("inbound", "outbound", "transfer")
+]
+
+
+def test_an_outbound_call_shows_outbound_as_its_src() -> None:
+    assert [shown_src(row) for row in CALL_TYPE_ROWS] == ["508", OUTBOUND, "508"]
+    assert OUTBOUND == "Outbound"  # SPEC 2
+
+
+@pytest.mark.parametrize("renderer", [JSON, XML], ids=["json", "xml"])
+@pytest.mark.parametrize("listing", ["calls_page", "all_logs_page"])
+def test_both_renderers_show_the_src_the_rule_gives(renderer: Renderer, listing: str) -> None:
+    body = b"".join(getattr(renderer, listing)(FakePage([CALL_TYPE_ROWS], 3)))
+    if renderer is JSON:
+        shown = [call["src"] for call in orjson.loads(body)["calls"]]
+    else:
+        shown = [item.findtext("src") for item in ET.fromstring(body).iter("item")]
+    assert shown == [shown_src(row) for row in CALL_TYPE_ROWS]

@@ -1,4 +1,5 @@
-"""render/xml.py: text escaping, element names for keys, and elements for JSON values."""
+"""core/xmlwriter.py and render/xml.py: text escaping, element names for keys, elements
+for JSON values."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivrlog.core.model import CallRow
+from ivrlog.core.xmlwriter import escape_text, write_element, xml_name
 from ivrlog.render import xml
-from ivrlog.render.xml import escape_text, render_document, write_element, xml_name
+from ivrlog.render.xml import render_document
 
 DECLARATION = '<?xml version="1.0"?>\n'
 ASCII_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")

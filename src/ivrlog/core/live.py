@@ -31,21 +31,19 @@ from ivrlog.core.errors import (
     ValidationFailed,
 )
 from ivrlog.core.idempotency import IdempotentRequest, KeyReused
-from ivrlog.core.ingest import (
-    MAX_ENTRIES,
+from ivrlog.core.ingest import normalize_entry, past_detail_retention, render_entries
+from ivrlog.core.limits import MAX_ENTRIES
+from ivrlog.core.model import OpenCall, StoredCall
+from ivrlog.core.ports import LiveTransaction, Store
+from ivrlog.core.redact import BUILTIN_RULES, Redactor
+from ivrlog.core.validation import (
     Problems,
     check_entry,
     check_session_id,
     check_summary,
     check_time,
     check_unknown,
-    normalize_entry,
-    past_detail_retention,
-    render_entries,
 )
-from ivrlog.core.model import OpenCall, StoredCall
-from ivrlog.core.ports import LiveTransaction, Store
-from ivrlog.core.redact import BUILTIN_RULES, Redactor
 
 UPDATE_FIELDS: Final = ("src", "dest", "type", "start", "private", "entries", "end")
 _SUMMARY: Final = ("src", "dest", "type")

@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Final
 
 from ivrlog.core.errors import BadRequest, CallNotFound, DetailUnavailable
-from ivrlog.core.ingest import MAX_TIME
+from ivrlog.core.limits import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_TIME
 from ivrlog.core.model import CallQuery, DetailFormat
 from ivrlog.core.ports import Store
 
-DEFAULT_LIMIT: Final = 1000
-MAX_LIMIT: Final = 10_000
-MAX_OFFSET: Final = 2**63 - 1  # the largest integer a database takes
 SECONDS_PER_DAY: Final = 86_400
 
 

@@ -8,20 +8,17 @@ from typing import Any, Final
 import orjson
 
 from ivrlog.core.model import CallPage, CallRow
+from ivrlog.render.listing import shown_src
 
 MEDIA_TYPE = "application/json"
 FORMAT: Final = "json"
 _Fragment = orjson.Fragment
 
 
-def _src(row: CallRow) -> str:
-    return "Outbound" if row[5] == "outbound" else row[1]
-
-
 def _summary(row: CallRow) -> dict[str, Any]:
     return {
         "dest": row[0],
-        "src": _src(row),
+        "src": shown_src(row),
         "start": row[2],
         "end": row[3],
         "session_id": row[4],
@@ -33,7 +30,7 @@ def _summary(row: CallRow) -> dict[str, Any]:
 def _with_detail(row: CallRow) -> dict[str, Any]:
     return {
         "dest": row[0],
-        "src": _src(row),
+        "src": shown_src(row),
         "start": str(row[2]),
         "end": str(row[3]),
         "session_id": row[4],

@@ -1,99 +1,18 @@
-"""XML written as text, without a DOM.
-
-The shape follows the Plum pages: a root `<result>`, an object's keys as child elements
-in order, a list as repeated `<item>` children, `true`/`false` for booleans and an empty
-element for null. Text is escaped, characters XML 1.0 cannot carry become U+FFFD, and a
-key that is not a safe XML name is encoded deterministically: every character other
-than an ASCII letter, digit, `_`, `-` or `.` (and a leading digit, `-` or `.`) becomes
-`_xHHHH_`, its code point in hex; so that no two keys share a name, the `_` that starts
-a literal `_xHHHH_` (or `_x_`) in a key is encoded too (`_x005F_`); the empty key
-becomes `_x_`.
+"""The XML renderer: documents, pages streamed in batches, and stored detail embedded as
+is. Elements are written by core/xmlwriter.py (the writer ingestion uses for the stored
+detail), which says how keys become names and how text is escaped.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 from typing import Any, Final
 
-import orjson
-
 from ivrlog.core.model import CallPage, CallRow
+from ivrlog.core.xmlwriter import escape_text, write_element
+from ivrlog.render.listing import shown_src
 
 XML_DECLARATION = '<?xml version="1.0"?>\n'
-
-_NOT_XML_CHAR = re.compile("[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_NEEDS_ESCAPE = re.compile("[&<>\r]")
-_CLEAN = re.compile("[\t\n\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
-_SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-_NAME_CHAR = re.compile(r"[A-Za-z0-9_.\-]")
-_LITERAL_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]*_)")
-
-
-def escape_text(text: str) -> str:
-    """Text content that any XML 1.0 parser reads back (control characters aside)."""
-    if _CLEAN.fullmatch(text):  # most text: nothing to escape or replace, one scan
-        return text
-    if _NEEDS_ESCAPE.search(text):
-        text = _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group()], text)
-    if _NOT_XML_CHAR.search(text):
-        text = _NOT_XML_CHAR.sub("\ufffd", text)
-    return text
-
-
-def _encode_char(char: str) -> str:
-    return f"_x{ord(char):04X}_"
-
-
-@lru_cache(maxsize=4096)
-def xml_name(key: str) -> str:
-    """The element name for an object key (see the module docstring)."""
-    if not key:
-        return "_x_"
-    if _SAFE_NAME.fullmatch(key) and "_x" not in key:
-        return key
-    literal = {m.start() for m in _LITERAL_ESCAPE.finditer(key)}
-    return "".join(
-        _encode_char(c)
-        if i in literal
-        or not _NAME_CHAR.match(c)
-        or (i == 0 and not (c.isascii() and (c.isalpha() or c == "_")))
-        else c
-        for i, c in enumerate(key)
-    )
-
-
-def write_value(value: Any, out: list[str]) -> None:
-    """Append the content of an element holding `value` (not the element's own tags)."""
-    kind = type(value)
-    if kind is str:
-        out.append(escape_text(value))
-    elif kind is dict:
-        for key, item in value.items():
-            write_element(xml_name(key), item, out)
-    elif kind is list:
-        for item in value:
-            write_element("item", item, out)
-    elif kind is bool:
-        out.append("true" if value else "false")
-    elif value is None:
-        return
-    else:
-        out.append(orjson.dumps(value).decode())
-
-
-def write_element(name: str, value: Any, out: list[str]) -> None:
-    kind = type(value)
-    if kind is str:  # the usual case first, in one piece
-        out.append(f"<{name}>{escape_text(value)}</{name}>")
-    elif value is None or ((kind is dict or kind is list) and not value):
-        out.append(f"<{name}/>")
-    else:
-        out.append(f"<{name}>")
-        write_value(value, out)
-        out.append(f"</{name}>")
 
 
 def render_document(value: Any) -> bytes:
@@ -109,9 +28,8 @@ FORMAT: Final = "xml"
 
 def _item(row: CallRow, detail: str) -> str:
     """One listed call; `detail` is its `<detail>` element, or empty in /api/calls."""
-    src = "Outbound" if row[5] == "outbound" else row[1]
     return (
-        f"<item><dest>{escape_text(row[0])}</dest><src>{escape_text(src)}</src>"
+        f"<item><dest>{escape_text(row[0])}</dest><src>{escape_text(shown_src(row))}</src>"
         f"<start>{row[2]}</start><end>{row[3]}</end>"
         f"<session_id>{escape_text(row[4])}</session_id>{detail}"
         f"<type>{escape_text(row[5])}</type><log>{'true' if row[6] else 'false'}</log></item>"

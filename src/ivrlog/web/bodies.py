@@ -20,8 +20,9 @@ from fastapi import Request
 from starlette.requests import ClientDisconnect
 
 from ivrlog.core.errors import BadRequest, PayloadTooLarge, ServerBusy
-from ivrlog.core.ingest import MAX_BODY_BYTES, MAX_BODY_VALUES, TOO_MANY_VALUES, value_bound
+from ivrlog.core.limits import MAX_BODY_BYTES, MAX_BODY_VALUES
 from ivrlog.web.context import context
+from ivrlog.web.documents import TOO_MANY_VALUES, value_bound
 
 log = logging.getLogger("ivrlog.web")
 

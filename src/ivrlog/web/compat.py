@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ivrlog.core.ingest import MAX_TIME
+from ivrlog.core.limits import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_TIME
 from ivrlog.core.model import CallQuery
-from ivrlog.core.query import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, build_query, call_detail
+from ivrlog.core.query import build_query, call_detail
 from ivrlog.web.context import context
 from ivrlog.web.negotiation import renderer_for
 from ivrlog.web.paths import check_utf8_path

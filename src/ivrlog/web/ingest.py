@@ -15,19 +15,13 @@ from ivrlog.core.idempotency import (
     MAX_KEY_LENGTH,
     idempotent_request,
 )
-from ivrlog.core.ingest import (
-    MAX_BODY_BYTES,
-    MAX_BODY_VALUES,
-    MAX_CALLS,
-    MAX_ENTRIES,
-    ingest_calls,
-    parse_batch,
-    parse_update,
-)
+from ivrlog.core.ingest import ingest_calls
+from ivrlog.core.limits import MAX_BODY_BYTES, MAX_BODY_VALUES, MAX_CALLS, MAX_ENTRIES
 from ivrlog.core.live import LiveResult, append_entries
 from ivrlog.render import JSON
 from ivrlog.web.bodies import TOO_LARGE, received_body
 from ivrlog.web.context import context
+from ivrlog.web.documents import parse_batch, parse_update
 from ivrlog.web.paths import check_utf8_path
 from ivrlog.web.schemas import (
     SESSION_ID_RULE,

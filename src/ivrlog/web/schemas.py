@@ -6,7 +6,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ivrlog.core.ingest import (
+from ivrlog.core.limits import (
     MAX_CALLS,
     MAX_DEPTH,
     MAX_ENTRIES,
@@ -83,8 +83,9 @@ class IngestErrors(BaseModel):
     errors: list[FieldProblem]
 
 
-# What ingestion accepts, as hand-written in core/ingest.py and core/live.py (a test ties
-# the two together: tests/e2e/test_openapi_limits.py). Unknown fields are refused except
+# What ingestion accepts, as checked by core/validation.py and core/live.py, with the
+# bounds of core/limits.py (tests tie the two together: tests/unit/test_schema_rules.py,
+# tests/e2e/test_openapi_limits.py). Unknown fields are refused except
 # in an entry's `data`; a session id is Python-printable, which no JSON Schema pattern
 # states whole: the pattern holds its Latin-1 part (U+0000 to U+00FF), the description
 # the rest.
