@@ -222,3 +222,8 @@ def describe() -> list[SettingInfo]:
         )
         for f in dataclasses.fields(Settings)
     ]
+
+
+def names() -> tuple[str, ...]:
+    """Every setting's name, in declaration order (`ivrlog serve` takes them all)."""
+    return tuple(f.name for f in dataclasses.fields(Settings))

@@ -7,10 +7,8 @@ envelope: `{"error": ...}` or `<result><error>...</error></result>`.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import logging
 import sqlite3
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,7 +17,7 @@ import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from ivrlog.core.accounts import Authenticator, Credentials, rotate_account
+from ivrlog.core.accounts import Credentials, rotate_account
 from ivrlog.core.ports import Store
 from ivrlog.settings import Settings
 from ivrlog.web import create_app
@@ -276,9 +274,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def clocked_client(settings: Settings, store: Store, clock: Clock) -> Iterator[TestClient]:
-    """An app whose Authenticator reads `clock` instead of the real monotonic clock."""
-    app = create_app(settings, store=store, clock=lambda: NOW)
-    app.state.ctx = dataclasses.replace(app.state.ctx, auth=Authenticator(store, clock=clock))
+    """The app as create_app builds it (its own cache ttls), its caches aging by `clock`
+    instead of the real monotonic clock."""
+    app = create_app(settings, store=store, clock=lambda: NOW, cache_clock=clock)
     with TestClient(app, raise_server_exceptions=False) as the_client:
         yield the_client
 
@@ -312,18 +310,20 @@ def test_rotation_takes_effect_within_a_second(
 
 
 def test_account_changes_reach_the_default_app_within_a_second(
-    client: TestClient, store: Store, account: Credentials
+    clocked_client: TestClient, store: Store, account: Credentials, clock: Clock
 ) -> None:
-    assert client.get(PAGE_PATHS[0], auth=basic(account)).status_code == 200
+    assert clocked_client.get(PAGE_PATHS[0], auth=basic(account)).status_code == 200
 
     rotated = rotate_account(store, account.email)
-    time.sleep(1.0)
-    old_key = client.get(PAGE_PATHS[0], auth=basic(account))
-    new_key = client.get(PAGE_PATHS[0], auth=basic(rotated))
+    cached = clocked_client.get(PAGE_PATHS[0], auth=basic(account))
+    clock.advance(1.0)
+    old_key = clocked_client.get(PAGE_PATHS[0], auth=basic(account))
+    new_key = clocked_client.get(PAGE_PATHS[0], auth=basic(rotated))
     store.set_account_active(account.email, False)
-    time.sleep(1.0)
-    disabled = client.get(PAGE_PATHS[0], auth=basic(rotated))
+    clock.advance(1.0)
+    disabled = clocked_client.get(PAGE_PATHS[0], auth=basic(rotated))
 
+    assert cached.status_code == 200  # the app does cache: the change waits for the clock
     assert_json_error(old_key, 401, UNAUTHORIZED)
     assert new_key.status_code == 200
     assert_json_error(disabled, 401, UNAUTHORIZED)

@@ -3,14 +3,10 @@
 
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2 as httpx
@@ -20,7 +16,8 @@ import pytest
 from ivrlog.core.accounts import Credentials, add_account
 from ivrlog.storage import open_store
 from tests.conftest import fresh_database
-from tests.e2e.test_server import Server, curl, demo_server, free_port
+from tests.e2e.serving import serving
+from tests.e2e.test_server import Server, curl, demo_server
 from tests.factories import call, entry
 
 pytestmark = pytest.mark.e2e
@@ -37,8 +34,8 @@ def servers(
     with (
         fresh_database(request, "sqlite", directory) as sqlite_db,
         fresh_database(request, "postgresql", directory) as postgres_db,
-        demo_server(sqlite_db, "--now", str(NOW)) as on_sqlite,
-        demo_server(postgres_db, "--now", str(NOW)) as on_postgres,
+        demo_server(sqlite_db, directory / "sqlite.log", "--now", str(NOW)) as on_sqlite,
+        demo_server(postgres_db, directory / "postgres.log", "--now", str(NOW)) as on_postgres,
     ):
         yield {"sqlite": on_sqlite, "postgresql": on_postgres}
 
@@ -106,37 +103,6 @@ def children(pid: int) -> list[int]:
     return found
 
 
-@contextmanager
-def serving(db: str, workers: int, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "ivrlog", "serve", "--db", db, "--port", str(port)),
-                *("--workers", str(workers), "--purge-interval", "0", "--log-level", "warning"),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ},
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/-/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield base, process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 def test_serve_with_workers_shares_one_database_between_processes(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -175,8 +141,10 @@ def test_serve_with_workers_shares_one_database_between_processes(
                 if answer.status_code != 200:
                     failures.append(answer.text)
 
-    with serving(db_url, 2, tmp_path / "server.log") as (base, process):
-        assert len(children(process.pid)) >= 2  # the supervisor and its two workers
+    log = tmp_path / "server.log"
+    with serving(db_url, log, "--workers", "2", log_level="warning") as server:
+        base = server.url
+        assert len(children(server.process.pid)) >= 2  # the supervisor and its two workers
         threads = [threading.Thread(target=bulk, args=(w,)) for w in range(4)]
         threads += [threading.Thread(target=live, args=(w,)) for w in range(4)]
         for thread in threads:

@@ -18,7 +18,7 @@ from ivrlog.core.accounts import Credentials, add_account
 from ivrlog.core.ingest import ingest_calls
 from ivrlog.storage import open_store
 from ivrlog.storage.backup import BackupRefused, backup_sqlite
-from tests.e2e.test_durability import running
+from tests.e2e.serving import serving
 from tests.factories import call, entry
 
 pytestmark = pytest.mark.e2e
@@ -113,8 +113,8 @@ def test_a_backup_taken_while_a_server_writes_is_consistent_and_served(tmp_path:
         steps.append((done, total))
         time.sleep(0.002)  # let the server commit between steps
 
-    with running(str(source), tmp_path / "server.log") as base_url:
-        writer = Writer(base_url, creds)
+    with serving(str(source), tmp_path / "server.log", log_level="warning") as server:
+        writer = Writer(server.url, creds)
         writer.start()
         try:
             writer.wait_for(20)
@@ -138,10 +138,10 @@ def test_a_backup_taken_while_a_server_writes_is_consistent_and_served(tmp_path:
     assert not list(tmp_path.glob("*.partial*"))
 
     # a server opens the copy and serves every call it holds
-    with running(str(copy), tmp_path / "copy.log") as base_url:
+    with serving(str(copy), tmp_path / "copy.log", log_level="warning") as server:
         now = int(time.time())
         response = httpx.get(
-            f"{base_url}/api/calls/0/{now + 86_400}",
+            f"{server.url}/api/calls/0/{now + 86_400}",
             params={"limit": 10_000},
             auth=(creds.email, creds.developer_key),
         )

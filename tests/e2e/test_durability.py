@@ -15,11 +15,8 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +27,8 @@ import orjson
 import psycopg
 import pytest
 
-from ivrlog.core.accounts import Credentials, add_account
-from ivrlog.storage import open_store
-from tests.pg import free_port
+from ivrlog.core.accounts import Credentials
+from tests.e2e.serving import account, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -209,95 +205,35 @@ def guarded(target: Any, traffic: Traffic, *args: Any) -> threading.Thread:
     return threading.Thread(target=run, daemon=True)
 
 
-def start_server(db: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ivrlog",
-                "serve",
-                "--db",
-                str(db),
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--purge-interval",
-                "0",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    with httpx.Client(base_url=base_url, timeout=5) as client:
-        while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.suppress(httpx.TransportError):
-                if client.get("/-/health").status_code == 200:
-                    return process, base_url
-            time.sleep(0.05)
-    stop(process)
-    pytest.fail(f"the server did not start:\n{log.read_text(errors='replace')}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
-
-
-@contextlib.contextmanager
-def running(db: str, log: Path) -> Iterator[str]:
-    process, base_url = start_server(db, log)
-    try:
-        yield base_url
-    finally:
-        stop(process)
-
-
-def account(db: str) -> Credentials:
-    store = open_store(str(db))
-    try:
-        return add_account(store, EMAIL)
-    finally:
-        store.close()
-
-
 def ingest_until_killed(
     db: str, log: Path, creds: Credentials, now: int, kill_round: int
 ) -> Traffic:
     """Run the writers against a server and kill it with SIGKILL while they post."""
     traffic = Traffic(kill_round)
-    process, base_url = start_server(db, log)
-    try:
-        threads = [
-            guarded(bulk_writer, traffic, base_url, creds.ingest_token, writer, now)
-            for writer in range(BULK_WRITERS)
-        ] + [
-            guarded(live_writer, traffic, base_url, creds.ingest_token, writer, now)
-            for writer in range(LIVE_WRITERS)
-        ]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + GIVE_UP
-        while traffic.answered < KILL_AFTER and not traffic.failures:
-            assert time.monotonic() < deadline, f"only {traffic.answered} answers came"
-            assert all(t.is_alive() for t in threads), traffic.failures
-            time.sleep(0.01)
-        os.kill(process.pid, signal.SIGKILL)
-        assert process.wait(timeout=20) == -signal.SIGKILL
-        for thread in threads:
-            thread.join(timeout=GIVE_UP)
-        assert not any(t.is_alive() for t in threads), "a writer did not stop after the kill"
-    finally:
-        traffic.stop.set()
-        stop(process)
+    with serving(db, log, log_level="warning") as server:
+        base_url, process = server.url, server.process
+        try:
+            threads = [
+                guarded(bulk_writer, traffic, base_url, creds.ingest_token, writer, now)
+                for writer in range(BULK_WRITERS)
+            ] + [
+                guarded(live_writer, traffic, base_url, creds.ingest_token, writer, now)
+                for writer in range(LIVE_WRITERS)
+            ]
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + GIVE_UP
+            while traffic.answered < KILL_AFTER and not traffic.failures:
+                assert time.monotonic() < deadline, f"only {traffic.answered} answers came"
+                assert all(t.is_alive() for t in threads), traffic.failures
+                time.sleep(0.01)
+            os.kill(process.pid, signal.SIGKILL)
+            assert process.wait(timeout=20) == -signal.SIGKILL
+            for thread in threads:
+                thread.join(timeout=GIVE_UP)
+            assert not any(t.is_alive() for t in threads), "a writer did not stop after the kill"
+        finally:
+            traffic.stop.set()
     return traffic
 
 
@@ -387,7 +323,7 @@ def test_calls_answered_200_survive_a_kill_and_nothing_is_half_written(
 ) -> None:
     db = db_url
     log = tmp_path / "server.log"
-    creds = account(db)
+    creds = account(db, EMAIL)
     now = int(time.time())
 
     batches: list[Batch] = []
@@ -404,9 +340,9 @@ def test_calls_answered_200_survive_a_kill_and_nothing_is_half_written(
         live_calls += traffic.live_calls
 
     with (
-        running(db, log) as base_url,
+        serving(db, log, log_level="warning") as server,
         httpx.Client(
-            base_url=base_url, auth=(creds.email, creds.developer_key), timeout=15
+            base_url=server.url, auth=(creds.email, creds.developer_key), timeout=15
         ) as client,
     ):
         listing, total = listed_calls(client, now)

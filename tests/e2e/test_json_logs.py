@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +22,7 @@ from ivrlog.core.ports import Store
 from ivrlog.storage import open_store
 from ivrlog.web.jsonlog import JsonFormatter, RequestFilter
 from ivrlog.web.logs import log_config
-from tests.e2e.test_server import free_port
+from tests.e2e.serving import serving
 from tests.factories import basic
 
 CARD = "4111111111111111"
@@ -40,38 +36,18 @@ def serve_json(tmp_path: Path) -> tuple[list[dict[str, Any]], list[str], list[ht
         creds = add_account(store, "dev@example.com")
     finally:
         store.close()
-    port = free_port()
     log = tmp_path / "server.log"
-    command = [
-        *(sys.executable, "-m", "ivrlog", "serve", "--db", db, "--port", str(port)),
-        *("--log-format", "json", "--log-level", "info", "--purge-interval", "0"),
-    ]
     answers: list[httpx.Response] = []
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, env={**os.environ}
+    with (
+        serving(db, log, "--log-format", "json") as server,
+        httpx.Client(base_url=server.url, timeout=10) as http,
+    ):
+        answers.append(http.get(f"/api/call/{CARD}", auth=basic(creds)))
+        answers.append(http.get(f"/api/call/{CARD}"))
+        answers.append(
+            http.get("/api/calls/0/10", headers={"X-Request-ID": "proxy-42"}, auth=basic(creds))
         )
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    assert process.poll() is None, log.read_text()
-                    try:
-                        if http.get("/-/health").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        time.sleep(0.1)
-                answers.append(http.get(f"/api/call/{CARD}", auth=basic(creds)))
-                answers.append(http.get(f"/api/call/{CARD}"))
-                answers.append(
-                    http.get(
-                        "/api/calls/0/10", headers={"X-Request-ID": "proxy-42"}, auth=basic(creds)
-                    )
-                )
-                answers.append(http.get(f"/api/calls/0/10?number={CARD}", auth=basic(creds)))
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+        answers.append(http.get(f"/api/calls/0/10?number={CARD}", auth=basic(creds)))
     text = log.read_text()
     lines = [line for line in text.splitlines() if line.strip()]
     return [orjson.loads(line) for line in lines], lines, answers

@@ -5,13 +5,9 @@ workers' counts are added up."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,7 +24,7 @@ from ivrlog.core.ports import Store
 from ivrlog.settings import Settings
 from ivrlog.storage import open_store
 from ivrlog.web import create_app
-from tests.e2e.test_server import free_port
+from tests.e2e.serving import serving
 from tests.factories import NOW, basic, call, entry, ingest
 
 CARD = "4111111111111111"
@@ -151,43 +147,17 @@ def test_every_answer_has_a_request_id(client: TestClient) -> None:
 # a real server with two workers
 
 
-def start(db: str, tmp: Path, *options: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    with (tmp / "server.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "ivrlog", "serve", "--db", db, "--port", str(port)),
-                *("--purge-interval", "0", "--log-level", "warning", *options),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "TMPDIR": str(tmp)},
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, (tmp / "server.log").read_text()
-        try:
-            if httpx.get(f"{base}/-/health", timeout=2).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError((tmp / "server.log").read_text())
-
-
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     db = str(tmp_path / "workers.db")
     the_store = open_store(db)
     add_account(the_store, "dev@example.com")
     the_store.close()
-    process, base = start(db, tmp_path, "--workers", "2")
-    try:
-        yield base, tmp_path
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    log = tmp_path / "server.log"
+    # the workers' metrics go to a directory made in TMPDIR: this test's own
+    env = {"TMPDIR": str(tmp_path)}
+    with serving(db, log, "--workers", "2", log_level="warning", env=env) as server:
+        yield server.url, tmp_path
 
 
 def per_worker(directory: Path, route: str) -> list[float]:
@@ -235,8 +205,7 @@ def test_two_workers_counts_are_added_up(two_workers: tuple[str, Path]) -> None:
 @pytest.mark.e2e
 def test_the_metrics_directory_is_removed_at_exit(tmp_path: Path) -> None:
     db = str(tmp_path / "exit.db")
-    process, _ = start(db, tmp_path, "--workers", "2")
-    assert list(tmp_path.glob("ivrlog-metrics-*"))
-    process.terminate()
-    process.wait(timeout=30)
+    env = {"TMPDIR": str(tmp_path)}
+    with serving(db, tmp_path / "server.log", "--workers", "2", log_level="warning", env=env):
+        assert list(tmp_path.glob("ivrlog-metrics-*"))
     assert not list(tmp_path.glob("ivrlog-metrics-*"))

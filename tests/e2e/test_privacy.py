@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import itertools
-import os
 import string
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,8 +32,9 @@ from ivrlog.settings import Settings
 from ivrlog.storage import open_store
 from ivrlog.web import create_app
 from tests.conftest import BACKENDS, new_database
+from tests.e2e.serving import serving
 from tests.factories import DAY, NOW, basic, call, database_text, entry, ingest
-from tests.pg import PostgresServer, free_port
+from tests.pg import PostgresServer
 
 T0 = NOW - 600
 END = T0 + 37
@@ -548,19 +546,6 @@ def test_unsafe_patterns_are_refused_with_the_reason_and_not_stored(
 # ---------------------------------------------------------------- the server log
 
 
-def wait_until_healthy(http: httpx.Client, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text(errors="replace")
-        try:
-            if http.get("/-/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"the server never answered: {log.read_text(errors='replace')}")
-
-
 @pytest.mark.e2e
 @pytest.mark.parametrize("flags", [[], ["--no-redaction"]], ids=["default", "no-redaction"])
 def test_the_server_log_never_holds_a_redacted_value(tmp_path: Path, flags: list[str]) -> None:
@@ -571,12 +556,7 @@ def test_the_server_log_never_holds_a_redacted_value(tmp_path: Path, flags: list
         add_pattern(store, creds.email, "member-id", MEMBER_PATTERN)
     finally:
         store.close()
-    port = free_port()
     log = tmp_path / "server.log"
-    command = [
-        *(sys.executable, "-m", "ivrlog", "serve", "--db", db, "--port", str(port)),
-        *("--log-level", "info", "--purge-interval", "0", *flags),
-    ]
     now = int(time.time())
     reader = basic(creds)
     writer = {"Authorization": f"Bearer {creds.ingest_token}"}
@@ -586,30 +566,19 @@ def test_the_server_log_never_holds_a_redacted_value(tmp_path: Path, flags: list
         "type": "inbound",
         "entries": [entry(f"card {CARD_SPACED} zq-live", timestamp=now - 60)],
     }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-                wait_until_healthy(http, process, log)
-                assert http.get(f"/api/call/{CARD}", auth=reader).status_code == 404
-                assert http.get(f"/api/call/{CARD}").status_code == 401
-                posted = http.post(
-                    f"/ingest/v1/calls/{CARD_DASHED}/entries", json=body, headers=writer
-                )
-                assert posted.status_code == 200, posted.text
-                page = http.get(f"/api/calls/0/{now + DAY}?number={CARD}", auth=reader)
-                assert page.status_code == 200
-                assert http.get(f"/api/call/{SSN}", auth=reader).status_code == 404
-                assert http.get("/api/call/MEM-123456", auth=reader).status_code == 404
-                [stored] = http.get(f"/api/call/{CARD_DASHED}", auth=reader).json()
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+    with (
+        serving(db, log, *flags) as server,
+        httpx.Client(base_url=server.url, timeout=10) as http,
+    ):
+        assert http.get(f"/api/call/{CARD}", auth=reader).status_code == 404
+        assert http.get(f"/api/call/{CARD}").status_code == 401
+        posted = http.post(f"/ingest/v1/calls/{CARD_DASHED}/entries", json=body, headers=writer)
+        assert posted.status_code == 200, posted.text
+        page = http.get(f"/api/calls/0/{now + DAY}?number={CARD}", auth=reader)
+        assert page.status_code == 200
+        assert http.get(f"/api/call/{SSN}", auth=reader).status_code == 404
+        assert http.get("/api/call/MEM-123456", auth=reader).status_code == 404
+        [stored] = http.get(f"/api/call/{CARD_DASHED}", auth=reader).json()
     # storage follows the setting; the log is redacted either way
     shown = CARD_SPACED if flags else REDACTED
     assert stored["event"]["line"] == f"card {shown} zq-live"

@@ -5,10 +5,7 @@ CHECKPOINT), and from a running server's log."""
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,8 @@ from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials, add_account
 from ivrlog.storage import open_store
-from tests.e2e.test_privacy import free_port, post_live, wait_until_healthy
+from tests.e2e.serving import serving
+from tests.e2e.test_privacy import post_live
 from tests.factories import DAY, NOW, basic, call, entry, ingest
 from tests.pg import PostgresServer
 from tests.raw_files import ascii_digits, database_bytes, digits_of, leaks
@@ -182,22 +180,6 @@ def test_no_spelling_reaches_the_api_or_the_database_bytes(
 # ---------------------------------------------------------------- the server log
 
 
-def serve(db: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    command = [
-        *(sys.executable, "-m", "ivrlog", "serve", "--db", db, "--port", str(port)),
-        *("--log-level", "info", "--purge-interval", "0"),
-    ]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    return process, port
-
-
 @pytest.mark.e2e
 def test_the_server_log_holds_no_spelling(db_url: str, backend: str, tmp_path: Path) -> None:
     secrets = spellings(random.Random(f"log-{backend}"))
@@ -207,22 +189,19 @@ def test_the_server_log_holds_no_spelling(db_url: str, backend: str, tmp_path: P
     finally:
         store.close()
     log = tmp_path / "server.log"
-    process, port = serve(db_url, log)
     now = int(time.time())
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            wait_until_healthy(http, process, log)
-            for written, _ in secrets:
-                # a path keeps percent-encoding as sent; a space or a line break cannot
-                # stand in a request line, so those are sent encoded
-                path = written if "%" in written else quote(written, safe="+/")
-                response = http.get(f"/api/call/{path}", auth=basic(creds))
-                assert response.status_code == 404
-                response = http.get(f"/api/calls/0/{now}?number={path}", auth=basic(creds))
-                assert response.status_code == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with (
+        serving(db_url, log) as server,
+        httpx.Client(base_url=server.url, timeout=10) as http,
+    ):
+        for written, _ in secrets:
+            # a path keeps percent-encoding as sent; a space or a line break cannot
+            # stand in a request line, so those are sent encoded
+            path = written if "%" in written else quote(written, safe="+/")
+            response = http.get(f"/api/call/{path}", auth=basic(creds))
+            assert response.status_code == 404
+            response = http.get(f"/api/calls/0/{now}?number={path}", auth=basic(creds))
+            assert response.status_code == 200
     text = log.read_text(errors="replace")
     assert text.count("GET /api/call/[redacted] HTTP/1.1") == len(secrets)
     assert text.count("?number=[redacted] HTTP/1.1") == len(secrets)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
-import socket
 import subprocess
-import sys
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +15,7 @@ import orjson
 import pytest
 
 from tests.conftest import BACKENDS, fresh_database
+from tests.e2e.serving import running
 from tests.pg import free_port
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +27,7 @@ CURL = shutil.which("curl")
 class Server:
     port: int
     output: list[str]
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
 
     @property
     def curl_lines(self) -> list[str]:
@@ -51,52 +48,29 @@ def curl(*args: str) -> tuple[int, bytes]:
 
 
 @contextmanager
-def demo_server(db: str, *options: str) -> Iterator[Server]:
-    """`ivrlog demo` on `db` (400 calls of seed 1), serving until the block ends."""
+def demo_server(db: str, log_path: Path, *options: str) -> Iterator[Server]:
+    """`ivrlog demo` on `db` (400 calls of seed 1), serving until the block ends; what it
+    printed before serving is the server's `output`."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "ivrlog", "demo", "--seed", "1", "--calls", "400"),
-            *("--port", str(port), "--db", db, "--log-level", "warning", *options),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    assert process.stdout is not None
-    output: list[str] = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        output.append(line.rstrip("\n"))
-        if line.startswith("API reference"):
-            break
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.1)
-    try:
-        yield Server(port, output, process)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        process.stdout.close()
+    args = ["demo", "--seed", "1", "--calls", "400", "--port", str(port), "--db", db]
+    with running(
+        [*args, "--log-level", "warning", *options], log_path, port=port, env={"COLUMNS": "200"}
+    ) as serving:
+        printed = serving.log().splitlines()
+        output = printed[: next(i for i, line in enumerate(printed) if "API reference" in line) + 1]
+        yield Server(port, output, serving.process)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
+    directory = tmp_path_factory.mktemp("server")
     with (
-        fresh_database(request, str(request.param), tmp_path_factory.mktemp("server")) as db,
-        demo_server(db) as running,
+        fresh_database(request, str(request.param), directory) as db,
+        demo_server(db, directory / "server.log") as demo,
     ):
-        yield running
+        yield demo
 
 
 def test_demo_prints_credentials_and_four_curl_lines(server: Server) -> None:
@@ -166,23 +140,10 @@ def test_wrong_password_is_401_over_the_wire(server: Server) -> None:
 def test_serve_reads_settings_from_the_environment(tmp_path: Path) -> None:
     port = free_port()
     env = {
-        **os.environ,
         "IVRLOG_DATABASE": str(tmp_path / "env.db"),
         "IVRLOG_PORT": str(port),
         "IVRLOG_LOG_LEVEL": "warning",
     }
-    process = subprocess.Popen([sys.executable, "-m", "ivrlog", "serve"], env=env)
-    try:
-        deadline = time.monotonic() + 30
-        status = 0
-        while time.monotonic() < deadline:
-            try:
-                status, _ = curl(f"http://127.0.0.1:{port}/-/health")
-                break
-            except subprocess.CalledProcessError:
-                time.sleep(0.2)
-        assert status == 200
+    with running(["serve"], tmp_path / "server.log", port=port, env=env) as server:
+        assert curl(f"{server.url}/-/health")[0] == 200
         assert (tmp_path / "env.db").exists()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)

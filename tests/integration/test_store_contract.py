@@ -64,7 +64,11 @@ def test_migrate_reaches_latest_and_is_idempotent(store: Store) -> None:
 
 
 def test_ping_answers(store: Store) -> None:
-    store.ping()
+    assert store.ping() is None  # the database answered
+    store.close()
+    # /-/health reports any exception of ping as 503: a closed store must raise one
+    with pytest.raises(Exception, match="closed"):
+        store.ping()
 
 
 def test_accounts_lifecycle(store: Store) -> None:

@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Protocol
 from ivrlog.core.errors import AccountError, IngestUnauthorized, Unauthorized
 from ivrlog.core.model import Account
 from ivrlog.core.ports import Store
+from ivrlog.core.ttlcache import Stamped, TtlCache
 
 DEVELOPER_KEY_PREFIX = "ivk_"
 INGEST_TOKEN_PREFIX = "ivt_"  # noqa: S105 - a prefix, not a secret
@@ -107,37 +107,12 @@ class Authenticator:
         self, store: Store, ttl: float = 0.5, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._store = store
-        self._ttl = ttl
         self._clock = clock
-        self._lock = threading.Lock()
-        self._by_email: dict[str, tuple[float, Account | None]] = {}
-        self._by_token: dict[str, tuple[float, Account | None]] = {}
-        self._by_header: dict[str, tuple[float, Account | None]] = {}
-
-    def _cached(
-        self,
-        cache: dict[str, tuple[float, Account | None]],
-        key: str,
-        load: Callable[[str], tuple[float, Account | None]],
-    ) -> tuple[float, Account | None]:
-        """The entry for `key`, cached or else `load(key)`: the time its data was read from
-        the store (so that a value derived from another entry ages with it), and it."""
-        now = self._clock()
-        with self._lock:
-            hit = cache.get(key)
-        if hit is not None and now - hit[0] < self._ttl:
-            return hit
-        loaded = load(key)
-        with self._lock:
-            if len(cache) > 10_000:
-                cache.clear()
-            cache[key] = loaded
-        return loaded
-
-    def _read(
-        self, load: Callable[[str], Account | None]
-    ) -> Callable[[str], tuple[float, Account | None]]:
-        return lambda key: (self._clock(), load(key))
+        self._by_email: TtlCache[str, Account | None] = TtlCache(ttl, clock)
+        self._by_token: TtlCache[str, Account | None] = TtlCache(ttl, clock)
+        # an entry here is stamped with the time its account was read (from _by_email), so
+        # that it ages with that account's data
+        self._by_header: TtlCache[str, Account | None] = TtlCache(ttl, clock)
 
     def reader(self, authorization: str | None) -> Account:
         """The account of an `Authorization: Basic` header, or Unauthorized."""
@@ -146,33 +121,31 @@ class Authenticator:
         # a header checked within the ttl is not decoded and checked again (B1's hot
         # path); the cache keeps a digest of it, not the key it holds
         digest = hashlib.blake2b(authorization.encode(), digest_size=16).hexdigest()
-        _, account = self._cached(
-            self._by_header, digest, lambda _: self._basic_account(authorization)
-        )
-        if account is None:
+        account = self._by_header.derive(digest, lambda: self._basic_account(authorization))
+        if account.value is None:
             raise Unauthorized
-        return account
+        return account.value
 
-    def _basic_account(self, authorization: str) -> tuple[float, Account | None]:
-        checked = self._clock()
+    def _basic_account(self, authorization: str) -> Stamped[Account | None]:
+        refused: Stamped[Account | None] = Stamped(self._clock(), None)
         scheme, _, encoded = authorization.partition(" ")
         if scheme.lower() != "basic":
-            return checked, None
+            return refused
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            return checked, None
+            return refused
         email, colon, key = decoded.partition(":")
         if not colon or not key:
-            return checked, None
-        read_at, account = self._cached(
-            self._by_email, email.strip().lower(), self._read(self._store.account_by_email)
-        )
+            return refused
+        email = email.strip().lower()
+        found = self._by_email.entry(email, lambda: self._store.account_by_email(email))
+        account = found.value
         if account is None or not account.active:
-            return read_at, None
+            return Stamped(found.at, None)
         if not hmac.compare_digest(hash_secret(key), account.developer_key_hash):
-            return read_at, None
-        return read_at, account
+            return Stamped(found.at, None)
+        return found
 
     def writer(self, authorization: str | None) -> Account:
         """The account of an `Authorization: Bearer` ingest token, or IngestUnauthorized."""
@@ -181,8 +154,8 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token:
             raise IngestUnauthorized
         token_hash = hash_secret(token)
-        _, account = self._cached(
-            self._by_token, token_hash, self._read(self._store.account_by_ingest_hash)
+        account = self._by_token.get(
+            token_hash, lambda: self._store.account_by_ingest_hash(token_hash)
         )
         if account is None or not account.active:
             raise IngestUnauthorized

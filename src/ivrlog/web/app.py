@@ -59,8 +59,11 @@ def create_app(
     *,
     store: Store | None = None,
     clock: Callable[[], float] = time.time,
+    cache_clock: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
-    """The ASGI application. Opens (and migrates) the store unless one is given.
+    """The ASGI application. Opens (and migrates) the store unless one is given. `clock`
+    gives the time calls are read at (UNIX seconds); `cache_clock` (monotonic) ages the
+    cached accounts and redaction rules.
 
     While it runs, the server's log is redacted, and the retention purge runs in the
     background as it starts and then every `purge_interval` seconds (unless that is 0).
@@ -68,14 +71,14 @@ def create_app(
     """
     owned = store is None
     the_store = open_store(settings.database) if store is None else store
-    redactors = Redactors(the_store, builtin=settings.redaction)
+    redactors = Redactors(the_store, builtin=settings.redaction, clock=cache_clock)
     counted = metrics.Metrics()
     throttle = Throttle(
         parse_rate("auth_failures_per_address", settings.auth_failures_per_address),
         parse_rate("auth_failures_per_account", settings.auth_failures_per_account),
         on_throttle=lambda budget: counted.throttled.labels(budget).inc(),
     )
-    auth = Authenticator(the_store)
+    auth = Authenticator(the_store, clock=cache_clock)
     ctx = AppContext(settings, the_store, auth, redactors, clock, throttle, counted)
 
     @asynccontextmanager

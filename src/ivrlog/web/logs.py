@@ -24,7 +24,7 @@ _LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "ivrlog")
 _URL_SAFE = "/;:?&=@[]!$'()*+,~\""  # kept as they are when a decoded line is encoded again
 
 
-def scrub(redactor: Redactor, text: str) -> str:
+def redact_log_text(redactor: Redactor, text: str) -> str:
     """`text` redacted. The built-in rules read percent-encoding themselves (a card written
     `4111%201111...`, `4111+1111...`, `4111%25201111...` or `%34%31%31%31...` is caught
     as it stands), so for them this is `redactor.text`, which only ever replaces a span
@@ -35,12 +35,12 @@ def scrub(redactor: Redactor, text: str) -> str:
     encoded line break stays encoded. It never raises: text an engine cannot take (a
     lone surrogate) is escaped."""
     try:
-        return _scrub(redactor, text)
+        return _redact_text(redactor, text)
     except UnicodeError:
-        return _scrub(redactor, text.encode("utf-8", "backslashreplace").decode("utf-8"))
+        return _redact_text(redactor, text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
-def _scrub(redactor: Redactor, text: str) -> str:
+def _redact_text(redactor: Redactor, text: str) -> str:
     clean = redactor.text(text)
     if not redactor.custom:
         return clean
@@ -79,22 +79,23 @@ class RedactingFilter(logging.Filter):
         if record.name == "uvicorn.access" and isinstance(record.args, tuple):
             # uvicorn's access formatter unpacks these five values: redact each in place
             record.args = tuple(
-                scrub(redactor, arg) if isinstance(arg, str) else arg for arg in record.args
+                redact_log_text(redactor, arg) if isinstance(arg, str) else arg
+                for arg in record.args
             )
         else:
             try:
                 message = record.getMessage()
             except Exception:  # a broken format string: logging reports msg and args
                 message = f"{record.msg} {record.args}"
-            clean = scrub(redactor, message)
+            clean = redact_log_text(redactor, message)
             if clean != message:
                 record.msg, record.args = clean, ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = scrub(redactor, record.exc_text)
+            record.exc_text = redact_log_text(redactor, record.exc_text)
         if record.stack_info:
-            record.stack_info = scrub(redactor, record.stack_info)
+            record.stack_info = redact_log_text(redactor, record.stack_info)
 
 
 @contextmanager

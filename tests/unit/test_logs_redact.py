@@ -1,5 +1,6 @@
-"""The server log's scrub: the built-in rules of Redactor.text, nothing of its own, catch
-every spelling in a request line; accounts' patterns are also tried percent-decoded."""
+"""The server log's redaction (redact_log_text): the built-in rules of Redactor.text,
+nothing of its own, catch every spelling in a request line; accounts' patterns are also
+tried percent-decoded."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 
 from ivrlog.core.pattern_check import check_pattern
 from ivrlog.core.redact import REDACTED, Redactor
-from ivrlog.web.logs import scrub
+from ivrlog.web.logs import redact_log_text
 
 BUILTIN = Redactor()
 
@@ -34,8 +35,8 @@ BUILTIN = Redactor()
 )
 def test_the_builtin_rules_alone_catch_every_spelling_in_a_request_line(path: str) -> None:
     line = f'127.0.0.1:1 - "GET {path} HTTP/1.1" 404'
-    assert BUILTIN.text(line) == scrub(BUILTIN, line)  # nothing of scrub's own
-    clean = scrub(BUILTIN, line)
+    assert BUILTIN.text(line) == redact_log_text(BUILTIN, line)  # nothing of its own
+    clean = redact_log_text(BUILTIN, line)
     assert REDACTED in clean
     assert "1111" not in clean
     assert "%31%31" not in clean
@@ -47,6 +48,6 @@ def test_an_account_pattern_is_tried_on_the_decoded_line_which_stays_encoded() -
     member = Redactor(custom=(check_pattern(r"MEM-\d{6}"),))
     path = "/api/call/MEM%2D123456%0Afake"  # an access line's path argument
     assert member.text(path) == path  # as written, the pattern does not match
-    assert scrub(member, path) == f"/api/call/{REDACTED}%0Afake"
-    assert scrub(member, "/api/call/MEM-000001") == f"/api/call/{REDACTED}"
-    assert scrub(member, "/api/call/plain%20path") == "/api/call/plain%20path"
+    assert redact_log_text(member, path) == f"/api/call/{REDACTED}%0Afake"
+    assert redact_log_text(member, "/api/call/MEM-000001") == f"/api/call/{REDACTED}"
+    assert redact_log_text(member, "/api/call/plain%20path") == "/api/call/plain%20path"
