@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from ivrlog.core.errors import PayloadTooLarge, ValidationFailed
-from ivrlog.core.ingest import MAX_ENTRIES, PRIVATE, ingest_calls
+from ivrlog.core.ingest import PRIVATE, ingest_calls
+from ivrlog.core.limits import MAX_ENTRIES
 from ivrlog.core.live import append_entries
 from ivrlog.core.pattern_check import check_pattern
 from ivrlog.core.redact import NO_REDACTION, REDACTED, Redactor

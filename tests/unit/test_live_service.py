@@ -10,7 +10,7 @@ import pytest
 
 from ivrlog.core.errors import CallComplete, PayloadTooLarge, ValidationFailed
 from ivrlog.core.idempotency import KeyReused, idempotent_request
-from ivrlog.core.ingest import MAX_ENTRIES
+from ivrlog.core.limits import MAX_ENTRIES
 from ivrlog.core.live import LiveResult, append_entries, complete_stale
 from tests.factories import NOW, entry
 from tests.fake_store import MemoryStore
