@@ -16,7 +16,8 @@ from ivrlog.core.live import append_entries, complete_stale
 from ivrlog.core.model import CallQuery, StoredCall
 from ivrlog.core.retention import Retention, purge_expired
 from ivrlog.storage import open_store
-from ivrlog.storage.postgres import PostgresStore, choose_partition, partition_of
+from ivrlog.storage.partitions import choose_partition, partition_of
+from ivrlog.storage.postgres import PostgresStore
 from tests.factories import DAY, NOW, call, counting_live_transactions, database_text, entry
 
 RETENTION = Retention(detail_retention_days=5, call_retention_days=365, open_call_timeout=3600)
@@ -339,7 +340,7 @@ def test_a_batch_takes_a_bounded_number_of_call_locks(
 ) -> None:
     store, _ = pg
     calls = [stored(f"many{n}", NOW - 60 - n, detail=[]) for n in range(2000)]
-    store._ensure_partitions(calls)
+    store._partitions.ensure(calls)
     with store._transaction() as conn:
         store._write_calls(conn, account_id, calls)
         row = conn.execute(
