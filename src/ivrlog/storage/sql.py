@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ivrlog.core.model import (
     Account,
@@ -187,8 +187,7 @@ class Statements:
             " ingest_token_hash = :ingest_token"
             f" WHERE email = :email RETURNING {ACCOUNT_COLUMNS}"
         )
-        # redaction patterns and sensitive modules: (insert, every account's, one account's,
-        # remove)
+        # redaction patterns and sensitive modules
         self.patterns = _account_rows(
             named, "redaction_patterns", PATTERN_COLUMNS, ("label", "pattern"), ("label",)
         )
@@ -261,17 +260,25 @@ class Statements:
         }
 
 
+class AccountRows(NamedTuple):
+    """The statements of a table of an account's rows (redaction patterns, sensitive
+    modules): add one, list every account's, list one account's, remove one by its key."""
+
+    insert: str
+    every: str
+    one_account: str
+    remove: str
+
+
 def _account_rows(
     named: Callable[[str], str],
     table: str,
     columns: str,
     values: tuple[str, ...],
     key: tuple[str, ...],
-) -> tuple[str, str, str, str]:
-    """The statements of a table of an account's rows (redaction patterns, sensitive
-    modules): insert, list every account's, list one account's, remove by `key`."""
+) -> AccountRows:
     listed = f"SELECT {columns} FROM {table}"
-    return (
+    return AccountRows(
         named(
             f"INSERT INTO {table} (account_id, {', '.join(values)}, created_at)"
             f" VALUES (:account, {', '.join(':' + v for v in values)}, :now) RETURNING {columns}"

@@ -25,7 +25,7 @@ from ivrlog.core.model import (
     SensitiveModule,
 )
 from ivrlog.storage import sql
-from ivrlog.storage.sql import Statements
+from ivrlog.storage.sql import AccountRows, Statements
 
 
 def _row(row: Sequence[Any] | None) -> Sequence[Any]:
@@ -132,28 +132,26 @@ class SqlStore:
 
     # redaction patterns and sensitive modules
     def _add_row(
-        self, statements: tuple[str, str, str, str], params: dict[str, Any], taken: str
+        self, statements: AccountRows, params: dict[str, Any], taken: str
     ) -> Sequence[Any]:
         try:
             with self._write() as conn:
-                row = conn.execute(statements[0], params).fetchone()
+                row = conn.execute(statements.insert, params).fetchone()
         except self._duplicate as exc:
             raise AccountError(taken) from exc
         return _row(row)
 
-    def _rows(
-        self, statements: tuple[str, str, str, str], account_id: int | None
-    ) -> list[Sequence[Any]]:
+    def _rows(self, statements: AccountRows, account_id: int | None) -> list[Sequence[Any]]:
         with self._read() as conn:
             if account_id is None:
-                return list(conn.execute(statements[1]).fetchall())
-            return list(conn.execute(statements[2], {"account": account_id}).fetchall())
+                return list(conn.execute(statements.every).fetchall())
+            return list(conn.execute(statements.one_account, {"account": account_id}).fetchall())
 
-    def _remove_row(self, statements: tuple[str, str, str, str], params: dict[str, Any]) -> bool:
+    def _remove_row(self, statements: AccountRows, params: dict[str, Any]) -> bool:
         if self._matches_none(*params.values()):
             return False
         with self._write() as conn:
-            removed: int = conn.execute(statements[3], params).rowcount
+            removed: int = conn.execute(statements.remove, params).rowcount
         return removed > 0
 
     def add_redaction_pattern(
