@@ -16,7 +16,8 @@ from ivrlog.core.live import append_entries, complete_stale
 from ivrlog.core.model import CallQuery, StoredCall
 from ivrlog.core.retention import Retention, purge_expired
 from ivrlog.storage import open_store
-from ivrlog.storage.postgres import PostgresStore, choose_partition, partition_of
+from ivrlog.storage.partitions import choose_partition, is_missing_partition, partition_of
+from ivrlog.storage.postgres import PostgresStore
 from tests.factories import DAY, NOW, call, counting_live_transactions, database_text, entry
 
 RETENTION = Retention(detail_retention_days=5, call_retention_days=365, open_call_timeout=3600)
@@ -339,7 +340,7 @@ def test_a_batch_takes_a_bounded_number_of_call_locks(
 ) -> None:
     store, _ = pg
     calls = [stored(f"many{n}", NOW - 60 - n, detail=[]) for n in range(2000)]
-    store._ensure_partitions(calls)
+    store._partitions.ensure(calls)
     with store._transaction() as conn:
         store._write_calls(conn, account_id, calls)
         row = conn.execute(
@@ -449,3 +450,56 @@ def test_a_drop_racing_a_fold_leaves_no_count_behind(
     store.delete_calls_before(0, 100)  # the next purge folds: nothing is left
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT sum(calls) FROM account_hours").fetchone() in ((None,), (0,))
+
+
+def test_a_missing_partition_is_known_by_its_error_data_not_its_text(
+    pg: tuple[PostgresStore, str], account_id: int
+) -> None:
+    _, url = pg
+    errors: list[psycopg.Error] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in (
+            # 1970: no partition of calls covers it
+            'INSERT INTO calls (account_id, session_id, src, dest, type, start, "end",'
+            " private, entry_count) VALUES (%s, 'old', '1', '2', 'inbound', 1000, 1000, false, 0)",
+            # a CHECK constraint: also a CheckViolation (SQLSTATE 23514), naming its constraint
+            "INSERT INTO sensitive_modules (account_id, field, name, created_at)"
+            " VALUES (%s, 'no_such_field', 'x', 0)",
+        ):
+            with pytest.raises(psycopg.errors.CheckViolation) as raised:
+                conn.execute(statement, (account_id,))
+            errors.append(raised.value)
+        conn.execute(
+            "INSERT INTO redaction_patterns (account_id, label, pattern, created_at)"
+            " VALUES (%s, 'l', 'p', 0)",
+            (account_id,),
+        )
+        with pytest.raises(psycopg.errors.UniqueViolation) as duplicate:
+            conn.execute(
+                "INSERT INTO redaction_patterns (account_id, label, pattern, created_at)"
+                " VALUES (%s, 'l', 'p', 0)",
+                (account_id,),
+            )
+    missing, check = errors
+    assert is_missing_partition(missing)
+    assert missing.diag.table_name == "calls"
+    assert not is_missing_partition(check)
+    assert check.diag.constraint_name is not None
+    assert not is_missing_partition(duplicate.value)
+
+
+def test_a_batch_whose_partition_was_dropped_meanwhile_is_written_once_it_is_made_again(
+    pg: tuple[PostgresStore, str], account_id: int
+) -> None:
+    """The store believes the partition is there (its cache); another process dropped it:
+    the write fails on the missing partition, the store makes it again and writes."""
+    store, url = pg
+    start = NOW - 40 * DAY
+    store.put_calls(account_id, [stored("first", start)])
+    name = partition_of("calls", start)[0]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'ALTER TABLE calls DETACH PARTITION "{name}"')
+        conn.execute(f'DROP TABLE "{name}"')
+    store.put_calls(account_id, [stored("second", start + 60)])
+    assert store.call_detail(account_id, "second", "json", 0).found
+    assert name in rows_per_partition(url)

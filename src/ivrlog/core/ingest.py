@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import orjson
 
-from ivrlog.core.model import StoredCall
+from ivrlog.core.model import Fragments, StoredCall
 from ivrlog.core.ports import Store
 from ivrlog.core.redact import BUILTIN_RULES, Redactor
 from ivrlog.core.sensitive import NONE
@@ -51,13 +51,13 @@ def render_detail(entries: list[dict[str, Any]]) -> tuple[str, str]:
     return orjson.dumps(entries).decode(), "".join(out)
 
 
-def render_entries(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def render_entries(entries: list[dict[str, Any]]) -> list[Fragments]:
     """Each entry's stored fragments: its JSON text and its `<item>` element."""
     rendered = []
     for entry in entries:
         out: list[str] = []
         write_element("item", entry, out)
-        rendered.append((orjson.dumps(entry).decode(), "".join(out)))
+        rendered.append(Fragments(orjson.dumps(entry).decode(), "".join(out)))
     return rendered
 
 

@@ -33,7 +33,7 @@ from ivrlog.core.errors import (
 from ivrlog.core.idempotency import IdempotentRequest, KeyReused
 from ivrlog.core.ingest import normalize_entry, past_detail_retention, render_entries
 from ivrlog.core.limits import MAX_ENTRIES
-from ivrlog.core.model import OpenCall, StoredCall
+from ivrlog.core.model import EntryFragments, Fragments, OpenCall, StoredCall
 from ivrlog.core.ports import LiveTransaction, Store
 from ivrlog.core.redact import BUILTIN_RULES, Redactor
 from ivrlog.core.validation import (
@@ -97,7 +97,7 @@ def validate_update(session_id: str, update: Any) -> None:
     problems.raise_any()
 
 
-def _stored(call: OpenCall, fragments: list[tuple[str, str]], end: int) -> StoredCall:
+def _stored(call: OpenCall, fragments: list[Fragments], end: int) -> StoredCall:
     has_detail = not call.private and bool(fragments)
     return StoredCall(
         session_id=call.session_id,
@@ -147,7 +147,7 @@ def _apply(
     session_id: str,
     update: dict[str, Any],
     now: int,
-    fragments: list[tuple[str, str]],
+    fragments: list[Fragments],
     detail_cutoff: int = 0,
 ) -> LiveResult:
     call = tx.open_call(account_id, session_id)
@@ -193,7 +193,9 @@ def _apply(
     if fragments and not private:
         timestamps = [entry["timestamp"] for entry in entries]
         tx.add_entries(
-            call.id, first_seq, [(t, j, x) for t, (j, x) in zip(timestamps, fragments, strict=True)]
+            call.id,
+            first_seq,
+            [EntryFragments(t, j, x) for t, (j, x) in zip(timestamps, fragments, strict=True)],
         )
     if end is not None:
         stored = past_detail_retention(_stored(call, tx.entries(call.id), end), detail_cutoff)
@@ -210,7 +212,7 @@ def _apply_once(
     session_id: str,
     update: dict[str, Any],
     now: int,
-    fragments: list[tuple[str, str]],
+    fragments: list[Fragments],
     request: IdempotentRequest,
     detail_cutoff: int = 0,
 ) -> LiveResult:

@@ -10,12 +10,18 @@ from typing import Literal, Protocol, TypeVar
 
 from ivrlog.core.model import (
     Account,
+    CallDetail,
     CallPage,
     CallQuery,
     DetailFormat,
+    EntryFragments,
+    ExpiredCounts,
+    Fragments,
+    KeptAnswer,
     OpenCall,
     RedactionPattern,
     SensitiveModule,
+    StaleCall,
     StoredCall,
 )
 
@@ -43,27 +49,23 @@ class LiveTransaction(Protocol):
 
         `touched_at` is when it last got an entry (None: unchanged; needed on insert)."""
 
-    def add_entries(
-        self, call_id: int, first_seq: int, entries: Sequence[tuple[int, str, str]]
-    ) -> None:
-        """Add entries, each as (timestamp, JSON text, XML `<item>` text), numbered in
-        arrival order from first_seq."""
+    def add_entries(self, call_id: int, first_seq: int, entries: Sequence[EntryFragments]) -> None:
+        """Add entries (timestamp, JSON text, XML `<item>` text), numbered in arrival
+        order from first_seq."""
 
     def drop_entries(self, call_id: int) -> None: ...
 
-    def entries(self, call_id: int) -> list[tuple[str, str]]:
+    def entries(self, call_id: int) -> list[Fragments]:
         """An open call's entries by timestamp, then arrival, as (JSON text, XML text)."""
 
     def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
         """Store the completed call and remove its open state."""
 
-    def stale(
-        self, touched_before: int, started_before: int, limit: int
-    ) -> list[tuple[int, OpenCall]]:
+    def stale(self, touched_before: int, started_before: int, limit: int) -> list[StaleCall]:
         """Up to `limit` open calls (with their account id) that got no entry since
         `touched_before` or started before `started_before`."""
 
-    def kept_answer(self, account_id: int, session_id: str, key: str) -> tuple[str, str] | None:
+    def kept_answer(self, account_id: int, session_id: str, key: str) -> KeptAnswer | None:
         """(body SHA-256, answer JSON) kept with an idempotency key for the account's call,
         or None. Serialised with the call's other updates (it takes the call's lock)."""
 
@@ -135,7 +137,7 @@ class Store(Protocol):
         whole partitions and the rest goes with its partition later. Reads still hide
         detail by the exact cutoff."""
 
-    def count_expired(self, detail_cutoff: int, call_cutoff: int) -> tuple[int, int]:
+    def count_expired(self, detail_cutoff: int, call_cutoff: int) -> ExpiredCounts:
         """(calls started before detail_cutoff whose detail is stored, calls started
         before call_cutoff)."""
 
@@ -192,7 +194,7 @@ class Store(Protocol):
         detail_cutoff: int,
         *,
         call_cutoff: int = 0,
-    ) -> tuple[bool, str | None]:
+    ) -> CallDetail:
         """(whether the account has the call, its readable detail fragment or None).
 
         A call in progress counts: its entries so far are its detail. A call started

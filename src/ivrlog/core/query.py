@@ -105,11 +105,9 @@ def call_detail(
 ) -> str:
     """A call's entries as a stored fragment, or CallNotFound (a call started before
     `call_cutoff` included) / DetailUnavailable."""
-    exists, fragment = store.call_detail(
-        account_id, session_id, fmt, cutoff, call_cutoff=call_cutoff
-    )
-    if not exists:
+    detail = store.call_detail(account_id, session_id, fmt, cutoff, call_cutoff=call_cutoff)
+    if not detail.found:
         raise CallNotFound
-    if fragment is None:
+    if detail.fragment is None:
         raise DetailUnavailable
-    return fragment
+    return detail.fragment

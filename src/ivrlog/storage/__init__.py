@@ -1,4 +1,13 @@
-"""One adapter per database behind the Store interface, chosen by URL."""
+"""One adapter per database behind the Store interface (core/ports.py), chosen by URL.
+
+- sqlite.py, postgres.py: the two adapters, each what only its database does (SQLite's
+  one writer and journal scrub; PostgreSQL's pool, COPY, advisory locks, cursors).
+- sql_store.py: the Store and live-transaction methods that are the same on both, over
+  the connections each adapter provides; sql.py: the SQL they share, written once and
+  built per backend, with the column lists and row mapping.
+- partitions.py: PostgreSQL's partitions (choosing, making, dropping, the cache).
+- migrations.py: the schema, per backend; backup.py: SQLite's online backup.
+"""
 
 from __future__ import annotations
 

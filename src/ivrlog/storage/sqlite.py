@@ -8,7 +8,6 @@ read inside one read transaction, so its total and its rows agree.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import sqlite3
@@ -16,22 +15,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
-from ivrlog.core.errors import AccountError
 from ivrlog.core.model import (
-    Account,
     CallQuery,
-    CallRow,
     DetailFormat,
-    OpenCall,
-    RedactionPattern,
-    SensitiveModule,
+    EntryFragments,
+    StaleCall,
     StoredCall,
 )
 from ivrlog.core.ports import LiveTransaction
+from ivrlog.storage import sql
 from ivrlog.storage.migrations import pending
-from ivrlog.storage.sql import HOUR, joined_entries, window_total
+from ivrlog.storage.sql_store import SqlLive, SqlPage, SqlStore
 
 log = logging.getLogger("ivrlog.storage")
 T = TypeVar("T")
@@ -41,12 +37,6 @@ T = TypeVar("T")
 # are some 5 kB each, summaries some 150 bytes
 _BATCH_ROWS = 200
 _SUMMARY_BATCH_ROWS = 1000
-_ACCOUNT_COLUMNS = "id, email, active, developer_key_hash, ingest_token_hash, created_at"
-_OPEN_COLUMNS = (
-    "id, session_id, src, dest, type, start, start_given, private, entry_count, last_timestamp"
-)
-_PATTERN_COLUMNS = "id, account_id, label, pattern, created_at"
-_SENSITIVE_COLUMNS = "id, account_id, field, name, created_at"
 # A checkpoint that clears deleted content from the WAL never waits for readers while it
 # holds the writer: it is tried at once and, when readers are in the way, tried again by a
 # later write (at most once a second) or by the purge (every 50 ms for up to 5 s, letting
@@ -54,12 +44,6 @@ _SENSITIVE_COLUMNS = "id, account_id, field, name, created_at"
 _SCRUB_RETRY_AFTER = 1.0
 _SCRUB_POLL = 0.05
 _SCRUB_PATIENCE = 5.0
-
-
-def _account(row: tuple[int, str, int, str, str, int] | None) -> Account | None:
-    if row is None:
-        return None
-    return Account(row[0], row[1], bool(row[2]), row[3], row[4], row[5])
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -76,7 +60,7 @@ def _statements(script: str) -> Iterator[str]:
         yield pending
 
 
-class _Page:
+class _Page(SqlPage):
     def __init__(
         self, store: SqliteStore, conn: sqlite3.Connection, query: CallQuery, detail: str | None
     ) -> None:
@@ -86,16 +70,8 @@ class _Page:
         where = "c.account_id = :account AND c.start >= :start AND c.start < :end"
         if query.number is not None:
             where += " AND c.dest = :number"
-        params = {
-            "account": query.account_id,
-            "start": query.start,
-            "end": query.end,
-            "number": query.number,
-            "cutoff": query.detail_cutoff,
-            "limit": query.limit,
-            "offset": query.offset,
-        }
-        self.total = window_total(conn, params, ":{}")
+        params = sql.page_params(query)
+        self.total = sql.window_total(conn, params, ":{}")
         if detail:
             columns = (
                 "d.call_id IS NOT NULL AND c.start >= :cutoff,"
@@ -115,25 +91,12 @@ class _Page:
             params,
         )
 
-    def batches(self) -> Iterator[Sequence[CallRow]]:
-        try:
-            while rows := self._cursor.fetchmany(self._batch_rows):
-                yield rows
-        finally:
-            self.close()
-
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             self._cursor.close()
             conn.rollback()
             self._store._release(conn)
-
-
-def _open_call(row: tuple[Any, ...]) -> OpenCall:
-    return OpenCall(
-        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), bool(row[7]), row[8], row[9]
-    )
 
 
 def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[StoredCall]) -> int:
@@ -146,20 +109,7 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
              src = excluded.src, dest = excluded.dest, type = excluded.type,
              start = excluded.start, "end" = excluded."end",
              private = excluded.private, entry_count = excluded.entry_count""",
-        [
-            (
-                account_id,
-                c.session_id,
-                c.src,
-                c.dest,
-                c.type,
-                c.start,
-                c.end,
-                int(c.private),
-                c.entry_count,
-            )
-            for c in calls
-        ],
+        [sql.call_values(account_id, c) for c in calls],
     )
     keys = [(account_id, c.session_id) for c in calls]
     replaced = conn.executemany(
@@ -182,59 +132,16 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
     return max(replaced, 0)
 
 
-class _Live:
+class _Live(SqlLive):
     """A LiveTransaction on the writer connection, inside BEGIN IMMEDIATE."""
 
+    _sql = sql.SQLITE
+
     def __init__(self, store: SqliteStore, conn: sqlite3.Connection) -> None:
+        super().__init__(conn)
         self._store = store
-        self._conn = conn
 
-    def open_call(self, account_id: int, session_id: str) -> OpenCall | None:
-        row = self._conn.execute(
-            f"SELECT {_OPEN_COLUMNS} FROM open_calls WHERE account_id = ? AND session_id = ?",
-            (account_id, session_id),
-        ).fetchone()
-        return None if row is None else _open_call(row)
-
-    def is_completed(self, account_id: int, session_id: str) -> bool:
-        row = self._conn.execute(
-            "SELECT 1 FROM calls WHERE account_id = ? AND session_id = ?",
-            (account_id, session_id),
-        ).fetchone()
-        return row is not None
-
-    def save_open(self, account_id: int, call: OpenCall, touched_at: int | None) -> OpenCall:
-        values = (
-            call.src,
-            call.dest,
-            call.type,
-            call.start,
-            int(call.start_given),
-            int(call.private),
-            call.entry_count,
-            call.last_timestamp,
-            touched_at,
-        )
-        if call.id:
-            self._conn.execute(
-                "UPDATE open_calls SET src = ?, dest = ?, type = ?, start = ?, start_given = ?,"
-                " private = ?,"
-                " entry_count = ?, last_timestamp = ?, touched_at = coalesce(?, touched_at)"
-                " WHERE id = ?",
-                (*values, call.id),
-            )
-            return call
-        (call_id,) = self._conn.execute(
-            "INSERT INTO open_calls (src, dest, type, start, start_given, private, entry_count,"
-            " last_timestamp, touched_at, account_id, session_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (*values, account_id, call.session_id),
-        ).fetchone()
-        return dataclasses.replace(call, id=call_id)
-
-    def add_entries(
-        self, call_id: int, first_seq: int, entries: Sequence[tuple[int, str, str]]
-    ) -> None:
+    def add_entries(self, call_id: int, first_seq: int, entries: Sequence[EntryFragments]) -> None:
         self._conn.executemany(
             "INSERT INTO open_entries (call_id, timestamp, seq, json, xml) VALUES (?, ?, ?, ?, ?)",
             [
@@ -247,52 +154,28 @@ class _Live:
         if self._conn.execute("DELETE FROM open_entries WHERE call_id = ?", (call_id,)).rowcount:
             self._store._scrub_owed = True
 
-    def entries(self, call_id: int) -> list[tuple[str, str]]:
-        return self._conn.execute(
-            "SELECT json, xml FROM open_entries WHERE call_id = ? ORDER BY timestamp, seq",
-            (call_id,),
-        ).fetchall()
-
     def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
         # the open entries move into the stored detail: nothing is lost that needs scrubbing
         self._conn.execute("DELETE FROM open_calls WHERE id = ?", (call_id,))
         if _put_calls(self._conn, account_id, [call]):
             self._store._scrub_owed = True
 
-    def stale(
-        self, touched_before: int, started_before: int, limit: int
-    ) -> list[tuple[int, OpenCall]]:
+    def stale(self, touched_before: int, started_before: int, limit: int) -> list[StaleCall]:
         # both tests have an index (SQLite reads them as a MULTI-INDEX OR)
         rows = self._conn.execute(
-            f"SELECT account_id, {_OPEN_COLUMNS} FROM open_calls"
+            f"SELECT account_id, {sql.OPEN_COLUMNS} FROM open_calls"
             " WHERE touched_at < ? OR start < ? LIMIT ?",
             (touched_before, started_before, limit),
         ).fetchall()
-        return [(row[0], _open_call(row[1:])) for row in rows]
-
-    def kept_answer(self, account_id: int, session_id: str, key: str) -> tuple[str, str] | None:
-        row = self._conn.execute(
-            "SELECT body_sha256, answer FROM idempotency_keys"
-            " WHERE account_id = ? AND session_id = ? AND key = ?",
-            (account_id, session_id, key),
-        ).fetchone()
-        return None if row is None else (row[0], row[1])
-
-    def keep_answer(
-        self, account_id: int, session_id: str, key: str, body_sha256: str, answer: str, now: int
-    ) -> None:
-        self._conn.execute(
-            "INSERT INTO idempotency_keys"
-            " (account_id, session_id, key, body_sha256, answer, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (account_id, session_id, key, body_sha256, answer, now),
-        )
+        return sql.stale_calls(rows)
 
 
-class SqliteStore:
+class SqliteStore(SqlStore):
     """A Store on one SQLite file."""
 
     inline_reads = True  # an indexed read of a local file, in the page cache
+    _sql = sql.SQLITE
+    _duplicate = (sqlite3.IntegrityError,)
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -335,6 +218,18 @@ class SqliteStore:
             if conn.in_transaction:
                 conn.rollback()
             self._release(conn)
+
+    def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._reading()
+
+    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._writing()
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        with self._reading() as conn:
+            conn.execute("BEGIN")
+            yield conn
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -418,68 +313,6 @@ class SqliteStore:
         with self._write_lock:
             self._writer.close()
 
-    # accounts
-    def create_account(
-        self, email: str, developer_key_hash: str, ingest_token_hash: str, now: int
-    ) -> Account:
-        try:
-            with self._writing() as conn:
-                row = conn.execute(
-                    "INSERT INTO accounts (email, active, developer_key_hash, ingest_token_hash,"
-                    f" created_at) VALUES (?, 1, ?, ?, ?) RETURNING {_ACCOUNT_COLUMNS}",
-                    (email, developer_key_hash, ingest_token_hash, now),
-                ).fetchone()
-        except sqlite3.IntegrityError as exc:
-            raise AccountError(f"An account for {email} already exists.") from exc
-        account = _account(row)
-        assert account is not None
-        return account
-
-    def account_by_email(self, email: str) -> Account | None:
-        with self._reading() as conn:
-            return _account(
-                conn.execute(
-                    f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE email = ?", (email,)
-                ).fetchone()
-            )
-
-    def account_by_ingest_hash(self, token_hash: str) -> Account | None:
-        with self._reading() as conn:
-            return _account(
-                conn.execute(
-                    f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE ingest_token_hash = ?",
-                    (token_hash,),
-                ).fetchone()
-            )
-
-    def list_accounts(self) -> list[Account]:
-        with self._reading() as conn:
-            rows = conn.execute(
-                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY email"
-            ).fetchall()
-        return [a for a in map(_account, rows) if a is not None]
-
-    def set_account_active(self, email: str, active: bool) -> Account | None:
-        with self._writing() as conn:
-            return _account(
-                conn.execute(
-                    f"UPDATE accounts SET active = ? WHERE email = ? RETURNING {_ACCOUNT_COLUMNS}",
-                    (int(active), email),
-                ).fetchone()
-            )
-
-    def set_account_credentials(
-        self, email: str, developer_key_hash: str, ingest_token_hash: str
-    ) -> Account | None:
-        with self._writing() as conn:
-            return _account(
-                conn.execute(
-                    "UPDATE accounts SET developer_key_hash = ?, ingest_token_hash = ?"
-                    f" WHERE email = ? RETURNING {_ACCOUNT_COLUMNS}",
-                    (developer_key_hash, ingest_token_hash, email),
-                ).fetchone()
-            )
-
     # calls
     def put_calls(self, account_id: int, calls: Sequence[StoredCall]) -> None:
         with self._writing() as conn:
@@ -511,15 +344,6 @@ class SqliteStore:
     def retention_floor(self, cutoff: int, table: Literal["calls", "call_details"]) -> int:
         return cutoff
 
-    def count_expired(self, detail_cutoff: int, call_cutoff: int) -> tuple[int, int]:
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT (SELECT count(*) FROM calls WHERE entry_count > 0 AND start < ?),"
-                " (SELECT count(*) FROM calls WHERE start < ?)",
-                (detail_cutoff, call_cutoff),
-            ).fetchone()
-        return int(row[0]), int(row[1])
-
     def delete_details_before(self, cutoff: int, limit: int) -> int:
         with self._writing() as conn:
             # calls_detail_start indexes exactly the calls whose detail is still stored
@@ -545,19 +369,10 @@ class SqliteStore:
             if deleted < limit:  # the last batch: the hours before the cutoff count none
                 for table in ("account_hours", "number_hours"):
                     conn.execute(
-                        f"DELETE FROM {table} WHERE hour < ? AND calls = 0", (cutoff // HOUR,)
+                        f"DELETE FROM {table} WHERE hour < ? AND calls = 0", (cutoff // sql.HOUR,)
                     )
         if deleted:
             self._scrub_owed = True
-        return deleted
-
-    def delete_keys_before(self, cutoff: int, limit: int) -> int:
-        with self._writing() as conn:
-            deleted: int = conn.execute(
-                "DELETE FROM idempotency_keys WHERE rowid IN"
-                " (SELECT rowid FROM idempotency_keys WHERE created_at < ? LIMIT ?)",
-                (cutoff, limit),
-            ).rowcount
         return deleted
 
     def scrub(self, *, only_if_owed: bool = False) -> bool:
@@ -572,70 +387,6 @@ class SqliteStore:
                 return False
             time.sleep(_SCRUB_POLL)  # readers are in the way: let them, and writers, go on
 
-    # redaction patterns
-    def add_redaction_pattern(
-        self, account_id: int, label: str, pattern: str, now: int
-    ) -> RedactionPattern:
-        try:
-            with self._writing() as conn:
-                row = conn.execute(
-                    "INSERT INTO redaction_patterns (account_id, label, pattern, created_at)"
-                    f" VALUES (?, ?, ?, ?) RETURNING {_PATTERN_COLUMNS}",
-                    (account_id, label, pattern, now),
-                ).fetchone()
-        except sqlite3.IntegrityError as exc:
-            raise AccountError(f"The account already has a pattern labelled {label!r}.") from exc
-        return RedactionPattern(*row)
-
-    def redaction_patterns(self, account_id: int | None = None) -> list[RedactionPattern]:
-        where = "" if account_id is None else " WHERE account_id = ?"
-        with self._reading() as conn:
-            rows = conn.execute(
-                f"SELECT {_PATTERN_COLUMNS} FROM redaction_patterns{where} ORDER BY id",
-                () if account_id is None else (account_id,),
-            ).fetchall()
-        return [RedactionPattern(*row) for row in rows]
-
-    def remove_redaction_pattern(self, account_id: int, label: str) -> bool:
-        with self._writing() as conn:
-            removed: int = conn.execute(
-                "DELETE FROM redaction_patterns WHERE account_id = ? AND label = ?",
-                (account_id, label),
-            ).rowcount
-        return removed > 0
-
-    # sensitive modules
-    def add_sensitive_module(
-        self, account_id: int, field: str, name: str, now: int
-    ) -> SensitiveModule:
-        try:
-            with self._writing() as conn:
-                row = conn.execute(
-                    "INSERT INTO sensitive_modules (account_id, field, name, created_at)"
-                    f" VALUES (?, ?, ?, ?) RETURNING {_SENSITIVE_COLUMNS}",
-                    (account_id, field, name, now),
-                ).fetchone()
-        except sqlite3.IntegrityError as exc:
-            raise AccountError(f"The account already has the {field} {name!r}.") from exc
-        return SensitiveModule(*row)
-
-    def sensitive_modules(self, account_id: int | None = None) -> list[SensitiveModule]:
-        where = "" if account_id is None else " WHERE account_id = ?"
-        with self._reading() as conn:
-            rows = conn.execute(
-                f"SELECT {_SENSITIVE_COLUMNS} FROM sensitive_modules{where} ORDER BY id",
-                () if account_id is None else (account_id,),
-            ).fetchall()
-        return [SensitiveModule(*row) for row in rows]
-
-    def remove_sensitive_module(self, account_id: int, field: str, name: str) -> bool:
-        with self._writing() as conn:
-            removed: int = conn.execute(
-                "DELETE FROM sensitive_modules WHERE account_id = ? AND field = ? AND name = ?",
-                (account_id, field, name),
-            ).rowcount
-        return removed > 0
-
     def open_page(self, query: CallQuery, detail: DetailFormat | None) -> _Page:
         conn = self._acquire()
         try:
@@ -645,48 +396,3 @@ class SqliteStore:
                 conn.rollback()
             self._release(conn)
             raise
-
-    def call_detail(
-        self,
-        account_id: int,
-        session_id: str,
-        fmt: DetailFormat,
-        detail_cutoff: int,
-        *,
-        call_cutoff: int = 0,
-    ) -> tuple[bool, str | None]:
-        column = "json" if fmt == "json" else "xml"
-        completed = (
-            f"SELECT CASE WHEN c.start >= ? THEN d.{column} END"
-            " FROM calls c LEFT JOIN call_details d ON d.call_id = c.id"
-            " WHERE c.account_id = ? AND c.session_id = ? AND c.start >= ?"
-        )
-        arguments = (detail_cutoff, account_id, session_id, call_cutoff)
-        with self._reading() as conn:
-            # a completed call: one statement is a snapshot of its own (B1's hot path)
-            row = conn.execute(completed, arguments).fetchone()
-            if row is not None:
-                return True, row[0]
-            # else a call in progress, read with its entries in one snapshot; the calls
-            # table again, in case the call was completed meanwhile
-            conn.execute("BEGIN")
-            row = conn.execute(completed, arguments).fetchone()
-            if row is not None:
-                return True, row[0]
-            live = conn.execute(
-                "SELECT id, start >= ? AND NOT private FROM open_calls"
-                " WHERE account_id = ? AND session_id = ? AND start >= ?",
-                (detail_cutoff, account_id, session_id, call_cutoff),
-            ).fetchone()
-            if live is None:
-                return False, None
-            if not live[1]:
-                return True, None
-            parts = [
-                part
-                for (part,) in conn.execute(
-                    f"SELECT {column} FROM open_entries WHERE call_id = ? ORDER BY timestamp, seq",
-                    (live[0],),
-                )
-            ]
-        return True, joined_entries(parts, fmt)
