@@ -23,12 +23,18 @@ from typing import Literal, TypeVar
 from ivrlog.core.errors import AccountError
 from ivrlog.core.model import (
     Account,
+    CallDetail,
     CallQuery,
     CallRow,
     DetailFormat,
+    EntryFragments,
+    ExpiredCounts,
+    Fragments,
+    KeptAnswer,
     OpenCall,
     RedactionPattern,
     SensitiveModule,
+    StaleCall,
     StoredCall,
 )
 from ivrlog.core.ports import LiveTransaction
@@ -185,9 +191,7 @@ class _Live:
         self._t.open_calls[key] = _Open(account_id, saved, touched_at)
         return saved
 
-    def add_entries(
-        self, call_id: int, first_seq: int, entries: Sequence[tuple[int, str, str]]
-    ) -> None:
+    def add_entries(self, call_id: int, first_seq: int, entries: Sequence[EntryFragments]) -> None:
         added = tuple(
             _Entry(timestamp, seq, json, xml)
             for seq, (timestamp, json, xml) in enumerate(entries, start=first_seq)
@@ -197,9 +201,9 @@ class _Live:
     def drop_entries(self, call_id: int) -> None:
         self._t.open_entries.pop(call_id, None)
 
-    def entries(self, call_id: int) -> list[tuple[str, str]]:
+    def entries(self, call_id: int) -> list[Fragments]:
         ordered = sorted(self._t.open_entries.get(call_id, ()), key=lambda e: (e.timestamp, e.seq))
-        return [(e.json, e.xml) for e in ordered]
+        return [Fragments(e.json, e.xml) for e in ordered]
 
     def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
         done = self._t.open_by_id(call_id)
@@ -208,9 +212,7 @@ class _Live:
         self._t.open_entries.pop(call_id, None)
         self._t.put_call(account_id, call)
 
-    def stale(
-        self, touched_before: int, started_before: int, limit: int
-    ) -> list[tuple[int, OpenCall]]:
+    def stale(self, touched_before: int, started_before: int, limit: int) -> list[StaleCall]:
         found = sorted(
             (
                 o
@@ -219,11 +221,11 @@ class _Live:
             ),
             key=lambda o: o.call.id,
         )
-        return [(o.account_id, o.call) for o in found[:limit]]
+        return [StaleCall(o.account_id, o.call) for o in found[:limit]]
 
-    def kept_answer(self, account_id: int, session_id: str, key: str) -> tuple[str, str] | None:
+    def kept_answer(self, account_id: int, session_id: str, key: str) -> KeptAnswer | None:
         kept = self._t.keys.get((account_id, session_id, key))
-        return None if kept is None else (kept.body_sha256, kept.answer)
+        return None if kept is None else KeptAnswer(kept.body_sha256, kept.answer)
 
     def keep_answer(
         self, account_id: int, session_id: str, key: str, body_sha256: str, answer: str, now: int
@@ -353,10 +355,10 @@ class MemoryStore:
     def retention_floor(self, cutoff: int, table: Literal["calls", "call_details"]) -> int:
         return cutoff
 
-    def count_expired(self, detail_cutoff: int, call_cutoff: int) -> tuple[int, int]:
+    def count_expired(self, detail_cutoff: int, call_cutoff: int) -> ExpiredCounts:
         calls = self._read().calls.values()
         details = sum(1 for c in calls if c.entry_count > 0 and c.start < detail_cutoff)
-        return details, sum(1 for c in calls if c.start < call_cutoff)
+        return ExpiredCounts(details, sum(1 for c in calls if c.start < call_cutoff))
 
     def delete_details_before(self, cutoff: int, limit: int) -> int:
         with self._writing() as t:
@@ -465,14 +467,14 @@ class MemoryStore:
         detail_cutoff: int,
         *,
         call_cutoff: int = 0,
-    ) -> tuple[bool, str | None]:
+    ) -> CallDetail:
         t = self._read()
         done = t.calls.get((account_id, session_id))
         if done is not None and done.start >= call_cutoff:
-            return True, _fragment(done, fmt) if done.start >= detail_cutoff else None
+            return CallDetail(True, _fragment(done, fmt) if done.start >= detail_cutoff else None)
         live = t.open_calls.get((account_id, session_id))
         if done is not None or live is None or live.call.start < call_cutoff:
-            return False, None
+            return CallDetail(False, None)
         if live.call.private or live.call.start < detail_cutoff:
-            return True, None
-        return True, _joined(t.open_entries.get(live.call.id, ()), fmt)
+            return CallDetail(True, None)
+        return CallDetail(True, _joined(t.open_entries.get(live.call.id, ()), fmt))
