@@ -278,9 +278,9 @@ def test_non_numeric_content_length_is_400(client: TestClient, account: Credenti
 # validation: one problem, named by index and path
 
 
-def _without(*keys: str) -> Callable[[dict[str, Any]], None]:
+def _without(*keys: str | int) -> Callable[[dict[str, Any]], None]:
     def change(target: dict[str, Any]) -> None:
-        node = target
+        node: Any = target
         for key in keys[:-1]:
             node = node[key]
         del node[keys[-1]]
@@ -400,7 +400,7 @@ def test_duplicate_session_id_in_one_batch(client: TestClient, account: Credenti
 def test_call_that_is_not_an_object_has_an_empty_path(
     client: TestClient, account: Credentials
 ) -> None:
-    batch = [call("a"), "call", None, [call("b")]]
+    batch: list[Any] = [call("a"), "call", None, [call("b")]]
     assert problems(ingest(client, account, batch)) == {(1, ""), (2, ""), (3, "")}
 
 
@@ -460,7 +460,7 @@ def test_several_problems_are_reported_at_once(client: TestClient, account: Cred
     fourth = call("four", type="sideways", note="x")
     del fourth["detail"][0]["event"]["data"]["module_type"]
     fourth["detail"].append({**entry(), "timestamp": 1.5})
-    batch = [call("one"), second, 42, fourth, call("one")]
+    batch: list[Any] = [call("one"), second, 42, fourth, call("one")]
     assert problems(ingest(client, account, batch)) == {
         (1, "src"),
         (1, "detail[3].class"),

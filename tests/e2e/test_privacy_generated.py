@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
@@ -60,7 +61,12 @@ def test_generated_spellings_never_reach_the_api_or_the_disk(
                 lines = " / ".join(f"paid {secret} ok" for secret in secrets)
                 one = entry(f"zqG {lines}", timestamp=T0, **data)
                 if live:
-                    body = {"src": "1", "dest": "2", "type": "inbound", "entries": [one]}
+                    body: dict[str, Any] = {
+                        "src": "1",
+                        "dest": "2",
+                        "type": "inbound",
+                        "entries": [one],
+                    }
                     body["end"] = T0 + 30  # completed, so that /api/all_logs lists it
                     answer = client.post(
                         "/ingest/v1/calls/gen/entries",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote_plus
@@ -59,7 +60,7 @@ def groups(digits: str, sizes: tuple[int, ...], separator: str) -> str:
 
 def spellings(rng: random.Random) -> list[tuple[str, str]]:
     """(a secret as written, its ASCII digits), each with digits of its own."""
-    found = []
+    found: list[tuple[str, str]] = []
     for separator in CARD_SEPARATORS:
         digits = luhn_card(rng, 16)
         found.append((groups(digits, (4, 4, 4, 4), separator), digits))
@@ -69,7 +70,7 @@ def spellings(rng: random.Random) -> list[tuple[str, str]]:
         (groups(long, (4, 4, 4, 4, 3), "/"), long),
         (groups(short, (4, 4, 5), "_"), short),
     ]
-    for written in (
+    spelled: tuple[Callable[[str], str], ...] = (
         lambda d: " ".join(d),  # digit by digit
         lambda d: "\u2011".join(d),
         lambda d: in_script("\uff10", groups(d, (4, 4, 4, 4), "\uff0d")),  # fullwidth
@@ -77,7 +78,8 @@ def spellings(rng: random.Random) -> list[tuple[str, str]]:
         lambda d: in_script("\u0966", d),  # Devanagari
         lambda d: "".join(f"%{ord(c):02X}" for c in d),  # percent-encoded digits
         lambda d: groups(d, (4, 4, 4, 4), "%2E").replace("1", "%31"),
-    ):
+    )
+    for written in spelled:
         digits = luhn_card(rng, 16)
         found.append((written(digits), digits))
     for separator in SSN_SEPARATORS:

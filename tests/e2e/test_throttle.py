@@ -190,7 +190,7 @@ def test_the_budget_comes_back_when_the_window_passes(
     with server(settings, store, "2/2seconds", "off") as running:
         client = running.at("203.0.113.7")
         right = (account.email, account.developer_key)
-        statuses = []
+        statuses: list[int] = []
         while 429 not in statuses and len(statuses) < 10:
             statuses.append(client.get(CALL_PATH, auth=wrong(account)).status_code)
         assert statuses[:2] == [401, 401]

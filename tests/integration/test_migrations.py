@@ -152,7 +152,7 @@ def test_an_empty_postgresql_database_is_migrated_to_the_latest_version(
         again.close()
         with psycopg.connect(url) as conn:
             versions = [r[0] for r in conn.execute("SELECT version FROM schema_version")]
-            kinds = dict(
+            kinds: dict[str, str] = dict(
                 conn.execute(
                     "SELECT relname, relkind::text FROM pg_class"
                     " WHERE relname IN ('calls', 'call_details', 'open_calls')"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ivrlog.core.live import append_entries
-from ivrlog.core.model import OpenCall
+from ivrlog.core.model import EntryFragments, Fragments, OpenCall
 from ivrlog.core.ports import LiveTransaction, Store
 from tests.factories import NOW, entry
 from tests.fake_store import MemoryStore, StoreClosed
@@ -25,7 +25,7 @@ def test_a_live_transaction_is_unseen_until_it_commits_and_gone_when_it_fails(
     def body(tx: LiveTransaction) -> None:
         opened = OpenCall(0, "s", "1", "2", "inbound", NOW, False, False, 1, NOW)
         saved = tx.save_open(account_id, opened, NOW)
-        tx.add_entries(saved.id, 0, [(NOW, '{"n":1}', "<item/>")])
+        tx.add_entries(saved.id, 0, [EntryFragments(NOW, '{"n":1}', "<item/>")])
         assert tx.open_call(account_id, "s") == saved  # the transaction sees its writes
         assert fake.call_detail(account_id, "s", "json", 0) == (False, None)  # others do not
         raise RuntimeError("the body fails")
@@ -42,7 +42,7 @@ def test_a_committed_live_transaction_returns_what_its_body_returns(
     update = {"src": "1", "dest": "2", "type": "inbound", "entries": [entry(timestamp=NOW)]}
     append_entries(fake, account_id, "s", update, now=NOW)
 
-    def body(tx: LiveTransaction) -> list[tuple[str, str]]:
+    def body(tx: LiveTransaction) -> list[Fragments]:
         call = tx.open_call(account_id, "s")
         assert call is not None
         return tx.entries(call.id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi import Request
 
@@ -10,7 +12,7 @@ from ivrlog.web.paths import check_utf8_path
 
 
 def request(raw_path: bytes | None) -> Request:
-    scope = {"type": "http", "path": "/api/call/x", "headers": []}
+    scope: dict[str, Any] = {"type": "http", "path": "/api/call/x", "headers": []}
     if raw_path is not None:
         scope["raw_path"] = raw_path
     return Request(scope)
