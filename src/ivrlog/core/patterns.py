@@ -10,7 +10,6 @@ patterns for `ttl` seconds.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Final
@@ -22,6 +21,7 @@ from ivrlog.core.pattern_check import PatternRefused, check_pattern, compile_lin
 from ivrlog.core.ports import Store
 from ivrlog.core.redact import NO_REDACTION, CompiledPattern, Redactor
 from ivrlog.core.sensitive import NONE, SensitiveNames
+from ivrlog.core.ttlcache import TtlCache
 
 MAX_LABEL: Final = 64
 MAX_PATTERNS: Final = 50  # an account's patterns
@@ -84,33 +84,23 @@ class Redactors:
     ) -> None:
         self._store = store
         self._builtin = builtin
-        self._ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._cache: dict[int | None, tuple[float, Redactor]] = {}
+        self._cache: TtlCache[int | None, Redactor] = TtlCache(ttl, clock)
 
     def _get(self, account_id: int | None, builtin: bool) -> Redactor:
-        now = self._clock()
-        with self._lock:
-            hit = self._cache.get(account_id)
-        if hit is not None and now - hit[0] < self._ttl:
-            return hit[1]
+        return self._cache.get(account_id, lambda: self._build(account_id, builtin))
+
+    def _build(self, account_id: int | None, builtin: bool) -> Redactor:
         custom = _compiled(self._store.redaction_patterns(account_id))
         sensitive = (
             NONE
             if account_id is None
             else SensitiveNames.of(self._store.sensitive_modules(account_id))
         )
-        redactor = (
+        return (
             Redactor(builtin=builtin, custom=custom, sensitive=sensitive)
             if builtin or custom or sensitive
             else NO_REDACTION
         )
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[account_id] = (now, redactor)
-        return redactor
 
     def for_account(self, account_id: int) -> Redactor:
         return self._get(account_id, self._builtin)
