@@ -21,14 +21,14 @@ from tests.fake_store import MemoryStore
 from tests.pg import PostgresServer
 
 BACKENDS = ["sqlite", "postgresql"]
-# The store-level suites (tests/integration/test_*_store*.py) run on the in-memory fake
+# The store-level suites (tests/integration/*store*) run on the in-memory fake
 # too (tests/fake_store.py), as the backend "memory": it has no URL that opens it again.
 STORE_BACKENDS = [*BACKENDS, "memory"]
 MEMORY_URL = "memory://"
 
 
 # Row-by-row retention batches and journal scrubbing are SQLite's; PostgreSQL drops whole
-# partitions instead (tests/integration/test_postgres_partitions.py). Parametrizing
+# partitions instead (tests/integration/postgres_partitions/). Parametrizing
 # `backend` directly overrides the fixture's params.
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"])
 

@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials, add_account
 from ivrlog.storage import open_store
+from tests.e2e.privacy.helpers import post_live
 from tests.e2e.serving import serving
-from tests.e2e.test_privacy import post_live
 from tests.factories import DAY, NOW, basic, call, entry, ingest
 from tests.pg import PostgresServer
 from tests.raw_files import ascii_digits, database_bytes, digits_of, leaks

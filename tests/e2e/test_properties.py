@@ -41,7 +41,7 @@ SPECIAL = "&<>\"'\r\n\t\x00\x1b\x7f\x85\u2028\ufffe\uffff\U0001f600]]>"
 
 
 # values the built-in redaction leaves alone (a random 16-digit number is a card number
-# one time in ten): these properties are about shapes and encodings; test_privacy.py and
+# one time in ten): these properties are about shapes and encodings; tests/e2e/privacy/ and
 # tests/unit/test_redact.py are about redaction
 def _kept(value: Any) -> bool:
     return bool(Redactor().value(value) == value)

@@ -17,7 +17,7 @@ from ivrlog.core.ports import Store
 from ivrlog.core.sensitive import add_sensitive
 from ivrlog.settings import Settings
 from ivrlog.web import create_app
-from tests.e2e.test_privacy import eventually, post_live, run, said, send, stored_entries
+from tests.e2e.privacy.helpers import eventually, post_live, run, said, send, stored_entries
 from tests.e2e.test_privacy_spellings import luhn_card, raw_database
 from tests.factories import NOW, basic, database_text, entry
 from tests.raw_files import ascii_digits, digits_of, leaks

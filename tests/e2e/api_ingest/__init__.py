@@ -1,0 +1,1 @@
+"""POST /ingest/v1/calls over HTTP: formats, validation, atomicity, idempotence, limits, auth."""
