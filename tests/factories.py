@@ -89,15 +89,15 @@ def counting_live_transactions(store: Store) -> Iterator[list[int]]:
     Both adapters run each transaction of run_live() through their own `live()` (a
     PostgreSQL run that needed a partition first counts twice)."""
     count = [0]
-    adapter: Any = store  # live() is the adapters' own, not the Store port's
-    real_live = adapter.live
+    adapter: Any = store  # _live() is the adapters' own, not the Store port's
+    real_live = adapter._live
 
     def counted() -> Any:
         count[0] += 1
         return real_live()
 
-    adapter.live = counted
+    adapter._live = counted
     try:
         yield count
     finally:
-        adapter.live = real_live
+        adapter._live = real_live

@@ -342,13 +342,13 @@ class MemoryStore:
         return len(mine)
 
     @contextlib.contextmanager
-    def live(self) -> Iterator[LiveTransaction]:
+    def _live(self) -> Iterator[LiveTransaction]:
         """One live transaction (run_live's; tests/factories.py counts them here)."""
         with self._writing() as t:
             yield _Live(t)
 
     def run_live(self, body: Callable[[LiveTransaction], T]) -> T:
-        with self.live() as tx:
+        with self._live() as tx:
             return body(tx)
 
     # retention

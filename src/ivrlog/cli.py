@@ -7,10 +7,12 @@ consoles, the store, options made from the settings' declaration) in cli_base.py
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 import sys
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
+from urllib.parse import quote
 
 import orjson
 import typer
@@ -20,7 +22,7 @@ from rich.progress import Progress
 from ivrlog.cli_accounts import accounts_app, redaction_app, sensitive_app
 from ivrlog.cli_base import err, fail, opened_store, out, with_settings
 from ivrlog.core.demo import DEMO_EMAIL
-from ivrlog.core.demo_database import DEMO_DATABASE, curl_lines, fill_demo_database
+from ivrlog.core.demo_database import DAY, DEMO_DATABASE, fill_demo_database
 from ivrlog.core.errors import IvrlogError
 from ivrlog.core.limits import MAX_TIME
 from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
@@ -237,6 +239,37 @@ def demo(
     out.print(f"\nAPI reference: http://{settings.host}:{settings.port}/docs\n")
     if serve:
         _serve(settings)
+
+
+ANY_ADDRESS: Final = ("0.0.0.0", "::", "")  # a server there is reached at 127.0.0.1
+
+
+def curl_lines(
+    *,
+    host: str,
+    port: int,
+    email: str,
+    key: str,
+    session_id: str,
+    number: str,
+    now: int,
+    detail_retention_days: int,
+) -> list[str]:
+    """Ready-to-paste curl commands for the three read endpoints (the last one asking
+    for XML), over the readable detail window at `now`."""
+    shown_host = "127.0.0.1" if host in ANY_ADDRESS else host
+    base = f"http://{shown_host}:{port}"
+    user = shlex.quote(f"{email}:{key}")
+    start = now - detail_retention_days * DAY
+    end = now + 3600
+    urls = [
+        f"{base}/api/calls/{start}/{end}?limit=5",
+        f"{base}/api/all_logs/{start}/{end}?number={number}&limit=2",
+        f"{base}/api/call/{quote(session_id, safe='')}",
+    ]
+    lines = [f"curl -u {user} {shlex.quote(url)}" for url in urls]
+    lines.append(f"curl -u {user} -H 'Accept: application/xml' {shlex.quote(urls[2])}")
+    return lines
 
 
 def main() -> None:

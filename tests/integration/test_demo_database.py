@@ -1,14 +1,16 @@
 """`ivrlog demo`'s core (ivrlog.core.demo_database) on both backends: the demo account
-made or rotated, its calls replaced, the sample call and the curl lines it shows."""
+made or rotated, its calls replaced, the sample call; and the curl lines the command
+shows (ivrlog.cli)."""
 
 from __future__ import annotations
 
 import shlex
 from typing import Any
 
+from ivrlog.cli import curl_lines
 from ivrlog.core.accounts import add_account, hash_secret
 from ivrlog.core.demo import DEMO_EMAIL, demo_calls
-from ivrlog.core.demo_database import curl_lines, fill_demo_database, sample_call
+from ivrlog.core.demo_database import fill_demo_database, sample_call
 from ivrlog.core.model import CallQuery
 from ivrlog.core.ports import Store
 from tests.factories import call, entry

@@ -10,14 +10,6 @@ import pytest
 
 from ivrlog.core.ingest import prepare_call
 from ivrlog.core.model import (
-    ROW_DEST,
-    ROW_DETAIL,
-    ROW_END,
-    ROW_LOG,
-    ROW_SESSION_ID,
-    ROW_SRC,
-    ROW_START,
-    ROW_TYPE,
     CallDetail,
     CallQuery,
     EntryFragments,
@@ -70,7 +62,9 @@ def test_count_expired_names_details_and_calls(store: Store, account_id: int) ->
     assert (counts.details, counts.calls) == (1, 2)
 
 
-def test_a_page_row_is_read_by_its_named_positions(store: Store, account_id: int) -> None:
+def test_a_page_row_holds_the_fields_in_the_order_its_readers_unpack(
+    store: Store, account_id: int
+) -> None:
     store.put_calls(
         account_id,
         [stored("out;1", NOW - 60, type="outbound", src="5550001", dest="5550002")],
@@ -80,12 +74,12 @@ def test_a_page_row_is_read_by_its_named_positions(store: Store, account_id: int
         [row] = [row for batch in page.batches() for row in batch]
     finally:
         page.close()
-    assert len(row) == 8
-    assert (row[ROW_DEST], row[ROW_SRC], row[ROW_TYPE]) == ("5550002", "5550001", "outbound")
-    assert (row[ROW_START], row[ROW_END], row[ROW_SESSION_ID]) == (NOW - 60, NOW - 23, "out;1")
-    assert row[ROW_LOG] == 1
-    assert row[ROW_DETAIL] is not None
-    assert row[ROW_DETAIL].startswith("[")
+    dest, src, start, end, session_id, call_type, log, fragment = row
+    assert (dest, src, call_type) == ("5550002", "5550001", "outbound")
+    assert (start, end, session_id) == (NOW - 60, NOW - 23, "out;1")
+    assert log == 1
+    assert fragment is not None
+    assert fragment.startswith("[")
 
 
 def open_call(session_id: str, start: int) -> OpenCall:

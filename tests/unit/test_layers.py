@@ -1,7 +1,8 @@
 """Core imports no other layer (STYLE, the shape of the house): every module under
-src/ivrlog/core/ is read with `ast`, and an import of ivrlog.storage, .render, .web, .cli
-or .settings fails the test, in whatever form it is written (at the top, inside a
-function, under TYPE_CHECKING, relative, or by name through importlib)."""
+src/ivrlog/core/ is read with `ast`, and an import of any part of ivrlog outside core
+(storage, render, web, the CLI modules, settings, and whatever is added later) fails the
+test, in whatever form it is written (at the top, inside a function, under TYPE_CHECKING,
+relative, or by name through importlib)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,16 @@ import pytest
 import ivrlog.core
 
 CORE = Path(ivrlog.core.__file__).parent
-OTHER_LAYERS = ("storage", "render", "web", "cli", "settings")
-FORBIDDEN = tuple(f"ivrlog.{layer}" for layer in OTHER_LAYERS)
 _DYNAMIC = ("import_module", "__import__")
 
 
 def _is_forbidden(module: str) -> bool:
-    return any(module == name or module.startswith(name + ".") for name in FORBIDDEN)
+    """Whether `module` is a part of ivrlog outside core: what core may import is listed
+    (core itself, and the package's version), not what it may not."""
+    parts = module.split(".")
+    if parts[0] != "ivrlog" or len(parts) == 1:
+        return False
+    return parts[1] not in ("core", "__version__")
 
 
 def _absolute(module: str | None, level: int, package: str) -> str:
@@ -84,6 +88,11 @@ def test_core_imports_no_other_layer(path: Path) -> None:
         "import os, ivrlog.settings",
         "from ivrlog.render.xml import escape_text",
         "from ivrlog.cli import app",
+        "from ivrlog.cli_base import fail",
+        "from ivrlog import cli_accounts",
+        "import ivrlog.clidoc",
+        "from ivrlog.__main__ import main",
+        "import ivrlog.some_layer_added_later",
         "from ivrlog import web",
         "from ivrlog import core, settings as s",
         "def f():\n    from ivrlog.storage import open_store\n    return open_store",
@@ -109,7 +118,9 @@ def test_each_form_of_a_forbidden_import_is_found(source: str) -> None:
         "from . import errors",
         "from .limits import MAX_TIME",
         "import webbrowser, storage, ivrlog_web",
-        "from ivrlog.websockets import x  # a name that only starts like a layer",
+        "import ivrlog_web.storage  # a name that only starts like ivrlog",
+        "from ivrlog import __version__",
+        "import ivrlog",
         "import importlib\nimportlib.import_module(name)",
         "print('ivrlog.web')",
     ],

@@ -1,5 +1,5 @@
 """`ivrlog demo`'s work: the demo account (made or given new credentials), its calls
-replaced by fresh demo calls, and the call and curl lines to show it with.
+replaced by fresh demo calls, and the call to show it with.
 
 Only the demo account is touched. The calls are made by `ivrlog.core.demo.demo_calls`
 and ingested as the server would, with the account's redaction rules.
@@ -8,12 +8,10 @@ and ingested as the server would, with the account's redaction rules.
 from __future__ import annotations
 
 import secrets
-import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote
 
 from ivrlog.core.accounts import Credentials, add_account, rotate_account
 from ivrlog.core.demo import DEMO_EMAIL, demo_calls
@@ -24,7 +22,6 @@ from ivrlog.core.ports import Store
 DEMO_DATABASE: Final = "ivrlog-demo.db"  # `ivrlog demo`'s database unless told another
 INGEST_BATCH: Final = 500  # calls ingested in one transaction
 DAY: Final = 86_400
-ANY_ADDRESS: Final = ("0.0.0.0", "::", "")  # a server there is reached at 127.0.0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,31 +82,3 @@ def sample_call(
         if not c["private"] and c["detail"] and c["start"] >= cutoff and c["type"] == "inbound"
     ]
     return max(readable or calls, key=lambda c: (len(c["detail"]) >= 10, c["start"]))
-
-
-def curl_lines(
-    *,
-    host: str,
-    port: int,
-    email: str,
-    key: str,
-    session_id: str,
-    number: str,
-    now: int,
-    detail_retention_days: int,
-) -> list[str]:
-    """Ready-to-paste curl commands for the three read endpoints (the last one asking
-    for XML), over the readable detail window at `now`."""
-    shown_host = "127.0.0.1" if host in ANY_ADDRESS else host
-    base = f"http://{shown_host}:{port}"
-    user = shlex.quote(f"{email}:{key}")
-    start = now - detail_retention_days * DAY
-    end = now + 3600
-    urls = [
-        f"{base}/api/calls/{start}/{end}?limit=5",
-        f"{base}/api/all_logs/{start}/{end}?number={number}&limit=2",
-        f"{base}/api/call/{quote(session_id, safe='')}",
-    ]
-    lines = [f"curl -u {user} {shlex.quote(url)}" for url in urls]
-    lines.append(f"curl -u {user} -H 'Accept: application/xml' {shlex.quote(urls[2])}")
-    return lines

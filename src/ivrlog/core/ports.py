@@ -35,8 +35,9 @@ class StoreOpenError(Exception):
 class LiveTransaction(Protocol):
     """Calls in progress, read and changed inside one write transaction.
 
-    The store serialises these transactions (one at a time per database), so the core
-    can read a call's state, decide, and write without losing a concurrent append.
+    The store serialises these transactions for each call (PostgreSQL: a lock per call;
+    SQLite: one writer at a time), so the core can read a call's state, decide, and write
+    without losing a concurrent append.
     """
 
     def open_call(self, account_id: int, session_id: str) -> OpenCall | None: ...

@@ -16,27 +16,29 @@ _Fragment = orjson.Fragment
 
 
 def _summary(row: CallRow) -> dict[str, Any]:
+    dest, src, start, end, session_id, call_type, log, _ = row
     return {
-        "dest": row[0],
-        "src": shown_src(row),
-        "start": row[2],
-        "end": row[3],
-        "session_id": row[4],
-        "type": row[5],
-        "log": bool(row[6]),
+        "dest": dest,
+        "src": shown_src(src, call_type),
+        "start": start,
+        "end": end,
+        "session_id": session_id,
+        "type": call_type,
+        "log": bool(log),
     }
 
 
 def _with_detail(row: CallRow) -> dict[str, Any]:
+    dest, src, start, end, session_id, call_type, log, fragment = row
     return {
-        "dest": row[0],
-        "src": shown_src(row),
-        "start": str(row[2]),
-        "end": str(row[3]),
-        "session_id": row[4],
-        "detail": _Fragment(row[7]) if row[7] is not None else [],
-        "type": row[5],
-        "log": bool(row[6]),
+        "dest": dest,
+        "src": shown_src(src, call_type),
+        "start": str(start),
+        "end": str(end),
+        "session_id": session_id,
+        "detail": _Fragment(fragment) if fragment is not None else [],
+        "type": call_type,
+        "log": bool(log),
     }
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from ivrlog.core.model import CallRow
-
 OUTBOUND: Final = "Outbound"
 
 
-def shown_src(row: CallRow) -> str:
+def shown_src(src: str, call_type: str) -> str:
     """The `src` a list shows: `Outbound` for an outbound call (the Plum quirk, SPEC 2);
     the number it came from is still stored."""
-    return OUTBOUND if row[5] == "outbound" else row[1]
+    return OUTBOUND if call_type == "outbound" else src

@@ -28,11 +28,13 @@ FORMAT: Final = "xml"
 
 def _item(row: CallRow, detail: str) -> str:
     """One listed call; `detail` is its `<detail>` element, or empty in /api/calls."""
+    dest, src, start, end, session_id, call_type, log, _ = row
     return (
-        f"<item><dest>{escape_text(row[0])}</dest><src>{escape_text(shown_src(row))}</src>"
-        f"<start>{row[2]}</start><end>{row[3]}</end>"
-        f"<session_id>{escape_text(row[4])}</session_id>{detail}"
-        f"<type>{escape_text(row[5])}</type><log>{'true' if row[6] else 'false'}</log></item>"
+        f"<item><dest>{escape_text(dest)}</dest>"
+        f"<src>{escape_text(shown_src(src, call_type))}</src>"
+        f"<start>{start}</start><end>{end}</end>"
+        f"<session_id>{escape_text(session_id)}</session_id>{detail}"
+        f"<type>{escape_text(call_type)}</type><log>{'true' if log else 'false'}</log></item>"
     )
 
 
@@ -41,7 +43,8 @@ def _summary(row: CallRow) -> str:
 
 
 def _with_detail(row: CallRow) -> str:
-    return _item(row, f"<detail>{row[7]}</detail>" if row[7] else "<detail/>")
+    fragment = row[7]
+    return _item(row, f"<detail>{fragment}</detail>" if fragment else "<detail/>")
 
 
 def _page(page: CallPage, shape: Callable[[CallRow], str]) -> Iterator[bytes]:

@@ -370,14 +370,14 @@ class PostgresStore(SqlStore):
             return len(deleted)
 
     @contextlib.contextmanager
-    def live(self) -> Iterator[_Live]:
+    def _live(self) -> Iterator[_Live]:
         with self._transaction() as conn:
             yield _Live(self, conn)
 
     def run_live(self, body: Callable[[LiveTransaction], T]) -> T:
         for run in range(_LIVE_RUNS):
             try:
-                with self.live() as tx:
+                with self._live() as tx:
                     return body(tx)
             except RetryTransaction as retry:
                 if run == _LIVE_RUNS - 1:

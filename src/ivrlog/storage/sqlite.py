@@ -332,12 +332,12 @@ class SqliteStore(SqlStore):
             return deleted
 
     @contextlib.contextmanager
-    def live(self) -> Iterator[_Live]:
+    def _live(self) -> Iterator[_Live]:
         with self._writing() as conn:
             yield _Live(self, conn)
 
     def run_live(self, body: Callable[[LiveTransaction], T]) -> T:
-        with self.live() as tx:
+        with self._live() as tx:
             return body(tx)
 
     # retention
