@@ -48,6 +48,20 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """(email as accounts compare it, key) of an `Authorization: Basic` header, or None
+    when it is not one or does not decode to `email:key`."""
+    scheme, _, encoded = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    email, colon, key = decoded.partition(":")
+    return (email.strip().lower(), key) if colon else None
+
+
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
     if len(email) > 254 or not _EMAIL.fullmatch(email) or not email.isprintable():
@@ -128,17 +142,10 @@ class Authenticator:
 
     def _basic_account(self, authorization: str) -> Stamped[Account | None]:
         refused: Stamped[Account | None] = Stamped(self._clock(), None)
-        scheme, _, encoded = authorization.partition(" ")
-        if scheme.lower() != "basic":
+        credentials = basic_credentials(authorization)
+        if credentials is None or not credentials[1]:
             return refused
-        try:
-            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return refused
-        email, colon, key = decoded.partition(":")
-        if not colon or not key:
-            return refused
-        email = email.strip().lower()
+        email, key = credentials
         found = self._by_email.entry(email, lambda: self._store.account_by_email(email))
         account = found.value
         if account is None or not account.active:

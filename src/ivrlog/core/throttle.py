@@ -24,8 +24,6 @@ one's failures answer 401 unthrottled until older ones expire.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import ipaddress
 import math
@@ -37,6 +35,7 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
+from ivrlog.core.accounts import basic_credentials
 from ivrlog.core.errors import TooManyRequests
 
 DISABLED = ("0", "off", "")
@@ -62,15 +61,8 @@ def parse_rate(name: str, text: str) -> RateLimitItem | None:
 
 def claimed_email(authorization: str | None) -> str | None:
     """The email an `Authorization: Basic` header names, as accounts compare it, or None."""
-    scheme, _, encoded = (authorization or "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    email, colon, _ = decoded.partition(":")
-    return email.strip().lower() if colon and email.strip() else None
+    credentials = basic_credentials(authorization)
+    return credentials[0] if credentials is not None and credentials[0] else None
 
 
 def address_key(host: str) -> str:
