@@ -114,7 +114,7 @@ class _Page(SqlPage):
             where += " AND false" if _nul(query.number) else " AND c.dest = %(number)s"
         params = page_params(query)
         no_match = query.number is not None and _nul(query.number)
-        self.total = 0 if no_match else window_total(conn, params, "%({})s")
+        self.total = 0 if no_match else window_total(conn, params, POSTGRES)
         fragment = f"CASE WHEN c.start >= %(cutoff)s THEN d.{detail} END" if detail else "NULL"
         self._cursor = conn.cursor(name="ivrlog_page")
         self._cursor.execute(

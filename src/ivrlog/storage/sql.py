@@ -1,9 +1,8 @@
 """SQL and row handling shared by the two storage adapters (sqlite.py, postgres.py).
 
-Queries here are written once with named parameters. Most are written in SQLite's
-`:name` style and built once per backend into a Statements (postgres_style turns
-`:name` into psycopg's `%(name)s`); window_total_sql takes a `mark` that says how a
-backend writes one (SQLite ":{}", psycopg "%({})s")."""
+Queries here are written once with named parameters in SQLite's `:name` style and built
+once per backend into a Statements (postgres_style turns `:name` into psycopg's
+`%(name)s`)."""
 
 from __future__ import annotations
 
@@ -24,30 +23,20 @@ from ivrlog.core.model import (
 HOUR = 3600
 
 
-def window_total_sql(by_number: bool, mark: str) -> str:
-    """The query of a window's total_calls on either backend (`mark` writes a named
-    parameter: ":{}" or "%({})s"): its whole hours summed from the hourly counts
+def window_total_sql(by_number: bool) -> str:
+    """The query of a window's total_calls: its whole hours summed from the hourly counts
     (migration 3), and the calls of its partial hours at the edges counted one by one, so
     that the cost follows the window's length and not the calls in it
     (docs/performance.md, B4). Its parameters: those of window_total_params() and
     `account`, `start`, `end` and, by number, `number`."""
-
-    def p(name: str) -> str:
-        return mark.format(name)
-
-    if by_number:
-        hours = f"number_hours WHERE account_id = {p('account')} AND dest = {p('number')}"
-        calls = f"calls WHERE account_id = {p('account')} AND dest = {p('number')}"
-    else:
-        hours = f"account_hours WHERE account_id = {p('account')}"
-        calls = f"calls WHERE account_id = {p('account')}"
+    number = " AND dest = :number" if by_number else ""
+    hours = f"{'number' if by_number else 'account'}_hours WHERE account_id = :account{number}"
+    calls = f"calls WHERE account_id = :account{number}"
     return (
         f"SELECT CAST(coalesce(sum(calls), 0) AS BIGINT) FROM {hours}"
-        f" AND hour >= {p('first_hour')} AND hour < {p('last_hour')}"
-        f" UNION ALL SELECT count(*) FROM {calls}"
-        f" AND start >= {p('start')} AND start < {p('edge_start')}"
-        f" UNION ALL SELECT count(*) FROM {calls}"
-        f" AND start >= {p('edge_end')} AND start < {p('end')}"
+        " AND hour >= :first_hour AND hour < :last_hour"
+        f" UNION ALL SELECT count(*) FROM {calls} AND start >= :start AND start < :edge_start"
+        f" UNION ALL SELECT count(*) FROM {calls} AND start >= :edge_end AND start < :end"
     )
 
 
@@ -65,10 +54,11 @@ def window_total_params(start: int, end: int) -> dict[str, int]:
     }
 
 
-def window_total(conn: Any, params: dict[str, Any], mark: str) -> int:
-    """A page's total_calls, read on `conn` (an sqlite3 or psycopg connection) with the
-    page's own parameters: `account`, `start`, `end` and `number` (None for every number)."""
-    query = window_total_sql(params["number"] is not None, mark)
+def window_total(conn: Any, params: dict[str, Any], statements: Statements) -> int:
+    """A page's total_calls, read on `conn` (an sqlite3 or psycopg connection, with the
+    backend's `statements`) with the page's own parameters: `account`, `start`, `end` and
+    `number` (None for every number)."""
+    query = statements.window_total[params["number"] is not None]
     parts = conn.execute(query, {**params, **window_total_params(params["start"], params["end"])})
     return sum(part for (part,) in parts)
 
@@ -168,6 +158,10 @@ class Statements:
         any_of: str,
         stored_detail: str,
     ) -> None:
+        # a page's total_calls (window_total), by number or not
+        self.window_total = {
+            by_number: named(window_total_sql(by_number)) for by_number in (False, True)
+        }
         # accounts
         self.insert_account = named(
             "INSERT INTO accounts (email, active, developer_key_hash, ingest_token_hash,"

@@ -71,7 +71,7 @@ class _Page(SqlPage):
         if query.number is not None:
             where += " AND c.dest = :number"
         params = sql.page_params(query)
-        self.total = sql.window_total(conn, params, ":{}")
+        self.total = sql.window_total(conn, params, sql.SQLITE)
         if detail:
             columns = (
                 "d.call_id IS NOT NULL AND c.start >= :cutoff,"
