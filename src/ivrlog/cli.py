@@ -21,8 +21,8 @@ from rich.progress import Progress
 
 from ivrlog.cli_accounts import accounts_app, redaction_app, sensitive_app
 from ivrlog.cli_base import err, fail, opened_store, out, with_settings
-from ivrlog.core.demo import DEMO_EMAIL
-from ivrlog.core.demo_database import DAY, DEMO_DATABASE, fill_demo_database
+from ivrlog.core.demo import DAY, DEMO_EMAIL
+from ivrlog.core.demo_database import DEMO_DATABASE, fill_demo_database
 from ivrlog.core.errors import IvrlogError
 from ivrlog.core.limits import MAX_TIME
 from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ivrlog.core.accounts import Credentials, add_account, rotate_account
-from ivrlog.core.demo import DEMO_EMAIL, demo_calls
+from ivrlog.core.demo import DAY, DEMO_EMAIL, demo_calls
 from ivrlog.core.ingest import ingest_calls
 from ivrlog.core.patterns import Redactors
 from ivrlog.core.ports import Store
 
 DEMO_DATABASE: Final = "ivrlog-demo.db"  # `ivrlog demo`'s database unless told another
 INGEST_BATCH: Final = 500  # calls ingested in one transaction
-DAY: Final = 86_400
 
 
 @dataclass(frozen=True, slots=True)
