@@ -23,10 +23,8 @@ from typing import Literal, TypeVar
 from ivrlog.core.errors import AccountError
 from ivrlog.core.model import (
     Account,
-    CallDetail,
-    CallQuery,
-    CallRow,
-    DetailFormat,
+    CallSummary,
+    ChangeKind,
     EntryFragments,
     ExpiredCounts,
     Fragments,
@@ -39,12 +37,9 @@ from ivrlog.core.model import (
 )
 from ivrlog.core.ports import LiveTransaction
 from ivrlog.storage.migrations import LATEST_VERSION
+from tests.fake_reads import Reads, completed
 
 T = TypeVar("T")
-
-# rows in a batch of a page, as the SQLite store has them (a page's rows come in batches)
-DETAIL_BATCH_ROWS = 200
-SUMMARY_BATCH_ROWS = 1000
 
 # a StoredCall's fields and the types a column of the SQL stores would take (NOT NULL)
 _CALL_TYPES: dict[str, tuple[type, ...]] = {
@@ -58,6 +53,7 @@ _CALL_TYPES: dict[str, tuple[type, ...]] = {
     "entry_count": (int,),
     "detail_json": (str, type(None)),
     "detail_xml": (str, type(None)),
+    "summary": (CallSummary,),
 }
 
 
@@ -100,6 +96,12 @@ class _Tables:
     patterns: dict[int, RedactionPattern] = field(default_factory=dict)
     sensitive: dict[int, SensitiveModule] = field(default_factory=dict)
     last_id: int = 0
+    # the change sequence (tests/fake_search.py): each call's last place, and each
+    # account's last place given; erasures' audit rows; the audit key
+    changes: dict[tuple[int, str], tuple[int, ChangeKind, int]] = field(default_factory=dict)
+    change_seq: dict[int, int] = field(default_factory=dict)
+    erasures: list[tuple[int, int, int, str]] = field(default_factory=list)
+    audit_key: bytes = b""
 
     def copy(self) -> _Tables:
         return _Tables(
@@ -111,6 +113,10 @@ class _Tables:
             dict(self.patterns),
             dict(self.sensitive),
             self.last_id,
+            dict(self.changes),
+            dict(self.change_seq),
+            list(self.erasures),
+            self.audit_key,
         )
 
     def new_id(self) -> int:
@@ -126,6 +132,7 @@ class _Tables:
                     f"StoredCall.{name} must be {' or '.join(t.__name__ for t in types)}"
                 )
         key = (account_id, call.session_id)
+        completed(self, account_id, call)
         self.calls[key] = call
         replaced = self.open_calls.pop(key, None)
         if replaced is not None:
@@ -133,36 +140,6 @@ class _Tables:
 
     def open_by_id(self, call_id: int) -> _Open | None:
         return next((o for o in self.open_calls.values() if o.call.id == call_id), None)
-
-
-def _fragment(call: StoredCall, fmt: DetailFormat) -> str | None:
-    return call.detail_json if fmt == "json" else call.detail_xml
-
-
-def _joined(entries: Sequence[_Entry], fmt: DetailFormat) -> str | None:
-    """A call in progress's detail: its entries by timestamp, then arrival (None if none)."""
-    if not entries:
-        return None
-    ordered = sorted(entries, key=lambda e: (e.timestamp, e.seq))
-    if fmt == "json":
-        return "[" + ",".join(e.json for e in ordered) + "]"
-    return "".join(e.xml for e in ordered)
-
-
-class _Page:
-    """A page read at once from one committed state: a snapshot by construction."""
-
-    def __init__(self, rows: list[CallRow], total: int, batch_rows: int) -> None:
-        self.total = total
-        self._rows = rows
-        self._batch_rows = batch_rows
-
-    def batches(self) -> Iterator[Sequence[CallRow]]:
-        for at in range(0, len(self._rows), self._batch_rows):
-            yield self._rows[at : at + self._batch_rows]
-
-    def close(self) -> None:
-        self._rows = []
 
 
 class _Live:
@@ -235,7 +212,7 @@ class _Live:
         self._t.keys[(account_id, session_id, key)] = _Kept(body_sha256, answer, now)
 
 
-class MemoryStore:
+class MemoryStore(Reads):
     """A Store on dicts in this process (tests only)."""
 
     inline_reads = True  # a read is a dict lookup
@@ -339,6 +316,8 @@ class MemoryStore:
                     t.open_entries.pop(open_call.call.id, None)
             for kept in [key for key in t.keys if key[0] == account_id]:
                 del t.keys[kept]
+            for place in [key for key in t.changes if key[0] == account_id]:
+                del t.changes[place]
         return len(mine)
 
     @contextlib.contextmanager
@@ -364,8 +343,13 @@ class MemoryStore:
         with self._writing() as t:
             expired = [k for k, c in t.calls.items() if c.entry_count > 0 and c.start < cutoff]
             for key in expired[:limit]:
+                call = t.calls[key]
                 t.calls[key] = dataclasses.replace(
-                    t.calls[key], entry_count=0, detail_json=None, detail_xml=None
+                    call,
+                    entry_count=0,
+                    detail_json=None,
+                    detail_xml=None,
+                    summary=dataclasses.replace(call.summary, words=""),
                 )
         return len(expired[:limit])
 
@@ -374,6 +358,9 @@ class MemoryStore:
             expired = [key for key, c in t.calls.items() if c.start < cutoff][:limit]
             for key in expired:
                 del t.calls[key]
+            for key, (_, _, start) in list(t.changes.items()):
+                if start < cutoff and key not in t.calls:
+                    del t.changes[key]
         return len(expired)
 
     def delete_keys_before(self, cutoff: int, limit: int) -> int:
@@ -437,44 +424,3 @@ class MemoryStore:
                     del t.sensitive[m.id]
                     return True
         return False
-
-    # reads
-    def open_page(self, query: CallQuery, detail: DetailFormat | None) -> _Page:
-        in_window = sorted(
-            (
-                c
-                for (account_id, _), c in self._read().calls.items()
-                if account_id == query.account_id
-                and query.start <= c.start < query.end
-                and (query.number is None or c.dest == query.number)
-            ),
-            key=lambda c: (c.start, c.session_id),
-            reverse=True,
-        )
-        rows: list[CallRow] = []
-        for c in in_window[query.offset : query.offset + query.limit]:
-            readable = c.start >= query.detail_cutoff
-            fragment = _fragment(c, detail) if detail is not None and readable else None
-            log = int(c.entry_count > 0 and readable)
-            rows.append((c.dest, c.src, c.start, c.end, c.session_id, c.type, log, fragment))
-        return _Page(rows, len(in_window), DETAIL_BATCH_ROWS if detail else SUMMARY_BATCH_ROWS)
-
-    def call_detail(
-        self,
-        account_id: int,
-        session_id: str,
-        fmt: DetailFormat,
-        detail_cutoff: int,
-        *,
-        call_cutoff: int = 0,
-    ) -> CallDetail:
-        t = self._read()
-        done = t.calls.get((account_id, session_id))
-        if done is not None and done.start >= call_cutoff:
-            return CallDetail(True, _fragment(done, fmt) if done.start >= detail_cutoff else None)
-        live = t.open_calls.get((account_id, session_id))
-        if done is not None or live is None or live.call.start < call_cutoff:
-            return CallDetail(False, None)
-        if live.call.private or live.call.start < detail_cutoff:
-            return CallDetail(True, None)
-        return CallDetail(True, _joined(t.open_entries.get(live.call.id, ()), fmt))

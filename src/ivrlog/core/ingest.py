@@ -17,10 +17,11 @@ from ivrlog.core.model import Fragments, StoredCall
 from ivrlog.core.ports import Store
 from ivrlog.core.redact import BUILTIN_RULES, Redactor
 from ivrlog.core.sensitive import NONE
+from ivrlog.core.summary import PRIVATE_LINE, summarize
 from ivrlog.core.validation import KEPT_DATA, validate_batch
 from ivrlog.core.xmlwriter import write_element
 
-PRIVATE: Final = "[private]"
+PRIVATE: Final = PRIVATE_LINE
 
 
 def normalize_entry(entry: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
@@ -77,6 +78,7 @@ def prepare_call(call: dict[str, Any], redactor: Redactor = BUILTIN_RULES) -> St
         entry_count=len(entries),
         detail_json=detail_json,
         detail_xml=detail_xml,
+        summary=summarize(entries),
     )
 
 
@@ -86,7 +88,12 @@ def past_detail_retention(call: StoredCall, detail_cutoff: int) -> StoredCall:
     PostgreSQL day partition)."""
     if call.start >= detail_cutoff or call.detail_json is None:
         return call
-    return dataclasses.replace(call, entry_count=0, detail_json=None, detail_xml=None)
+    # the summary stays (it is kept as long as the call), but not the search words of a
+    # detail that is not stored
+    summary = dataclasses.replace(call.summary, words="")
+    return dataclasses.replace(
+        call, entry_count=0, detail_json=None, detail_xml=None, summary=summary
+    )
 
 
 def ingest_calls(

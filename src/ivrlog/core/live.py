@@ -33,9 +33,10 @@ from ivrlog.core.errors import (
 from ivrlog.core.idempotency import IdempotentRequest, KeyReused
 from ivrlog.core.ingest import normalize_entry, past_detail_retention, render_entries
 from ivrlog.core.limits import MAX_ENTRIES
-from ivrlog.core.model import EntryFragments, Fragments, OpenCall, StoredCall
+from ivrlog.core.model import NO_SUMMARY, EntryFragments, Fragments, OpenCall, StoredCall
 from ivrlog.core.ports import LiveTransaction, Store
 from ivrlog.core.redact import BUILTIN_RULES, Redactor
+from ivrlog.core.summary import summarize_fragments
 from ivrlog.core.validation import (
     Problems,
     check_entry,
@@ -110,6 +111,7 @@ def _stored(call: OpenCall, fragments: list[Fragments], end: int) -> StoredCall:
         entry_count=0 if call.private else len(fragments),
         detail_json="[" + ",".join(j for j, _ in fragments) + "]" if has_detail else None,
         detail_xml="".join(x for _, x in fragments) if has_detail else None,
+        summary=summarize_fragments(j for j, _ in fragments) if has_detail else NO_SUMMARY,
     )
 
 

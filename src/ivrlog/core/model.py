@@ -22,12 +22,50 @@ class Account:
     created_at: int
 
 
+class Module(NamedTuple):
+    """A module of an application, as its entries name it."""
+
+    module_type: str
+    result_variable: str
+
+    @property
+    def key(self) -> str:
+        """`module_type:result_variable`, as /v1/calls shows a path's modules."""
+        return f"{self.module_type}:{self.result_variable}"
+
+
+@dataclass(frozen=True, slots=True)
+class CallSummary:
+    """What ivrlog derives from a call's entries when the call completes
+    (core/summary.py; docs/api.md, call summaries), kept as long as the call.
+
+    `visits` is the ordered path: one Module per visit (consecutive entries of one module
+    are one visit). `words` is the text search indexes: the distinct words of the call's
+    non-private entry lines, lowercased, joined by single spaces ("" when none).
+    """
+
+    app: str | None
+    app_version: str | None
+    visits: tuple[Module, ...]
+    has_error: bool
+    inputs: int
+    words: str
+
+    @property
+    def ended_in(self) -> Module | None:
+        return self.visits[-1] if self.visits else None
+
+
+NO_SUMMARY: Final = CallSummary(None, None, (), False, 0, "")
+
+
 @dataclass(frozen=True, slots=True)
 class StoredCall:
     """A validated call, ready to write: its detail is already rendered text.
 
     `detail_json` is the JSON array of entries; `detail_xml` the same entries as a
     run of `<item>` elements. Both are None when the call is private or has no entries.
+    `summary` is derived from the entries (core/summary.py).
     """
 
     session_id: str
@@ -40,6 +78,7 @@ class StoredCall:
     entry_count: int
     detail_json: str | None
     detail_xml: str | None
+    summary: CallSummary = NO_SUMMARY
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,3 +213,84 @@ class RedactionPattern:
     label: str
     pattern: str
     created_at: int
+
+
+# --- ivrlog's own read API (/v1/calls, /v1/changes, erasure) -------------------------
+
+
+class NumberMatch(NamedTuple):
+    """A number filter: the number itself, or (prefix) every number starting with it."""
+
+    value: str
+    prefix: bool
+
+
+class CallKey(NamedTuple):
+    """A call's place in the newest-first order: a cursor points past it."""
+
+    start: int
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    """The calls /v1/calls lists: every field that is set must hold (AND).
+
+    A call matches when `start <= call.start < end` and:
+    - `src` / `dest`: the number equals `value` (or starts with it when `prefix`);
+    - `type`: the call's type; `min_duration` / `max_duration`: `end - start`, inclusive;
+    - `app`: the application's name;
+    - `reached`: a module of its path whose `result_variable`, or whose
+      `module_type:result_variable`, equals it; `ended_in`: the same of its last module;
+    - `has_error`: whether it had an `error` entry;
+    - `words`: every one of these words (core/summary.words form: lowercase) is in its
+      search words, and its detail is readable (`start >= detail_cutoff`, detail stored).
+    `detail_cutoff` also decides each listed call's `log`.
+    """
+
+    account_id: int
+    start: int
+    end: int
+    detail_cutoff: int
+    src: NumberMatch | None = None
+    dest: NumberMatch | None = None
+    type: str | None = None
+    min_duration: int | None = None
+    max_duration: int | None = None
+    app: str | None = None
+    reached: str | None = None
+    ended_in: str | None = None
+    has_error: bool | None = None
+    words: tuple[str, ...] = ()
+
+
+# A listed call as Store.search_calls yields it, a plain tuple (see CallRow):
+# (session_id, src, dest, type, start, end, log, app, app_version, path, ended_in,
+#  has_error, detail). `path` is the JSON array text of the path's
+# `module_type:result_variable` strings; `ended_in` the last of them or None; `log` and
+# `has_error` are 0 or 1; `detail` is the entries' JSON array text when asked for and
+# `log` is 1, else None.
+SummaryRow = tuple[
+    str, str, str, str, int, int, int, str | None, str | None, str, str | None, int, str | None
+]
+
+ChangeKind = Literal["completed", "replaced", "erased"]
+
+
+class ChangeRow(NamedTuple):
+    """A position in an account's change sequence: the call as it is now (None once it
+    was erased, or when it has since been deleted by retention)."""
+
+    seq: int
+    change: ChangeKind
+    session_id: str
+    call: SummaryRow | None
+
+
+class Erasure(NamedTuple):
+    """What an erasure removes: one call by session id, or every call to or from
+    `number` (started before `before` when set)."""
+
+    session_id: str | None = None
+    number: str | None = None
+    before: int | None = None

@@ -11,10 +11,14 @@ from typing import Literal, Protocol, TypeVar
 from ivrlog.core.model import (
     Account,
     CallDetail,
+    CallFilter,
+    CallKey,
     CallPage,
     CallQuery,
+    ChangeRow,
     DetailFormat,
     EntryFragments,
+    Erasure,
     ExpiredCounts,
     Fragments,
     KeptAnswer,
@@ -23,6 +27,7 @@ from ivrlog.core.model import (
     SensitiveModule,
     StaleCall,
     StoredCall,
+    SummaryRow,
 )
 
 T = TypeVar("T")
@@ -60,7 +65,8 @@ class LiveTransaction(Protocol):
         """An open call's entries by timestamp, then arrival, as (JSON text, XML text)."""
 
     def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
-        """Store the completed call and remove its open state."""
+        """Store the completed call (with its summary, its search words and its place in
+        the change sequence, as put_calls does) and remove its open state."""
 
     def stale(self, touched_before: int, started_before: int, limit: int) -> list[StaleCall]:
         """Up to `limit` open calls (with their account id) that got no entry since
@@ -120,7 +126,10 @@ class Store(Protocol):
     def put_calls(self, account_id: int, calls: Sequence[StoredCall]) -> None:
         """Store all calls in one transaction, replacing any with the same session id.
 
-        Either every call is stored and durable when this returns, or none is.
+        Either every call is stored and durable when this returns, or none is. Each call
+        keeps its summary, its search words (while its detail is stored) and a new place
+        in the account's change sequence: `replaced` when it replaced a completed call,
+        else `completed`.
         """
 
     def delete_account_calls(self, account_id: int) -> int: ...
@@ -200,3 +209,38 @@ class Store(Protocol):
 
         A call in progress counts: its entries so far are its detail. A call started
         before `call_cutoff` (past retention, not yet purged) is as if it were not there."""
+
+    # ivrlog's own read API
+    def search_calls(
+        self, query: CallFilter, after: CallKey | None, limit: int, *, detail: bool = False
+    ) -> list[SummaryRow]:
+        """Up to `limit` calls matching `query`, newest first (start, then session id,
+        descending), strictly after `after` in that order when it is set. With `detail`,
+        each row with `log` 1 carries its entries' JSON array text.
+
+        A page costs about the same however deep `after` is (a keyset read)."""
+
+    def changes(
+        self, account_id: int, after: int, limit: int, detail_cutoff: int
+    ) -> list[ChangeRow]:
+        """Up to `limit` places of the account's change sequence after `after`, in order.
+
+        Every completion, replacement and erasure of a call takes the next place, and the
+        call's earlier place is given up: a call appears once, at its latest change. The
+        places are handed out in commit order, so a reader resuming after the last place
+        it saw misses nothing. A place holds the call as it is now (`detail_cutoff`
+        decides its `log`), None for an erasure. Places of calls past call retention are
+        deleted with them by the purge (delete_calls_before)."""
+
+    def erase(self, account_id: int, erasure: Erasure, selector_hash: str, now: int) -> int:
+        """Delete, in one transaction, the account's calls that `erasure` selects (their
+        detail and search words) and its calls in progress that it selects (with their
+        entries); give each erased completed call an `erased` place in the change
+        sequence; and keep an audit row (`now`, the count, `selector_hash`, never the
+        selector). The number of calls erased, completed and in progress; with nothing
+        to erase, no audit row and 0. Then make the deleted content unreadable in the
+        database's files, as scrub() does."""
+
+    def audit_key(self) -> bytes:
+        """The key of the erasure audit's keyed hashes: made at random on first use and
+        kept in the database (docs/privacy.md, erasure)."""
