@@ -1,0 +1,50 @@
+"""Points in time as ivrlog's own API and CLI take them: UNIX seconds, ISO 8601 with an
+offset, or a time relative to now (`-15m`, `-4h`, `-7d`). docs/api.md (times) documents
+them; /v1/calls' `from` and `to`, erasure's `before` and the CLI's flags read them here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Final
+
+from ivrlog.core.errors import BadRequest
+from ivrlog.core.limits import MAX_TIME
+
+UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
+RELATIVE = re.compile(r"-(\d{1,9})([smhdw])")
+# an ISO 8601 date and time with its offset (Z or ±HH:MM), seconds optional, fractions
+# of a second allowed (and dropped)
+ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|z|[+-]\d{2}:?\d{2})"
+)
+ALLOWED: Final = (
+    f"UNIX seconds (0 to {MAX_TIME}), ISO 8601 with an offset (2026-11-30T09:00:00Z, "
+    "2026-11-30T10:00:00+01:00) or a time before now (-30s, -15m, -4h, -7d, -2w)"
+)
+
+
+def parse_when(name: str, raw: str, now: int) -> int:
+    """`raw` as whole UNIX seconds (fractions dropped, toward the past); BadRequest naming
+    `name` and what is allowed when it is none of the three forms or out of range."""
+    value: int | None = None
+    if raw.isascii() and raw.isdigit() and len(raw) <= 20:
+        value = int(raw)
+    elif (relative := RELATIVE.fullmatch(raw)) is not None:
+        value = now - int(relative[1]) * UNITS[relative[2]]
+    elif ISO.fullmatch(raw) is not None:
+        try:
+            parsed = dt.datetime.fromisoformat(raw.replace("z", "Z").replace(" ", "T"))
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            value = int(parsed.timestamp() // 1)
+    if value is None or not 0 <= value <= MAX_TIME:
+        raise BadRequest(f"Invalid {name} {raw!r}: must be {ALLOWED}.")
+    return value
+
+
+def iso_utc(seconds: int) -> str:
+    """UNIX seconds as ISO 8601 in UTC with `Z` (2026-11-30T09:00:00Z)."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
