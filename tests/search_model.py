@@ -47,6 +47,7 @@ def matches(query: CallFilter, call: StoredCall) -> bool:
             or (ended is not None and query.ended_in in (ended.result_variable, ended.key))
         )
         and (query.has_error is None or summary.has_error == query.has_error)
+        and (query.session_id is None or call.session_id == query.session_id)
     )
 
 

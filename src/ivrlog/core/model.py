@@ -245,6 +245,7 @@ class CallFilter:
     - `has_error`: whether it had an `error` entry;
     - `words`: every one of these words (core/summary.words form: lowercase) is in its
       search words, and its detail is readable (`start >= detail_cutoff`, detail stored).
+    - `session_id`: the call's session id (one call: `ivrlog calls show`, the call page).
     `detail_cutoff` also decides each listed call's `log`.
     """
 
@@ -262,6 +263,7 @@ class CallFilter:
     ended_in: str | None = None
     has_error: bool | None = None
     words: tuple[str, ...] = ()
+    session_id: str | None = None
 
 
 # A listed call as Store.search_calls yields it, a plain tuple (see CallRow):
