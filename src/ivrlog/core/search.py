@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -17,7 +18,7 @@ from typing import Final, Literal
 import orjson
 
 from ivrlog.core.errors import BadRequest
-from ivrlog.core.limits import MAX_LIMIT, MAX_NUMBER, MAX_TIME
+from ivrlog.core.limits import MAX_LIMIT, MAX_NUMBER, MAX_SESSION_ID, MAX_TIME
 from ivrlog.core.model import CALL_TYPES, CallFilter, CallKey, NumberMatch, SummaryRow
 from ivrlog.core.ports import Store
 from ivrlog.core.summary import MAX_WORD, WORD, words
@@ -45,6 +46,7 @@ PARAMETERS: Final = (
     "format",
 )
 CHANGES_PARAMETERS: Final = ("after", "limit")
+CHANGES_DEFAULT: Final = 1000  # changes an answer when `limit` is not given
 DEFAULT_WINDOW: Final = 86_400  # seconds before now that `from` defaults to
 DEFAULT_PAGE: Final = 100  # calls a page when `limit` is not given
 EXPORT_BATCH: Final = 1000  # calls read at once by an export (`limit=all`)
@@ -84,11 +86,18 @@ def encode_cursor(key: CallKey) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+CURSOR = re.compile(r"[A-Za-z0-9_-]+")  # unpadded URL-safe base64
+
+
 def decode_cursor(raw: str) -> CallKey:
-    try:
-        decoded = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except (binascii.Error, ValueError):
-        decoded = None
+    """The key an opaque cursor points past; BadRequest for anything but a cursor this
+    module made (what it holds goes to the store: it is checked as any parameter is)."""
+    decoded: object = None
+    if CURSOR.fullmatch(raw) is not None:
+        try:
+            decoded = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        except (binascii.Error, ValueError):
+            decoded = None
     if (
         isinstance(decoded, list)
         and len(decoded) == 2
@@ -96,10 +105,12 @@ def decode_cursor(raw: str) -> CallKey:
         and not isinstance(decoded[0], bool)
         and 0 <= decoded[0] <= MAX_TIME
         and isinstance(decoded[1], str)
+        and 1 <= len(decoded[1]) <= MAX_SESSION_ID
+        and "\x00" not in decoded[1]
     ):
         return CallKey(decoded[0], decoded[1])
     raise BadRequest(
-        f"Invalid cursor {raw!r}: must be a cursor from a `next` link of this endpoint."
+        f"Invalid cursor {raw[:100]!r}: must be a cursor from a `next` link of this endpoint."
     )
 
 
@@ -114,8 +125,13 @@ def _single(params: Sequence[tuple[str, str]], allowed: Sequence[str]) -> dict[s
     return given
 
 
+def _is_whole(raw: str, low: int, high: int) -> bool:
+    # the length first: int() of thousands of digits is slow, and refused past 4300
+    return raw.isascii() and raw.isdigit() and len(raw) <= 20 and low <= int(raw) <= high
+
+
 def _whole(name: str, raw: str, low: int, high: int) -> int:
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 20 or not low <= int(raw) <= high:
+    if not _is_whole(raw, low, high):
         raise BadRequest(f"Invalid {name} {raw!r}: must be a whole number from {low} to {high}.")
     return int(raw)
 
@@ -133,8 +149,8 @@ def _number(name: str, raw: str | None) -> NumberMatch | None:
 
 
 def _name(name: str, raw: str | None) -> str | None:
-    if raw is not None and not 1 <= len(raw) <= MAX_NAME:
-        raise BadRequest(f"Invalid {name}: must be 1 to {MAX_NAME} characters.")
+    if raw is not None and (not 1 <= len(raw) <= MAX_NAME or "\x00" in raw):
+        raise BadRequest(f"Invalid {name}: must be 1 to {MAX_NAME} characters, none of them NUL.")
     return raw
 
 
@@ -167,8 +183,13 @@ def parse_search(
     given = _single(params, PARAMETERS)
     end = parse_when("to", given["to"], now) if "to" in given else now + 1
     start = parse_when("from", given["from"], now) if "from" in given else now - DEFAULT_WINDOW
+    if start >= end and "from" in given:
+        raise BadRequest(f"Invalid from {given['from']!r}: must be before to ({end}).")
     if start >= end:
-        raise BadRequest(f"Invalid from {given.get('from', start)!r}: must be before to ({end}).")
+        raise BadRequest(
+            f"Invalid to {given['to']!r}: must be after from (by default 24 hours before now,"
+            f" {start})."
+        )
     if "number" in given and "dest" in given:
         raise BadRequest("Give number or dest, not both: number is dest, exact.")
     dest = _number("dest", given.get("dest"))
@@ -203,11 +224,7 @@ def parse_search(
     if raw_limit == "all":
         limit = None
     elif raw_limit is not None:
-        if (
-            not raw_limit.isascii()
-            or not raw_limit.isdigit()
-            or not 1 <= int(raw_limit) <= MAX_LIMIT
-        ):
+        if not _is_whole(raw_limit, 1, MAX_LIMIT):
             raise BadRequest(
                 f"Invalid limit {raw_limit!r}: must be a whole number from 1 to {MAX_LIMIT},"
                 " or all."
@@ -277,8 +294,9 @@ def export_batches(
 
 
 def parse_changes(params: Sequence[tuple[str, str]]) -> tuple[int, int]:
-    """/v1/changes' `after` (default 0: from the start) and `limit` (default 1000)."""
+    """/v1/changes' `after` (default 0: from the start) and `limit` (default
+    CHANGES_DEFAULT)."""
     given = _single(params, CHANGES_PARAMETERS)
     after = _whole("after", given["after"], 0, MAX_SEQ) if "after" in given else 0
-    limit = _whole("limit", given["limit"], 1, MAX_LIMIT) if "limit" in given else 1000
+    limit = _whole("limit", given["limit"], 1, MAX_LIMIT) if "limit" in given else CHANGES_DEFAULT
     return after, limit
