@@ -54,6 +54,12 @@ class MethodNotAllowed(IvrlogError):
     message = "Invalid HTTP method supplied (only GET allowed)."
 
 
+class NotAcceptable(IvrlogError):
+    """The Accept header names none of the formats the endpoint answers in."""
+
+    status = 406
+
+
 class Conflict(IvrlogError):
     """The request is valid but cannot apply to the call as it stands; nothing was stored."""
 

@@ -37,3 +37,55 @@ def wants_xml(accept: str) -> bool:
 
 def renderer_for(accept: str | None) -> Renderer:
     return XML if accept and wants_xml(accept) else JSON
+
+
+# ivrlog's own list (/v1/calls): its formats and their media types, the default first
+LISTED_FORMATS = (
+    ("json", "application/json"),
+    ("ndjson", "application/x-ndjson"),
+    ("csv", "text/csv"),
+)
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                return 0.0
+            return quality if 0.0 <= quality <= 1.0 else 0.0
+    return 1.0
+
+
+@lru_cache(maxsize=256)
+def listed_format(accept: str) -> str | None:
+    """The format of /v1/calls that `accept` prefers: json, ndjson or csv; None when it
+    accepts none of them (a 406). No Accept, an empty one, or `*/*`: json.
+
+    Each format takes the quality of the most specific range that covers it (its own
+    media type, then `type/*`, then `*/*`; q=0 refuses it); the highest quality wins,
+    then a format named over one covered by a wildcard, then the one listed first, then
+    json before ndjson before csv."""
+    ranges: list[tuple[str, float, int]] = []
+    for position, part in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        if media:
+            ranges.append((media.lower(), _quality(params), position))
+    if not ranges:
+        return "json"
+    best: tuple[tuple[float, int, int, int], str] | None = None
+    for order, (name, media) in enumerate(LISTED_FORMATS):
+        covers = {media: 2, media.split("/")[0] + "/*": 1, "*/*": 0}
+        match: tuple[int, float, int] | None = None  # specificity, quality, position
+        for given, quality, position in ranges:
+            specific = covers.get(given)
+            if specific is not None and (match is None or specific > match[0]):
+                match = (specific, quality, position)
+        if match is None or match[1] <= 0:
+            continue
+        rank = (match[1], match[0], -match[2], -order)
+        if best is None or rank > best[0]:
+            best = (rank, name)
+    return None if best is None else best[1]
