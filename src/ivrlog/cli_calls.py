@@ -3,6 +3,7 @@ filters, checks and formats of GET /v1/calls (core/search.py, render/calls.py)."
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -57,12 +58,18 @@ def _option(help_text: str, *names: str) -> Any:
 
 
 def _write(chunks: Iterable[bytes]) -> None:
-    """Bytes to standard output as they come (an export is never held whole)."""
+    """Bytes to standard output as they come (an export is never held whole). When the
+    reader goes away (`| head`), stop quietly with exit code 1, as a pipe's writer does."""
     sys.stdout.flush()
     stream = sys.stdout.buffer
-    for chunk in chunks:
-        stream.write(chunk)
-    stream.flush()
+    try:
+        for chunk in chunks:
+            stream.write(chunk)
+        stream.flush()
+    except BrokenPipeError:
+        # what Python would still flush at exit goes nowhere instead of failing again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(1) from None
 
 
 def _format(as_json: bool, as_ndjson: bool, as_csv: bool) -> str | None:
@@ -93,7 +100,7 @@ def _app(name: str | None, version: str | None) -> str:
 def _table(rows: list[SummaryRow], title: str) -> Table:
     table = Table(
         "start (UTC)", "session id", "src", "dest", "type", "duration", "app", "ended in", "error",
-        title=title,
+        title=Text(title),
     )  # fmt: skip
     for row in rows:
         session_id, src, dest, kind, start, end, _, app, version, _, ended_in, error, _ = row

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import sys
 from typing import Any
 
 import orjson
 import pytest
+import typer
 from typer.testing import CliRunner, Result
 
+from ivrlog import cli_calls
 from ivrlog.cli import app
 from ivrlog.core.accounts import add_account
 from ivrlog.core.errors import BadRequest
@@ -353,3 +357,18 @@ def test_show_unknown_call_account_and_call_in_progress(db: str) -> None:
     result = run(db, "show", EMAIL, "live;1")
     assert result.exit_code == 1
     assert "still in progress" in flat(result.stderr)
+
+
+def test_a_reader_that_goes_away_stops_the_output_quietly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`ivrlog calls list ... --limit all --csv | head`: no traceback, exit code 1."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with open(write_end, "w", encoding="utf-8") as closed_pipe:
+        monkeypatch.setattr(sys, "stdout", closed_pipe)
+        with pytest.raises(typer.Exit) as stopped:
+            cli_calls._write(iter([b"session_id\r\n", b"x" * 100_000]))
+        assert stopped.value.exit_code == 1
+        closed_pipe.write("what is flushed at exit goes nowhere")
+        closed_pipe.flush()
