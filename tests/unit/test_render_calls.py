@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -249,3 +250,18 @@ def test_changes_json(after: int) -> None:
 
 def test_changes_json_with_nothing_new_resumes_where_asked() -> None:
     assert changes_json([], 17) == b'{"changes":[],"after":17}'
+
+
+def test_json_export_reads_one_batch_at_a_time() -> None:
+    read: list[int] = []
+
+    def batches() -> Iterator[list[SummaryRow]]:
+        for i in range(3):
+            read.append(i)
+            yield [row(f"s{i}")]
+
+    chunks = json_export(0, 10, batches())
+    assert next(chunks).startswith(b'{"from":')
+    assert read == []
+    assert orjson.loads(b"[" + next(chunks) + b"]")[0]["session_id"] == "s0"
+    assert read == [0]
