@@ -372,3 +372,11 @@ def test_a_reader_that_goes_away_stops_the_output_quietly(
         assert stopped.value.exit_code == 1
         closed_pipe.write("what is flushed at exit goes nowhere")
         closed_pipe.flush()
+
+
+def test_help_lists_the_calls_commands() -> None:
+    result = CliRunner().invoke(app, ["calls", "--help"], env=WIDE)
+    assert result.exit_code == 0
+    assert "list" in result.stdout
+    assert "show" in result.stdout
+    assert " calls " in CliRunner().invoke(app, ["--help"], env=WIDE).stdout
