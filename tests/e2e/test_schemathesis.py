@@ -61,6 +61,14 @@ CONFIG = SchemathesisConfig.from_dict(
                 "generation": {"allow-extra-parameters": False},
             },
             {
+                # ivrlog's own read API refuses an unknown parameter (400): extra ones are
+                # welcome; a few values its schema admits break a rule it cannot state
+                # (from before to, number or dest, min_duration not above max_duration,
+                # q holding a word, a cursor this server made), and are refused (400)
+                "include-path-regex": "^/v1/(calls|changes)$",
+                "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400"]}},
+            },
+            {
                 "include-path-regex": "^/ingest/",
                 "checks": {
                     "positive_data_acceptance": {

@@ -157,7 +157,7 @@ async def find_calls(request: Request) -> Response:
 def _changes(request: Request, account_id: int, after: int, limit: int) -> Response:
     ctx = context(request)
     rows = ctx.store.changes(account_id, after, limit, ctx.cutoff())
-    headers = {"Vary": "Accept-Encoding"}
+    headers = {"Vary": VARY}
     body = _gzipped(request, rendered.changes_json(rows, after), headers)
     return Response(body, media_type=rendered.JSON, headers=headers)
 
