@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core.errors import NotAcceptable
 from ivrlog.core.model import CallKey
+from ivrlog.core.ports import Store
 from ivrlog.core.search import (
     Format,
     SearchRequest,
@@ -104,10 +105,9 @@ def _page(request: Request, search: SearchRequest, fmt: Format) -> Response:
     return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
-def _export_chunks(request: Request, search: SearchRequest, fmt: Format) -> Iterator[bytes]:
+def export_chunks(store: Store, search: SearchRequest, fmt: Format) -> Iterator[bytes]:
     """Every call the filter matches, a store read and a chunk a batch: the response
     pulls the next batch as the client takes the last, so memory holds one batch."""
-    store = context(request).store
     batches = export_batches(store, search)
     if fmt == "json":
         yield from rendered.json_export(search.filter.start, search.filter.end, batches)
@@ -123,7 +123,7 @@ def _export_chunks(request: Request, search: SearchRequest, fmt: Format) -> Iter
 
 
 def _export(request: Request, search: SearchRequest, fmt: Format) -> Response:
-    chunks = _export_chunks(request, search, fmt)
+    chunks = export_chunks(context(request).store, search, fmt)
     headers = {"Vary": VARY}
     if wants_gzip(request.headers.get("accept-encoding")):
         chunks = gzip_chunks(chunks)
