@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from ivrlog.core import search
 from ivrlog.core.accounts import Credentials
+from ivrlog.core.limits import MAX_LIMIT
 from tests.e2e.api_search.helpers import find
 
 # the document does not depend on the store
@@ -60,7 +61,7 @@ def test_the_three_formats_and_every_error_are_documented(client: TestClient) ->
 @document_only
 def test_the_bounds_are_core_searchs(client: TestClient) -> None:
     schemas = {p["name"]: p["schema"] for p in operation(client, "/v1/calls")["parameters"]}
-    assert schemas["limit"]["anyOf"][0]["maximum"] == search.MAX_LIMIT
+    assert schemas["limit"]["anyOf"][0]["maximum"] == MAX_LIMIT
     assert schemas["q"]["maxLength"] == search.MAX_Q
     assert schemas["app"]["maxLength"] == search.MAX_NAME
     assert schemas["format"]["enum"] == list(search.FORMATS)
