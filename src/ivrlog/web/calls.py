@@ -145,13 +145,20 @@ def _export(request: Request, search: SearchRequest, fmt: Format) -> Response:
     openapi_extra={"parameters": CALLS_PARAMETERS, "security": SECURITY},
 )
 async def find_calls(request: Request) -> Response:
+    if not context(request).store.inline_reads:
+        # every read, credentials included, in a worker thread (as web/compat.py does)
+        return await run_in_threadpool(_found, request)
     search, fmt = _checked(request)
     if search.limit is None:
         return _export(request, search, fmt)
-    inline = context(request).store.inline_reads
-    if inline and not search.detail and search.limit <= INLINE_ROWS:
+    if not search.detail and search.limit <= INLINE_ROWS:
         return _page(request, search, fmt)
     return await run_in_threadpool(_page, request, search, fmt)
+
+
+def _found(request: Request) -> Response:
+    search, fmt = _checked(request)
+    return _export(request, search, fmt) if search.limit is None else _page(request, search, fmt)
 
 
 def _changes(request: Request, account_id: int, after: int, limit: int) -> Response:
@@ -175,9 +182,20 @@ def _changes(request: Request, account_id: int, after: int, limit: int) -> Respo
     openapi_extra={"parameters": CHANGES_PARAMETERS, "security": SECURITY},
 )
 async def get_changes(request: Request) -> Response:
-    ctx = context(request)
-    account = ctx.reader(request)  # credentials before parameters
+    if not context(request).store.inline_reads:
+        return await run_in_threadpool(_checked_changes, request)
+    account, after, limit = _changes_request(request)
+    if limit <= INLINE_ROWS:
+        return _changes(request, account, after, limit)
+    return await run_in_threadpool(_changes, request, account, after, limit)
+
+
+def _changes_request(request: Request) -> tuple[int, int, int]:
+    """Checked credentials (the account's id), then checked parameters."""
+    account = context(request).reader(request)
     after, limit = parse_changes(request.query_params.multi_items())
-    if ctx.store.inline_reads and limit <= INLINE_ROWS:
-        return _changes(request, account.id, after, limit)
-    return await run_in_threadpool(_changes, request, account.id, after, limit)
+    return account.id, after, limit
+
+
+def _checked_changes(request: Request) -> Response:
+    return _changes(request, *_changes_request(request))

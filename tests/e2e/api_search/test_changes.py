@@ -102,3 +102,8 @@ def test_limit_pages_the_feed(client: TestClient, account: Credentials) -> None:
         after = str(body["after"])
     assert sorted(seen) == [f"c{n}" for n in range(5)]
     assert len(seen) == 5
+
+
+def test_a_large_limit_answers_the_same(client: TestClient, account: Credentials) -> None:
+    stored(client, account, [call(f"c{n}", NOW - n) for n in range(3)])
+    assert changes(client, account, limit="10000") == changes(client, account, limit="3")

@@ -179,3 +179,14 @@ def test_an_empty_answer_in_each_format(client: TestClient, account: Credentials
     assert list(csv.reader(io.StringIO(header, newline=""))) == [CALL_KEYS]
     export = find(client, account, ("limit", "all"))
     assert export.json()["calls"] == []
+
+
+def test_a_large_page_and_a_page_with_detail_answer_as_a_small_one(
+    client: TestClient, account: Credentials, calls: list[str]
+) -> None:
+    small = found(client, account, limit="3")
+    assert found(client, account, limit="10000") == small
+    with_detail = found(client, account, limit="3", include="detail")
+    assert [{k: v for k, v in c.items() if k != "detail"} for c in with_detail["calls"]] == small[
+        "calls"
+    ]
