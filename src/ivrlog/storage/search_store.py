@@ -155,7 +155,9 @@ class SearchStore:
                 sql.drop_hours,
                 [{"account": account_id, "dest": d} for d in sorted({c[3] for c in calls})],
             )
-            places: list[Place] = [(c[1], "erased", c[2]) for c in calls]
+            places: list[Place] = [
+                (c[1], "erased", c[2]) for c in sorted(calls, key=lambda c: (c[2], c[1]))
+            ]
             search_sql.take_places(conn, self._places, account_id, places)
             audit = {"account": account_id, "now": now, "erased": count, "hash": selector_hash}
             conn.execute(sql.audit, audit)
