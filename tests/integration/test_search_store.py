@@ -261,3 +261,9 @@ def test_accounts_are_apart(store: Store, account_id: int) -> None:
     store.put_calls(other, [stored("theirs", T0, detail=visits(T0, ("a", "b"), lines=("x",)))])
     assert found(store, everything(account_id)) == []
     assert found(store, everything(account_id, words=("x",))) == []
+
+
+def test_a_value_no_stored_text_can_hold_matches_nothing(store: Store, account_id: int) -> None:
+    store.put_calls(account_id, [stored("a", T0)])
+    for filters in ({"app": "a\x00"}, {"src": NumberMatch("6\x00", True)}, {"words": ("a\x00",)}):
+        assert found(store, everything(account_id, **filters)) == []

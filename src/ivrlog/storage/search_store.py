@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Final
 
 from ivrlog.core.model import CallFilter, CallKey, ChangeRow, Erasure, SummaryRow
+from ivrlog.core.summary import words
 from ivrlog.storage import search_sql
 from ivrlog.storage.search_sql import Dialect, Place, PlaceStatements
 
@@ -80,9 +81,9 @@ class SearchStore:
     ) -> list[SummaryRow]:
         texts = [query.type, query.app, query.reached, query.ended_in, query.session_id]
         texts += [m.value for m in (query.src, query.dest) if m is not None]
-        texts += [*query.words, *(after or ())]
-        if self._matches_none(*texts):
-            return []
+        texts += query.words
+        if self._matches_none(*texts) or any(words(w) != [w] for w in query.words):
+            return []  # no stored row holds it; a search word is an index word or none
         statement, params = search_sql.search(self._dialect, query, after, limit, detail)
         with self._read() as conn:
             return [tuple(row) for row in conn.execute(statement, params).fetchall()]

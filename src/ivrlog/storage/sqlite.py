@@ -59,7 +59,8 @@ _SCRUB_PATIENCE = 5.0
 _PLACES = place_statements(lambda query: query)
 # After an erasure, FTS5's `optimize` merges the index's segments into one, so that the
 # erased words leave them (secure_delete zeroes the freed pages); SQLite 3.40's FTS5 has
-# no secure-delete option of its own. Its cost on a 100,000-call index: docs/privacy.md.
+# no secure-delete option of its own. Its cost, about 0.5 s on a 100,000-call index:
+# docs/architecture.md.
 _OPTIMIZE_AFTER_ERASURE = True
 
 
