@@ -5,6 +5,7 @@ carries, each filter of CallFilter, prefixes, durations, modules reached and end
 from __future__ import annotations
 
 import orjson
+import psycopg
 import pytest
 
 from ivrlog.core.model import CallKey, NumberMatch
@@ -267,3 +268,24 @@ def test_a_value_no_stored_text_can_hold_matches_nothing(store: Store, account_i
     store.put_calls(account_id, [stored("a", T0)])
     for filters in ({"app": "a\x00"}, {"src": NumberMatch("6\x00", True)}, {"words": ("a\x00",)}):
         assert found(store, everything(account_id, **filters)) == []
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_postgresql_keeps_exactly_the_words_tsvector(
+    store: Store, account_id: int, db_url: str
+) -> None:
+    """COPY writes the words in tsvector's binary form: the very value that
+    array_to_tsvector(string_to_array(words, ' ')) makes, lexemes unparsed, unstemmed."""
+    line = "Zebra ärger running ran the 42 a1b2 über"
+    call = stored("w", T0, detail=[entry(line, timestamp=T0)])
+    store.put_calls(account_id, [call])
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT words = array_to_tsvector(string_to_array(%s, ' ')), words::text"
+            " FROM call_details",
+            (call.summary.words,),
+        ).fetchone()
+    assert row is not None
+    assert row[0], row[1]
+    assert "'running'" in row[1]
+    assert "'ärger'" in row[1]
