@@ -83,7 +83,7 @@ _CALL_TYPES = (
     *("int8", "int8", "text", "text", "text", "text", "int8", "int8", "bool", "int4"),
     *("text", "text", "text", "text", "text", "text", "bool", "int4"),  # SUMMARY_COLUMNS
 )
-_PLACES = place_statements(postgres_style)
+_PLACES = place_statements(postgres_style, arrays=True)
 # A call's lock is one of _STRIPES keys (its hash), so that a batch of 10,000 calls takes
 # at most _STRIPES locks of PostgreSQL's shared lock table, in key order.
 _STRIPES = 256

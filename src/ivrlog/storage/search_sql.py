@@ -81,6 +81,17 @@ def take_places(
     params = {"account": account_id, "n": len(places)}
     (last,) = conn.execute(statements.take, params).fetchone()
     first = int(last) - len(places) + 1
+    if statements.put_arrays is not None:  # PostgreSQL: the whole batch in one statement
+        sessions, kinds, starts = zip(*places, strict=True)
+        arrays = {
+            "account": account_id,
+            "seqs": list(range(first, first + len(places))),
+            "sessions": list(sessions),
+            "changes": list(kinds),
+            "starts": list(starts),
+        }
+        conn.execute(statements.put_arrays, arrays)
+        return
     conn.cursor().executemany(
         statements.put,
         [
@@ -98,8 +109,12 @@ def take_places(
 
 @dataclass(frozen=True, slots=True)
 class PlaceStatements:
+    """Take n places (`take`); keep a call's place, one (`put`) or, where the backend
+    takes arrays, a batch of them (`put_arrays`)."""
+
     take: str
     put: str
+    put_arrays: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +326,15 @@ POSTGRES_DIALECT: Final = Dialect(
 )
 
 
-def place_statements(named: Callable[[str], str]) -> PlaceStatements:
+_PUT_PLACE = (
+    " ON CONFLICT (account_id, session_id) DO UPDATE SET"
+    " seq = excluded.seq, change = excluded.change, start = excluded.start"
+)
+
+
+def place_statements(named: Callable[[str], str], *, arrays: bool) -> PlaceStatements:
+    """The statements of the change sequence in the backend's style (`arrays`: it binds
+    arrays, PostgreSQL)."""
     return PlaceStatements(
         take=named(
             "UPDATE accounts SET change_seq = change_seq + :n WHERE id = :account"
@@ -319,8 +342,13 @@ def place_statements(named: Callable[[str], str]) -> PlaceStatements:
         ),
         put=named(
             "INSERT INTO changes (account_id, seq, session_id, change, start)"
-            " VALUES (:account, :seq, :session, :change, :start)"
-            " ON CONFLICT (account_id, session_id) DO UPDATE SET"
-            " seq = excluded.seq, change = excluded.change, start = excluded.start"
+            " VALUES (:account, :seq, :session, :change, :start)" + _PUT_PLACE
         ),
+        put_arrays=named(
+            "INSERT INTO changes (account_id, seq, session_id, change, start)"
+            " SELECT :account, p.* FROM unnest(CAST(:seqs AS bigint[]), CAST(:sessions AS"
+            " text[]), CAST(:changes AS text[]), CAST(:starts AS bigint[])) AS p" + _PUT_PLACE
+        )
+        if arrays
+        else None,
     )

@@ -56,7 +56,7 @@ _SUMMARY_BATCH_ROWS = 1000
 _SCRUB_RETRY_AFTER = 1.0
 _SCRUB_POLL = 0.05
 _SCRUB_PATIENCE = 5.0
-_PLACES = place_statements(lambda query: query)
+_PLACES = place_statements(lambda query: query, arrays=False)
 # After an erasure, FTS5's `optimize` merges the index's segments into one, so that the
 # erased words leave them (secure_delete zeroes the freed pages); SQLite 3.40's FTS5 has
 # no secure-delete option of its own. Its cost, about 0.5 s on a 100,000-call index:
