@@ -43,6 +43,7 @@ from ivrlog.storage.partitions import (
     is_missing_partition,
     partition_of,
 )
+from ivrlog.storage.postgres_page import Page, has_nul
 from ivrlog.storage.search_sql import (
     POSTGRES_DIALECT,
     SUMMARY_COLUMNS,
@@ -57,19 +58,16 @@ from ivrlog.storage.sql import (
     OPEN_COLUMNS,
     POSTGRES,
     call_values,
-    page_params,
     postgres_style,
     stale_calls,
-    window_total,
 )
-from ivrlog.storage.sql_store import SqlLive, SqlPage, SqlStore
+from ivrlog.storage.sql_store import SqlLive, SqlStore
 
 log = logging.getLogger("ivrlog.storage")
 T = TypeVar("T")
 _LIVE_RUNS: Final = 3  # runs of a live transaction that needed a partition first
 
 POOL_SIZE: Final = 20  # connections per server process (a page holds one while it streams)
-_BATCH_ROWS = 200
 # the hourly counts' tables (migration 3), their key, and the key's match in _fold_counts
 _FOLDS = (
     ("account_hours", "account_id, hour", "t.account_id = f.account_id AND t.hour = f.hour"),
@@ -115,57 +113,6 @@ def tsvector_binary(words: str | None) -> bytes | None:
     parts = [struct.pack("!i", len(lexemes))]
     parts += [w.encode() + b"\x00\x00\x00" for w in lexemes]
     return b"".join(parts)
-
-
-def _nul(*values: Any) -> bool:
-    """Whether a text holds NUL: PostgreSQL text cannot, so no stored value matches it
-    (ingestion refuses NUL where it would be stored as text)."""
-    return any(isinstance(v, str) and "\x00" in v for v in values)
-
-
-class _Page(SqlPage):
-    """One page read in a REPEATABLE READ snapshot, streamed from a server-side cursor."""
-
-    _batch_rows = _BATCH_ROWS
-
-    def __init__(
-        self,
-        store: PostgresStore,
-        conn: psycopg.Connection[Any],
-        query: CallQuery,
-        detail: DetailFormat | None,
-    ) -> None:
-        self._store = store
-        self._conn: psycopg.Connection[Any] | None = conn
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        where = "c.account_id = %(account)s AND c.start >= %(start)s AND c.start < %(end)s"
-        if query.number is not None:
-            # no stored number holds NUL (PostgreSQL text cannot): such a number matches none
-            where += " AND false" if _nul(query.number) else " AND c.dest = %(number)s"
-        params = page_params(query)
-        no_match = query.number is not None and _nul(query.number)
-        self.total = 0 if no_match else window_total(conn, params, POSTGRES)
-        fragment = f"CASE WHEN c.start >= %(cutoff)s THEN d.{detail} END" if detail else "NULL"
-        self._cursor = conn.cursor(name="ivrlog_page")
-        self._cursor.execute(
-            f"""SELECT c.dest, c.src, c.start, c."end", c.session_id, c.type,
-                       (d.call_id IS NOT NULL AND c.start >= %(cutoff)s)::int, {fragment}
-                FROM calls c LEFT JOIN call_details d ON d.call_id = c.id AND d.start = c.start
-                WHERE {where}
-                ORDER BY c.start DESC, c.session_id DESC LIMIT %(limit)s OFFSET %(offset)s""",
-            params,
-        )
-
-    def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                self._cursor.close()
-                conn.execute("ROLLBACK")
-            except psycopg.Error:  # a broken connection: the pool replaces it
-                log.debug("closing a page failed", exc_info=True)
-            finally:
-                self._store._pool.putconn(conn)
 
 
 class RetryTransaction(Exception):
@@ -292,7 +239,7 @@ class PostgresStore(SqlStore, SearchStore):
             yield conn
 
     def _matches_none(self, *values: Any) -> bool:
-        return _nul(*values)
+        return has_nul(*values)
 
     # schema
     def schema_version(self) -> int:
@@ -521,10 +468,10 @@ class PostgresStore(SqlStore, SearchStore):
         # call, a completed call's live entries) are PostgreSQL's to reclaim (VACUUM)
         return True
 
-    def open_page(self, query: CallQuery, detail: DetailFormat | None) -> _Page:
+    def open_page(self, query: CallQuery, detail: DetailFormat | None) -> Page:
         conn = self._pool.getconn()
         try:
-            return _Page(self, conn, query, detail)
+            return Page(self._pool, conn, query, detail)
         except BaseException:
             with contextlib.suppress(psycopg.Error):
                 conn.execute("ROLLBACK")
