@@ -289,3 +289,25 @@ def test_postgresql_keeps_exactly_the_words_tsvector(
     assert row[0], row[1]
     assert "'running'" in row[1]
     assert "'ärger'" in row[1]
+
+
+def test_names_holding_nul(store: Store, account_id: int, backend: str) -> None:
+    """Application and module names may hold NUL (free-form data): such a call is stored
+    and found on every backend; PostgreSQL, whose text cannot hold NUL, shows it as
+    U+FFFD in `app` and `ended_in` (the path, JSON text, keeps it escaped)."""
+    detail = [
+        entry('Executing application "A\x00B"', timestamp=T0),
+        *visits(T0 + 1, ("m\x00", "r\x00x")),
+    ]
+    store.put_calls(account_id, [stored("nul", T0, detail=detail), stored("plain", T0 + 1)])
+    for filters in (
+        {"reached": "r\x00x"},
+        {"reached": "m\x00:r\x00x"},
+        {"ended_in": "r\x00x"},
+        {"app": "A\x00B"},
+    ):
+        assert found(store, everything(account_id, **filters)) == ["nul"], filters
+    (row,) = store.search_calls(everything(account_id, session_id="nul"), None, 10)
+    assert orjson.loads(row[9]) == ["start:start", "m\x00:r\x00x"]
+    shown = "\ufffd" if backend == "postgresql" else "\x00"
+    assert (row[7], row[10]) == (f"A{shown}B", f"m{shown}:r{shown}x")

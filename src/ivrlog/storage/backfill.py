@@ -13,21 +13,24 @@ together take turns instead of repeating each other's work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from ivrlog.core.summary import summarize_detail
-from ivrlog.storage.search_sql import SUMMARY_COLUMNS, summary_values
+from ivrlog.storage.search_sql import SUMMARY_COLUMNS, same, summary_values, without_nul
 
 BATCH: Final = 500
 _SET = ", ".join(f"{c} = ?" for c in SUMMARY_COLUMNS.split(", "))
 
 
-def _summaries(rows: list[Any]) -> list[tuple[Any, ...]]:
+def _summaries(
+    rows: list[Any], name: Callable[[str | None], str | None] = same
+) -> list[tuple[Any, ...]]:
     """(id, start, summary values..., words or None) of rows of (id, start, json)."""
     done = []
     for call_id, start, json in rows:
         summary = summarize_detail(json)
-        done.append((call_id, start, *summary_values(summary), summary.words or None))
+        done.append((call_id, start, *summary_values(summary, name), summary.words or None))
     return done
 
 
@@ -78,7 +81,7 @@ def postgres_batch(conn: Any, limit: int = BATCH) -> bool:
     if not rows:
         conn.execute("DELETE FROM pending_backfills WHERE version = %s", (version,))
         return True
-    done = _summaries(rows)
+    done = _summaries(rows, without_nul)
     columns = list(zip(*done, strict=True))
     conn.execute(
         "UPDATE calls c SET app = u.app, app_version = u.app_version, path = u.path,"

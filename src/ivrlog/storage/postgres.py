@@ -52,6 +52,7 @@ from ivrlog.storage.search_sql import (
     place_statements,
     summary_values,
     take_places,
+    without_nul,
 )
 from ivrlog.storage.search_store import EraseStatements, Found, SearchStore
 from ivrlog.storage.sql import (
@@ -241,6 +242,9 @@ class PostgresStore(SqlStore, SearchStore):
     def _matches_none(self, *values: Any) -> bool:
         return has_nul(*values)
 
+    def _stored_name(self, value: str | None) -> str | None:
+        return without_nul(value)
+
     # schema
     def schema_version(self) -> int:
         with self._pool.connection() as conn:
@@ -321,7 +325,9 @@ class PostgresStore(SqlStore, SearchStore):
         ) as copy:
             copy.set_types(list(_CALL_TYPES))
             for call_id, c in zip(ids, calls, strict=True):
-                copy.write_row((call_id, *call_values(account_id, c), *summary_values(c.summary)))
+                copy.write_row(
+                    (call_id, *call_values(account_id, c), *summary_values(c.summary, without_nul))
+                )
         with cursor.copy(
             "COPY call_details (call_id, start, json, xml, words) FROM STDIN (FORMAT BINARY)"
         ) as copy:

@@ -26,16 +26,30 @@ SUMMARY_COLUMNS: Final = (
 )
 
 
-def summary_values(s: CallSummary) -> tuple[Any, ...]:
-    """A call's summary columns, in the order of SUMMARY_COLUMNS."""
+def same(value: str | None) -> str | None:
+    return value
+
+
+def without_nul(value: str | None) -> str | None:
+    """A name as PostgreSQL keeps it in a text column, which cannot hold NUL: each NUL
+    as U+FFFD (an application or module name holding NUL; the path and the detail,
+    JSON text, keep it escaped)."""
+    return value if value is None or "\x00" not in value else value.replace("\x00", "\ufffd")
+
+
+def summary_values(
+    s: CallSummary, name: Callable[[str | None], str | None] = same
+) -> tuple[Any, ...]:
+    """A call's summary columns, in the order of SUMMARY_COLUMNS; `name` is how the
+    backend keeps the application's and the last module's names."""
     ended = s.ended_in
     return (
-        s.app,
-        s.app_version,
+        name(s.app),
+        name(s.app_version),
         path_json(s),
         modules_text(s),
-        None if ended is None else ended.key,
-        None if ended is None else ended.result_variable,
+        None if ended is None else name(ended.key),
+        None if ended is None else name(ended.result_variable),
         s.has_error,
         s.inputs,
     )

@@ -5,6 +5,7 @@ scrubbing after an erasure)."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -79,11 +80,14 @@ class SearchStore:
     def search_calls(
         self, query: CallFilter, after: CallKey | None, limit: int, *, detail: bool = False
     ) -> list[SummaryRow]:
-        texts = [query.type, query.app, query.reached, query.ended_in, query.session_id]
+        # numbers, types and session ids hold no NUL (ingestion refuses it there); module
+        # names may, and `reached` searches their JSON text, where NUL is escaped
+        texts = [query.type, query.session_id]
         texts += [m.value for m in (query.src, query.dest) if m is not None]
-        texts += query.words
         if self._matches_none(*texts) or any(words(w) != [w] for w in query.words):
             return []  # no stored row holds it; a search word is an index word or none
+        app, ended_in = self._stored_name(query.app), self._stored_name(query.ended_in)
+        query = dataclasses.replace(query, app=app, ended_in=ended_in)
         statement, params = search_sql.search(self._dialect, query, after, limit, detail)
         with self._read() as conn:
             return [tuple(row) for row in conn.execute(statement, params).fetchall()]
@@ -103,6 +107,10 @@ class SearchStore:
             conn.execute(self._erase_sql.put_key, {"key": secrets.token_bytes(32)})
             (key,) = conn.execute(self._erase_sql.key).fetchone()
         return bytes(key)
+
+    def _stored_name(self, value: str | None) -> str | None:
+        """A name as the backend keeps it in a column (PostgreSQL: search_sql.without_nul)."""
+        return value
 
     # erasure
     def _lock_sessions(self, conn: Any, account_id: int, sessions: list[str]) -> None:
