@@ -277,6 +277,9 @@ def search(
         params["words"] = match_text(dialect, query.words)
     if after is not None:
         params["after_start"], params["after_session"] = after
+        # the window ends at the cursor: the index range starts where it points, so a
+        # deep page reads no row of the pages before it
+        params["end"] = min(query.end, after.start + 1)
     shape = Shape(
         src=numbers["src"],
         dest=numbers["dest"],
