@@ -195,3 +195,36 @@ def test_erasure_forgets_the_calls_idempotency_keys(store: Store, account_id: in
     store.erase(account_id, Erasure(session_id="a"), "h", NOW)
     assert store.run_live(lambda tx: tx.kept_answer(account_id, "a", "k")) is None
     assert store.run_live(lambda tx: tx.kept_answer(account_id, "b", "k")) == ("sha", "{}")
+
+
+def test_a_reader_resuming_after_its_last_place_misses_nothing(
+    store: Store, account_id: int
+) -> None:
+    """Writers of one account commit while a reader follows the sequence `after` the
+    last place it saw: it sees every call once, in increasing places."""
+    done = threading.Event()
+    sessions = [[f"w{n}-{i}" for i in range(20)] for n in range(3)]
+
+    def write(mine: list[str]) -> None:
+        for i in range(0, len(mine), 2):
+            store.put_calls(account_id, [stored(s, T0) for s in mine[i : i + 2]])
+
+    threads = [threading.Thread(target=write, args=(mine,)) for mine in sessions]
+    for t in threads:
+        t.start()
+    seen: list[tuple[int, str]] = []
+
+    def follow() -> None:
+        after = seen[-1][0] if seen else 0
+        seen.extend((c.seq, c.session_id) for c in store.changes(account_id, after, 7, 0))
+
+    while not done.is_set():
+        follow()
+        if not any(t.is_alive() for t in threads):
+            done.set()
+    for t in threads:
+        t.join()
+    while len(seen) < 60 and store.changes(account_id, seen[-1][0] if seen else 0, 7, 0):
+        follow()
+    assert [seq for seq, _ in seen] == list(range(1, 61))
+    assert sorted(s for _, s in seen) == sorted(s for mine in sessions for s in mine)
