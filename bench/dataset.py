@@ -125,6 +125,10 @@ def _entry(rng: random.Random, t: int, app: str, index: int, last: bool) -> dict
                 f"{rng.randint(10000, 99999)}?lang=en-US returned 200 in {rng.randint(40, 900)} ms"
             )
             data = _data(rng, ("web_service", path), status=200, method="GET")
+            if rng.random() < 0.05:  # one call in ten or so has a failed web service call
+                cls = "error"
+                line = line.replace("returned 200", "returned 503")
+                data["status"] = 503
         else:
             cls, line = "info", f"Entering module {module[1]}"
             data = _data(rng, module)

@@ -25,7 +25,7 @@ def _param_row(param: Any) -> str:
         details.append(f"env `{param.envvar}`")
     if param.default is not None and not param.is_flag:
         details.append(f"default `{param.default}`")
-    elif param.is_flag and param.secondary_opts:
+    elif param.is_flag and param.secondary_opts and param.default is not None:
         details.append(f"default `{param.opts[0] if param.default else param.secondary_opts[0]}`")
     extra = f" ({'; '.join(details)})" if details else ""
     return f"| {flags} | option | {(param.help or '').strip()}{extra} |"
