@@ -91,6 +91,25 @@ def test_delete_erases_the_call_and_answers_the_count(
     assert error_message(delete(client, SESSION, bearer(account)), 404) == NOT_FOUND
 
 
+def test_each_erased_call_takes_an_erased_place_in_the_change_sequence(
+    client: TestClient, account: Credentials, store: Store
+) -> None:
+    calls = [call("a", src=NUMBER), call("b", dest=NUMBER), call("kept", src=OTHER, dest=OTHER)]
+    assert ingest(client, account, calls).status_code == 200
+    live(client, account, "live")  # in progress: it never had a place, and takes none
+    owner = account_id(store, account)
+    last = store.changes(owner, 0, 100, 0)[-1].seq
+    assert erased(post(client, {"number": NUMBER}, bearer(account))) == 3
+    places = store.changes(owner, last, 100, 0)
+    assert sorted((p.change, p.session_id, p.call) for p in places) == [
+        ("erased", "a", None),
+        ("erased", "b", None),
+    ]
+    assert erased(delete(client, "kept", bearer(account))) == 1
+    [place] = store.changes(owner, places[-1].seq, 100, 0)
+    assert (place.change, place.session_id, place.call) == ("erased", "kept", None)
+
+
 def test_delete_takes_the_session_id_with_raw_semicolons(
     client: TestClient, account: Credentials
 ) -> None:
