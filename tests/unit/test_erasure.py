@@ -50,6 +50,8 @@ def test_the_selector_hash_is_stable_per_key_and_selector() -> None:
     assert selector_hash(KEY, selector) == selector_hash(KEY, Erasure(number=NUMBER, before=NOW))
     assert len(selector_hash(KEY, selector)) == 64
     int(selector_hash(KEY, selector), 16)  # hex
+    # any text hashes, even one no database would take (a lone surrogate)
+    assert len(selector_hash(KEY, Erasure(session_id="\ud800"))) == 64
 
 
 def test_the_selector_hash_differs_per_key_and_per_selector() -> None:

@@ -43,7 +43,8 @@ def selector_text(erasure: Erasure) -> str:
 def selector_hash(key: bytes, erasure: Erasure) -> str:
     """HMAC-SHA256 of the selector's canonical text under `key`, in hex: the same for the
     same key and selector, and telling nothing of the selector without the key."""
-    return hmac.new(key, selector_text(erasure).encode(), hashlib.sha256).hexdigest()
+    text = selector_text(erasure).encode("utf-8", "surrogatepass")  # any str hashes
+    return hmac.new(key, text, hashlib.sha256).hexdigest()
 
 
 def _erase(store: Store, account_id: int, erasure: Erasure, now: int) -> int:
