@@ -187,6 +187,9 @@ class Reads:
             for key, o in live:
                 del t.open_calls[key]
                 t.open_entries.pop(o.call.id, None)
+            erased = {c.session_id for _, c in calls} | {o.call.session_id for _, o in live}
+            for kept in [k for k in t.keys if k[0] == account_id and k[1] in erased]:
+                del t.keys[kept]  # an update's answer names its call
             count = len(calls) + len(live)
             if count:
                 t.erasures.append((account_id, now, count, selector_hash))

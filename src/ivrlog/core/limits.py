@@ -17,6 +17,7 @@ MAX_BODY_BYTES: Final = 64 * 1024 * 1024
 MAX_BODY_VALUES: Final = 8_000_000
 MAX_CALLS: Final = 10_000  # calls a bulk request
 MAX_ENTRIES: Final = 10_000  # entries a call (and a live update)
+MAX_ERASURE_BODY_BYTES: Final = 4096  # the body of POST /v1/erasures
 
 # ingestion: a call's fields
 MAX_SESSION_ID: Final = 128  # characters

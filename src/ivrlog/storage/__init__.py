@@ -5,8 +5,12 @@
 - sql_store.py: the Store and live-transaction methods that are the same on both, over
   the connections each adapter provides; sql.py: the SQL they share, written once and
   built per backend, with the column lists and row mapping.
-- partitions.py: PostgreSQL's partitions (choosing, making, dropping, the cache).
-- migrations.py: the schema, per backend; backup.py: SQLite's online backup.
+- search_sql.py, search_store.py: ivrlog's own read API (search, change sequence,
+  erasure), its SQL written once with a Dialect of the differences, and its methods.
+- partitions.py: PostgreSQL's partitions (choosing, making, dropping, the cache);
+  postgres_page.py: a compatible-API page streamed from PostgreSQL.
+- migrations.py: the schema, per backend (migration_6.py: issue 15's), and backfill.py
+  the Python step of a migration; backup.py: SQLite's online backup.
 """
 
 from __future__ import annotations

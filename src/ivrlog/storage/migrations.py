@@ -8,14 +8,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ivrlog.core.ports import StoreOpenError
+from ivrlog.storage.migration_6 import POSTGRESQL_6, SQLITE_6
 
 
 @dataclass(frozen=True, slots=True)
 class Migration:
+    """A version of the schema: its SQL per dialect, run in one transaction, and the name
+    of a Python step (`backfill`) that each adapter runs after it, in batches of their
+    own transactions (storage/backfill.py), so that a database of millions of calls is
+    never held in one transaction or in memory. The SQL records the step in
+    `pending_backfills` with its progress, so an interrupted step resumes at the next
+    start."""
+
     version: int
     description: str
     sqlite: str
     postgresql: str
+    backfill: str | None = None
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -352,6 +361,13 @@ CREATE TABLE sensitive_modules (
     UNIQUE (account_id, field, name)
 );
 """,
+    ),
+    Migration(
+        version=6,
+        description="call summaries, search words, the change sequence, erasure audit",
+        sqlite=SQLITE_6,
+        postgresql=POSTGRESQL_6,
+        backfill="summaries",
     ),
 )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, TypeVar
@@ -32,6 +33,7 @@ from ivrlog.core.model import (
     StoredCall,
 )
 from ivrlog.core.ports import LiveTransaction, StoreOpenError
+from ivrlog.storage import backfill
 from ivrlog.storage.migrations import pending
 from ivrlog.storage.partitions import (
     LOCK_CLASS,
@@ -41,22 +43,32 @@ from ivrlog.storage.partitions import (
     is_missing_partition,
     partition_of,
 )
+from ivrlog.storage.postgres_page import Page, has_nul
+from ivrlog.storage.search_sql import (
+    POSTGRES_DIALECT,
+    SUMMARY_COLUMNS,
+    completion_places,
+    indexed_words,
+    place_statements,
+    summary_values,
+    take_places,
+    without_nul,
+)
+from ivrlog.storage.search_store import EraseStatements, Found, SearchStore
 from ivrlog.storage.sql import (
     OPEN_COLUMNS,
     POSTGRES,
     call_values,
-    page_params,
+    postgres_style,
     stale_calls,
-    window_total,
 )
-from ivrlog.storage.sql_store import SqlLive, SqlPage, SqlStore
+from ivrlog.storage.sql_store import SqlLive, SqlStore
 
 log = logging.getLogger("ivrlog.storage")
 T = TypeVar("T")
 _LIVE_RUNS: Final = 3  # runs of a live transaction that needed a partition first
 
 POOL_SIZE: Final = 20  # connections per server process (a page holds one while it streams)
-_BATCH_ROWS = 200
 # the hourly counts' tables (migration 3), their key, and the key's match in _fold_counts
 _FOLDS = (
     ("account_hours", "account_id, hour", "t.account_id = f.account_id AND t.hour = f.hour"),
@@ -66,7 +78,11 @@ _FOLDS = (
         "t.account_id = f.account_id AND t.dest = f.dest AND t.hour = f.hour",
     ),
 )
-_CALL_TYPES = ("int8", "int8", "text", "text", "text", "text", "int8", "int8", "bool", "int4")
+_CALL_TYPES = (
+    *("int8", "int8", "text", "text", "text", "text", "int8", "int8", "bool", "int4"),
+    *("text", "text", "text", "text", "text", "text", "bool", "int4"),  # SUMMARY_COLUMNS
+)
+_PLACES = place_statements(postgres_style, arrays=True)
 # A call's lock is one of _STRIPES keys (its hash), so that a batch of 10,000 calls takes
 # at most _STRIPES locks of PostgreSQL's shared lock table, in key order.
 _STRIPES = 256
@@ -87,55 +103,17 @@ def _delete_details_of(conn: psycopg.Connection[Any], calls: Sequence[tuple[int,
         )
 
 
-def _nul(*values: Any) -> bool:
-    """Whether a text holds NUL: PostgreSQL text cannot, so no stored value matches it
-    (ingestion refuses NUL where it would be stored as text)."""
-    return any(isinstance(v, str) and "\x00" in v for v in values)
-
-
-class _Page(SqlPage):
-    """One page read in a REPEATABLE READ snapshot, streamed from a server-side cursor."""
-
-    _batch_rows = _BATCH_ROWS
-
-    def __init__(
-        self,
-        store: PostgresStore,
-        conn: psycopg.Connection[Any],
-        query: CallQuery,
-        detail: DetailFormat | None,
-    ) -> None:
-        self._store = store
-        self._conn: psycopg.Connection[Any] | None = conn
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        where = "c.account_id = %(account)s AND c.start >= %(start)s AND c.start < %(end)s"
-        if query.number is not None:
-            # no stored number holds NUL (PostgreSQL text cannot): such a number matches none
-            where += " AND false" if _nul(query.number) else " AND c.dest = %(number)s"
-        params = page_params(query)
-        no_match = query.number is not None and _nul(query.number)
-        self.total = 0 if no_match else window_total(conn, params, POSTGRES)
-        fragment = f"CASE WHEN c.start >= %(cutoff)s THEN d.{detail} END" if detail else "NULL"
-        self._cursor = conn.cursor(name="ivrlog_page")
-        self._cursor.execute(
-            f"""SELECT c.dest, c.src, c.start, c."end", c.session_id, c.type,
-                       (d.call_id IS NOT NULL AND c.start >= %(cutoff)s)::int, {fragment}
-                FROM calls c LEFT JOIN call_details d ON d.call_id = c.id AND d.start = c.start
-                WHERE {where}
-                ORDER BY c.start DESC, c.session_id DESC LIMIT %(limit)s OFFSET %(offset)s""",
-            params,
-        )
-
-    def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                self._cursor.close()
-                conn.execute("ROLLBACK")
-            except psycopg.Error:  # a broken connection: the pool replaces it
-                log.debug("closing a page failed", exc_info=True)
-            finally:
-                self._store._pool.putconn(conn)
+def tsvector_binary(words: str | None) -> bytes | None:
+    """The search words as a tsvector in PostgreSQL's binary form (tsvectorsend: the
+    lexeme count, then each lexeme as NUL-ended UTF-8 with no positions), so that COPY
+    BINARY writes them with the detail: exactly the tsvector that
+    array_to_tsvector(string_to_array(words, ' ')) makes (the server sorts the lexemes)."""
+    if not words:
+        return None
+    lexemes = words.split(" ")
+    parts = [struct.pack("!i", len(lexemes))]
+    parts += [w.encode() + b"\x00\x00\x00" for w in lexemes]
+    return b"".join(parts)
 
 
 class RetryTransaction(Exception):
@@ -204,11 +182,14 @@ class _Live(SqlLive):
         return stale_calls(rows)
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(SqlStore, SearchStore):
     """A Store on one PostgreSQL database (any number of ivrlog processes may share it)."""
 
     inline_reads = False  # a round trip to the server: never on the event loop
     _sql = POSTGRES
+    _dialect = POSTGRES_DIALECT
+    _places = _PLACES
+    _erase_sql = EraseStatements(postgres_style)
     _duplicate = (UniqueViolation,)
 
     def __init__(
@@ -259,7 +240,10 @@ class PostgresStore(SqlStore):
             yield conn
 
     def _matches_none(self, *values: Any) -> bool:
-        return _nul(*values)
+        return has_nul(*values)
+
+    def _stored_name(self, value: str | None) -> str | None:
+        return without_nul(value)
 
     # schema
     def schema_version(self) -> int:
@@ -287,6 +271,10 @@ class PostgresStore(SqlStore):
                     "INSERT INTO schema_version (version, description) VALUES (%s, %s)",
                     (migration.version, migration.description),
                 )
+        while True:  # the Python steps of migrations, a batch a transaction (backfill.py)
+            with self._transaction() as conn:
+                if not backfill.postgres_batch(conn):
+                    break
         self._partitions.ensure(())  # today's and the days' and month's just ahead
 
     def ping(self) -> None:
@@ -315,10 +303,11 @@ class PostgresStore(SqlStore):
         sessions = [c.session_id for c in calls]
         conn.execute(_LOCK_CALLS, (account_id, sessions))
         old = conn.execute(
-            "DELETE FROM calls WHERE account_id = %s AND session_id = ANY(%s) RETURNING id, start",
+            "DELETE FROM calls WHERE account_id = %s AND session_id = ANY(%s)"
+            " RETURNING id, start, session_id",
             (account_id, sessions),
         ).fetchall()
-        _delete_details_of(conn, old)
+        _delete_details_of(conn, [(row[0], row[1]) for row in old])
         conn.execute(
             "DELETE FROM open_calls WHERE account_id = %s AND session_id = ANY(%s)",
             (account_id, sessions),
@@ -332,18 +321,24 @@ class PostgresStore(SqlStore):
         cursor = conn.cursor()
         with cursor.copy(
             'COPY calls (id, account_id, session_id, src, dest, type, start, "end", private,'
-            " entry_count) FROM STDIN (FORMAT BINARY)"
+            f" entry_count, {SUMMARY_COLUMNS}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
             copy.set_types(list(_CALL_TYPES))
             for call_id, c in zip(ids, calls, strict=True):
-                copy.write_row((call_id, *call_values(account_id, c)))
+                copy.write_row(
+                    (call_id, *call_values(account_id, c), *summary_values(c.summary, without_nul))
+                )
         with cursor.copy(
-            "COPY call_details (call_id, start, json, xml) FROM STDIN (FORMAT BINARY)"
+            "COPY call_details (call_id, start, json, xml, words) FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(["int8", "int8", "text", "text"])
+            # the words go as bytes already in tsvector's binary form (tsvector_binary)
+            copy.set_types(["int8", "int8", "text", "text", "bytea"])
             for call_id, c in zip(ids, calls, strict=True):
                 if c.detail_json is not None:
-                    copy.write_row((call_id, c.start, c.detail_json, c.detail_xml))
+                    words = tsvector_binary(indexed_words(c))
+                    copy.write_row((call_id, c.start, c.detail_json, c.detail_xml, words))
+        existing = {row[2] for row in old}
+        take_places(conn, _PLACES, account_id, completion_places(calls, existing))
 
     def put_calls(self, account_id: int, calls: Sequence[StoredCall]) -> None:
         if not calls:
@@ -367,6 +362,7 @@ class PostgresStore(SqlStore):
                 "DELETE FROM calls WHERE account_id = %s RETURNING id, start", (account_id,)
             ).fetchall()
             _delete_details_of(conn, deleted)
+            conn.execute("DELETE FROM changes WHERE account_id = %s", (account_id,))
             return len(deleted)
 
     @contextlib.contextmanager
@@ -420,6 +416,13 @@ class PostgresStore(SqlStore):
                     " (SELECT 1 FROM calls c WHERE c.id = d.call_id AND c.start = d.start)",
                     (cutoff,),
                 )
+            # the places of calls started before the cutoff that are gone (dropped above,
+            # or erased before)
+            conn.execute(
+                "DELETE FROM changes ch WHERE start < %s AND NOT EXISTS (SELECT 1 FROM calls c"
+                " WHERE c.account_id = ch.account_id AND c.session_id = ch.session_id)",
+                (cutoff,),
+            )
             if deleted >= limit:
                 return deleted
             rows = conn.execute(
@@ -428,6 +431,12 @@ class PostgresStore(SqlStore):
                 (cutoff, limit - deleted),
             ).fetchall()
             _delete_details_of(conn, rows)
+            if rows:
+                conn.execute(
+                    "DELETE FROM changes ch WHERE start < %s AND NOT EXISTS (SELECT 1 FROM"
+                    " calls c WHERE c.account_id = ch.account_id AND c.session_id = ch.session_id)",
+                    (cutoff,),
+                )
         if deleted + len(rows) < limit:  # the purge's last batch
             self._fold_counts()
         return deleted + len(rows)
@@ -447,15 +456,28 @@ class PostgresStore(SqlStore):
                     f" GROUP BY {key} HAVING sum(calls) <> 0"
                 )
 
+    # erasure
+    def _lock_sessions(self, conn: Any, account_id: int, sessions: list[str]) -> None:
+        conn.execute(_LOCK_CALLS, (account_id, sessions))
+
+    def _delete_calls(self, conn: Any, calls: Sequence[Found]) -> None:
+        if calls:
+            conn.execute(
+                "DELETE FROM calls c USING unnest(%s::bigint[], %s::bigint[]) AS o(id, s)"
+                " WHERE c.id = o.id AND c.start = o.s",
+                ([c[0] for c in calls], [c[2] for c in calls]),
+            )
+            _delete_details_of(conn, [(c[0], c[2]) for c in calls])
+
     def scrub(self, *, only_if_owed: bool = False) -> bool:
         # a dropped partition takes its files with it; rows deleted one by one (a replaced
         # call, a completed call's live entries) are PostgreSQL's to reclaim (VACUUM)
         return True
 
-    def open_page(self, query: CallQuery, detail: DetailFormat | None) -> _Page:
+    def open_page(self, query: CallQuery, detail: DetailFormat | None) -> Page:
         conn = self._pool.getconn()
         try:
-            return _Page(self, conn, query, detail)
+            return Page(self._pool, conn, query, detail)
         except BaseException:
             with contextlib.suppress(psycopg.Error):
                 conn.execute("ROLLBACK")

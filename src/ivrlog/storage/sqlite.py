@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
 
+import orjson
+
 from ivrlog.core.model import (
     CallQuery,
     DetailFormat,
@@ -25,8 +27,18 @@ from ivrlog.core.model import (
     StoredCall,
 )
 from ivrlog.core.ports import LiveTransaction
-from ivrlog.storage import sql
+from ivrlog.storage import backfill, sql
 from ivrlog.storage.migrations import pending
+from ivrlog.storage.search_sql import (
+    SQLITE_DIALECT,
+    SUMMARY_COLUMNS,
+    completion_places,
+    indexed_words,
+    place_statements,
+    summary_values,
+    take_places,
+)
+from ivrlog.storage.search_store import EraseStatements, Found, SearchStore
 from ivrlog.storage.sql_store import SqlLive, SqlPage, SqlStore
 
 log = logging.getLogger("ivrlog.storage")
@@ -44,6 +56,12 @@ _SUMMARY_BATCH_ROWS = 1000
 _SCRUB_RETRY_AFTER = 1.0
 _SCRUB_POLL = 0.05
 _SCRUB_PATIENCE = 5.0
+_PLACES = place_statements(lambda query: query, arrays=False)
+# After an erasure, FTS5's `optimize` merges the index's segments into one, so that the
+# erased words leave them (secure_delete zeroes the freed pages); SQLite 3.40's FTS5 has
+# no secure-delete option of its own. Its cost, about 0.5 s on a 100,000-call index:
+# docs/architecture.md.
+_OPTIMIZE_AFTER_ERASURE = True
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -100,18 +118,33 @@ class _Page(SqlPage):
 
 
 def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[StoredCall]) -> int:
-    """Upsert calls with their detail; how many stored details or open calls it replaced."""
+    """Upsert calls with their detail, summary, search words and places in the change
+    sequence; how many stored details or open calls it replaced."""
+    sessions = orjson.dumps([c.session_id for c in calls]).decode()
+    existing = {
+        session
+        for (session,) in conn.execute(
+            "SELECT session_id FROM calls WHERE account_id = ?"
+            " AND session_id IN (SELECT value FROM json_each(?))",
+            (account_id, sessions),
+        )
+    }
     conn.executemany(
-        """INSERT INTO calls (account_id, session_id, src, dest, type, start, "end",
-                              private, entry_count)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        f"""INSERT INTO calls (account_id, session_id, src, dest, type, start, "end",
+                              private, entry_count, {SUMMARY_COLUMNS})
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (account_id, session_id) DO UPDATE SET
              src = excluded.src, dest = excluded.dest, type = excluded.type,
              start = excluded.start, "end" = excluded."end",
-             private = excluded.private, entry_count = excluded.entry_count""",
-        [sql.call_values(account_id, c) for c in calls],
+             private = excluded.private, entry_count = excluded.entry_count,
+             app = excluded.app, app_version = excluded.app_version, path = excluded.path,
+             modules = excluded.modules, ended_in = excluded.ended_in,
+             ended_variable = excluded.ended_variable, has_error = excluded.has_error,
+             inputs = excluded.inputs""",
+        [(*sql.call_values(account_id, c), *summary_values(c.summary)) for c in calls],
     )
     keys = [(account_id, c.session_id) for c in calls]
+    # a replaced detail takes its search words with it (the trigger call_words_dropped)
     replaced = conn.executemany(
         "DELETE FROM call_details WHERE call_id ="
         " (SELECT id FROM calls WHERE account_id = ? AND session_id = ?)",
@@ -129,6 +162,13 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
             if c.detail_json is not None
         ],
     )
+    words = [(w, account_id, c.session_id) for c in calls if (w := indexed_words(c))]
+    conn.executemany(
+        "INSERT INTO call_words (rowid, words)"
+        " SELECT id, ? FROM calls WHERE account_id = ? AND session_id = ?",
+        words,
+    )
+    take_places(conn, _PLACES, account_id, completion_places(calls, existing))
     return max(replaced, 0)
 
 
@@ -170,11 +210,14 @@ class _Live(SqlLive):
         return sql.stale_calls(rows)
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(SqlStore, SearchStore):
     """A Store on one SQLite file."""
 
     inline_reads = True  # an indexed read of a local file, in the page cache
     _sql = sql.SQLITE
+    _dialect = SQLITE_DIALECT
+    _places = _PLACES
+    _erase_sql = EraseStatements(lambda query: query)
     _duplicate = (sqlite3.IntegrityError,)
 
     def __init__(self, path: str | Path) -> None:
@@ -292,6 +335,15 @@ class SqliteStore(SqlStore):
                     "INSERT INTO schema_version (version, description) VALUES (?, ?)",
                     (migration.version, migration.description),
                 )
+        self._backfill()
+
+    def _backfill(self) -> None:
+        """Run the Python steps of migrations (Migration.backfill) still pending, a batch
+        a write transaction, resuming where an interrupted run stopped."""
+        while True:
+            with self._writing() as conn:
+                if not backfill.sqlite_batch(conn):
+                    return
 
     def ping(self) -> None:
         with self._reading() as conn:
@@ -326,6 +378,7 @@ class SqliteStore(SqlStore):
             deleted: int = conn.execute(
                 "DELETE FROM calls WHERE account_id = ?", (account_id,)
             ).rowcount
+            conn.execute("DELETE FROM changes WHERE account_id = ?", (account_id,))
             for table in ("account_hours", "number_hours"):  # all at 0 now
                 conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))
             self._scrub_owed = True
@@ -366,6 +419,15 @@ class SqliteStore(SqlStore):
                 "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE start < ? LIMIT ?)",
                 (cutoff, limit),
             ).rowcount
+            # the places of calls started before the cutoff that are gone (deleted now,
+            # or erased before)
+            conn.execute(
+                "DELETE FROM changes WHERE rowid IN (SELECT rowid FROM changes ch"
+                " WHERE start < ? AND NOT EXISTS (SELECT 1 FROM calls c"
+                " WHERE c.account_id = ch.account_id AND c.session_id = ch.session_id)"
+                " LIMIT ?)",
+                (cutoff, limit),
+            )
             if deleted < limit:  # the last batch: the hours before the cutoff count none
                 for table in ("account_hours", "number_hours"):
                     conn.execute(
@@ -374,6 +436,18 @@ class SqliteStore(SqlStore):
         if deleted:
             self._scrub_owed = True
         return deleted
+
+    # erasure
+    def _delete_calls(self, conn: sqlite3.Connection, calls: Sequence[Found]) -> None:
+        # their detail goes by its foreign key, and their words with it (the trigger)
+        conn.executemany("DELETE FROM calls WHERE id = ?", [(c[0],) for c in calls])
+
+    def _erased(self) -> None:
+        self._scrub_owed = True
+        if _OPTIMIZE_AFTER_ERASURE:
+            with self._writing() as conn:
+                conn.execute("INSERT INTO call_words (call_words) VALUES ('optimize')")
+        self.scrub()
 
     def scrub(self, *, only_if_owed: bool = False) -> bool:
         if only_if_owed and not self._scrub_owed:

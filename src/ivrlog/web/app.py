@@ -22,7 +22,7 @@ from ivrlog.core.ports import Store
 from ivrlog.core.throttle import Throttle, parse_rate
 from ivrlog.settings import SETTINGS_ENV, Settings
 from ivrlog.storage import open_store
-from ivrlog.web import calls, compat, ingest, metrics, system
+from ivrlog.web import calls, compat, erasure, ingest, metrics, system
 from ivrlog.web.context import AppContext
 from ivrlog.web.errors import install_error_handlers
 from ivrlog.web.logs import redacted_logs
@@ -111,6 +111,7 @@ def create_app(
     app.include_router(compat.router)
     app.include_router(calls.router)
     app.include_router(ingest.router)
+    app.include_router(erasure.router)
     app.include_router(system.router)
     app.include_router(metrics.router)
     app.add_middleware(Observe, metrics=counted)
@@ -140,8 +141,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             scheme = "ingestToken" if path.startswith("/ingest/") else "developerKey"
             for operation in operations.values():
                 if path.startswith(("/api/", "/ingest/")):
-                    operation["security"] = [{scheme: []}]
-                if path.startswith("/api/"):
+                    # an operation may name its own (erasure: the ingest token)
+                    operation.setdefault("security", [{scheme: []}])
+                if path.startswith("/api/") or path in erasure.PATHS:
                     # the handlers check their parameters: a bad one is 400, never 422
                     operation["responses"].pop("422", None)
                 for parameter in operation.get("parameters", []):

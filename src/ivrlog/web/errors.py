@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from ivrlog.core.errors import (
     BadRequest,
     DatabaseError,
+    IngestUnauthorized,
     IvrlogError,
     MethodNotAllowed,
     NotFound,
@@ -29,7 +30,8 @@ def error_response(
     renderer = renderer_for(request.headers.get("accept"))
     headers = dict(headers or {})
     if isinstance(error, Unauthorized) and "WWW-Authenticate" not in headers:
-        scheme = "Bearer" if request.url.path.startswith("/ingest/") else 'Basic realm="ivrlog"'
+        bearer = isinstance(error, IngestUnauthorized) or request.url.path.startswith("/ingest/")
+        scheme = "Bearer" if bearer else 'Basic realm="ivrlog"'
         headers["WWW-Authenticate"] = scheme
     return Response(
         renderer.document(error.body()),
@@ -49,7 +51,7 @@ async def _ivrlog_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        allow = "POST" if request.url.path.startswith("/ingest/") else "GET"
+        allow = _allowed(request, exc)
         return error_response(
             request,
             MethodNotAllowed(f"Invalid HTTP method supplied (only {allow} allowed)."),
@@ -60,6 +62,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     error = IvrlogError(str(exc.detail))
     error.status = exc.status_code
     return error_response(request, error, dict(exc.headers or {}))
+
+
+def _allowed(request: Request, exc: HTTPException) -> str:
+    """The methods a 405 names: POST under /ingest/, GET under /api/; under /v1/ those of
+    the route (DELETE /v1/calls/{id}, POST /v1/erasures), HEAD left implied by GET."""
+    path = request.url.path
+    if path.startswith("/ingest/"):
+        return "POST"
+    routed = (exc.headers or {}).get("Allow", "") if path.startswith("/v1/") else ""
+    methods = sorted({m.strip() for m in routed.split(",") if m.strip()} - {"HEAD"})
+    return ", ".join(methods) or "GET"
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,371 @@
+"""The SQL of ivrlog's own read API (search_calls, changes, erase), written once for both
+adapters: a Dialect says the few things each database does its own way, and a search's
+statement is built from which filters are set (every value is a bound parameter, never
+text in the SQL), once per shape and backend (an lru_cache).
+
+Numbers with a prefix are a range of the column, `[prefix, prefix with its last
+character's next code point)`: both databases compare these columns in code point order
+(SQLite BINARY, PostgreSQL COLLATE "C" over UTF-8), where that range holds exactly the
+strings that start with the prefix, and an index on the number can read it; a prefix
+ending in the last code point, which has no next one, is tested character by character.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ivrlog.core.model import CallFilter, CallKey, CallSummary, ChangeKind, StoredCall
+from ivrlog.core.summary import module_needle, modules_text, path_json
+from ivrlog.storage.sql import postgres_style
+
+SUMMARY_COLUMNS: Final = (
+    "app, app_version, path, modules, ended_in, ended_variable, has_error, inputs"
+)
+
+
+def same(value: str | None) -> str | None:
+    return value
+
+
+def without_nul(value: str | None) -> str | None:
+    """A name as PostgreSQL keeps it in a text column, which cannot hold NUL: each NUL
+    as U+FFFD (an application or module name holding NUL; the path and the detail,
+    JSON text, keep it escaped)."""
+    return value if value is None or "\x00" not in value else value.replace("\x00", "\ufffd")
+
+
+def summary_values(
+    s: CallSummary, name: Callable[[str | None], str | None] = same
+) -> tuple[Any, ...]:
+    """A call's summary columns, in the order of SUMMARY_COLUMNS; `name` is how the
+    backend keeps the application's and the last module's names."""
+    ended = s.ended_in
+    return (
+        name(s.app),
+        name(s.app_version),
+        path_json(s),
+        modules_text(s),
+        None if ended is None else name(ended.key),
+        None if ended is None else name(ended.result_variable),
+        s.has_error,
+        s.inputs,
+    )
+
+
+def indexed_words(call: StoredCall) -> str | None:
+    """The words a call's search index row holds: None when it has none, or no stored
+    detail (a private call, detail past retention)."""
+    return call.summary.words or None if call.detail_json is not None else None
+
+
+Place = tuple[str, ChangeKind, int]
+
+
+def completion_places(calls: Sequence[StoredCall], existing: set[str]) -> list[Place]:
+    """The places a batch of completed calls takes, in order: `replaced` for a session id
+    the account had completed already (or one earlier in the batch), else `completed`.
+    A session id given twice takes one place, its last."""
+    seen = set(existing)
+    latest: dict[str, Place] = {}
+    for call in calls:
+        kind: ChangeKind = "replaced" if call.session_id in seen else "completed"
+        seen.add(call.session_id)
+        latest.pop(call.session_id, None)  # its later place: the end of the order
+        latest[call.session_id] = (call.session_id, kind, call.start)
+    return list(latest.values())
+
+
+def take_places(
+    conn: Any, statements: PlaceStatements, account_id: int, places: list[Place]
+) -> None:
+    """Give `places` the account's next places of its change sequence, inside the
+    caller's write transaction.
+
+    The counter is the account's row, taken with UPDATE ... RETURNING as late as the
+    transaction allows. On PostgreSQL that row stays locked until the transaction ends,
+    so a second writer of the account waits here until the first has committed: places
+    are handed out in commit order, and a reader that saw place N never sees a place
+    below N commit afterwards (it resumes `after` N and misses nothing). SQLite has one
+    writer at a time."""
+    if not places:
+        return
+    params = {"account": account_id, "n": len(places)}
+    (last,) = conn.execute(statements.take, params).fetchone()
+    first = int(last) - len(places) + 1
+    if statements.put_arrays is not None:  # PostgreSQL: the whole batch in one statement
+        sessions, kinds, starts = zip(*places, strict=True)
+        arrays = {
+            "account": account_id,
+            "seqs": list(range(first, first + len(places))),
+            "sessions": list(sessions),
+            "changes": list(kinds),
+            "starts": list(starts),
+        }
+        conn.execute(statements.put_arrays, arrays)
+        return
+    conn.cursor().executemany(
+        statements.put,
+        [
+            {
+                "account": account_id,
+                "seq": first + i,
+                "session": session,
+                "change": kind,
+                "start": start,
+            }
+            for i, (session, kind, start) in enumerate(places)
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceStatements:
+    """Take n places (`take`); keep a call's place, one (`put`) or, where the backend
+    takes arrays, a batch of them (`put_arrays`)."""
+
+    take: str
+    put: str
+    put_arrays: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between the backends in these statements.
+
+    `named` writes a `:name` parameter the backend's way; `log` is the expression of a
+    row's `log` (0 or 1); `detail_join` joins a call's stored detail as `d` (always on
+    PostgreSQL, which decides `log` by it); `has_error` reads the column as 0 or 1;
+    `words` matches the search words against :words (its `match_text`) and is readable;
+    `contains` finds :reached in `modules`; `starts` tests a prefix character by
+    character."""
+
+    name: str
+    log: str
+    detail_join: str
+    always_join: bool
+    has_error: str
+    words: str
+    contains: str
+    starts: str
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """Which filters of a search are set: one statement per shape."""
+
+    src: str  # "" (not set), "=" (equal), "^" (prefix with an upper bound), "^^" (without)
+    dest: str
+    type: bool
+    min_duration: bool
+    max_duration: bool
+    app: bool
+    reached: bool
+    ended_in: bool
+    has_error: bool
+    words: bool
+    session_id: bool
+    after: bool
+    detail: bool
+
+
+def _next_prefix(prefix: str) -> str | None:
+    """The least string greater than every string that starts with `prefix` (None when
+    its last character has no next code point, or it is empty)."""
+    if not prefix or prefix[-1] == "\U0010ffff":
+        return None
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are not characters: skip them
+        following = 0xE000
+    return prefix[:-1] + chr(following)
+
+
+def columns(dialect: Dialect, detail: bool) -> str:
+    """The columns of a SummaryRow (core/model.py) of `c` (and `d`)."""
+    fragment = f"CASE WHEN {dialect.log} THEN d.json END" if detail else "NULL"
+    return (
+        'c.session_id, c.src, c.dest, c.type, c.start, c."end",'
+        f" CAST({dialect.log} AS INTEGER), c.app, c.app_version, c.path, c.ended_in,"
+        f" {dialect.has_error}, {fragment}"
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def search_sql(dialect: Dialect, shape: Shape) -> str:
+    """The statement of a search of this shape on this backend."""
+    where = ["c.account_id = :account", "c.start >= :start", "c.start < :end"]
+    for name, how in (("src", shape.src), ("dest", shape.dest)):
+        if how == "=":
+            where.append(f"c.{name} = :{name}")
+        elif how:
+            where.append(f"c.{name} >= :{name}")
+            where.append(
+                f"c.{name} < :{name}_end"
+                if how == "^"
+                else dialect.starts.format(f"c.{name}", name)
+            )
+    if shape.type:
+        where.append("c.type = :type")
+    if shape.min_duration:
+        where.append('c."end" - c.start >= :min_duration')
+    if shape.max_duration:
+        where.append('c."end" - c.start <= :max_duration')
+    if shape.app:
+        where.append("c.app = :app")
+    if shape.reached:
+        where.append(dialect.contains)
+    if shape.ended_in:
+        where.append("(c.ended_variable = :ended_in OR c.ended_in = :ended_in)")
+    if shape.has_error:
+        where.append("c.has_error = :has_error")
+    if shape.words:
+        where.append(dialect.words)
+    if shape.session_id:
+        where.append("c.session_id = :session_id")
+    if shape.after:
+        where.append(
+            "(c.start < :after_start OR (c.start = :after_start AND c.session_id < :after_session))"
+        )
+    joined = dialect.always_join or shape.detail
+    return dialect_named(dialect)(
+        f"SELECT {columns(dialect, shape.detail)} FROM calls c"
+        + (f" LEFT JOIN call_details d ON {dialect.detail_join}" if joined else "")
+        + " WHERE "
+        + " AND ".join(where)
+        + " ORDER BY c.start DESC, c.session_id DESC LIMIT :limit"
+    )
+
+
+def search(
+    dialect: Dialect, query: CallFilter, after: CallKey | None, limit: int, detail: bool
+) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters of a search."""
+    params: dict[str, Any] = {
+        "account": query.account_id,
+        "start": query.start,
+        "end": query.end,
+        "cutoff": query.detail_cutoff,
+        "limit": limit,
+    }
+    numbers = {}
+    for name, match in (("src", query.src), ("dest", query.dest)):
+        if match is None:
+            numbers[name] = ""
+            continue
+        params[name] = match.value
+        if not match.prefix:
+            numbers[name] = "="
+            continue
+        bound = _next_prefix(match.value)
+        numbers[name] = "^^" if bound is None else "^"
+        params[f"{name}_end"] = bound
+    optional = {
+        "type": query.type,
+        "min_duration": query.min_duration,
+        "max_duration": query.max_duration,
+        "app": query.app,
+        "ended_in": query.ended_in,
+        "has_error": query.has_error,
+        "session_id": query.session_id,
+    }
+    params.update({k: v for k, v in optional.items() if v is not None})
+    if query.reached is not None:
+        params["reached"] = module_needle(query.reached)
+    if query.words:
+        params["words"] = match_text(dialect, query.words)
+    if after is not None:
+        params["after_start"], params["after_session"] = after
+        # the window ends at the cursor: the index range starts where it points, so a
+        # deep page reads no row of the pages before it
+        params["end"] = min(query.end, after.start + 1)
+    shape = Shape(
+        src=numbers["src"],
+        dest=numbers["dest"],
+        after=after is not None,
+        detail=detail,
+        reached=query.reached is not None,
+        words=bool(query.words),
+        **{k: v is not None for k, v in optional.items()},
+    )
+    return search_sql(dialect, shape), params
+
+
+def match_text(dialect: Dialect, words: Sequence[str]) -> str:
+    """The words as the backend's full-text query: every one of them, exactly (FTS5
+    strings `"w1" "w2"`; a tsquery `'w1' & 'w2'`). Words are letters and digits only
+    (core/summary.words), so the quotes hold them whole."""
+    if dialect.name == "sqlite":
+        return " ".join(f'"{w}"' for w in words)
+    return " & ".join(f"'{w}'" for w in words)
+
+
+def dialect_named(dialect: Dialect) -> Callable[[str], str]:
+    """The backend's way of writing `:name` parameters."""
+    return (lambda q: q) if dialect.name == "sqlite" else postgres_style
+
+
+def changes_sql(dialect: Dialect) -> str:
+    """The account's places after :after, in order, each with its call as it is now."""
+    join = f" LEFT JOIN call_details d ON {dialect.detail_join}" if dialect.always_join else ""
+    return dialect_named(dialect)(
+        f"SELECT ch.seq, ch.change, ch.session_id, c.id IS NOT NULL, {columns(dialect, False)}"
+        " FROM changes ch LEFT JOIN calls c"
+        " ON c.account_id = ch.account_id AND c.session_id = ch.session_id"
+        f"{join} WHERE ch.account_id = :account AND ch.seq > :after ORDER BY ch.seq LIMIT :limit"
+    )
+
+
+SQLITE_DIALECT: Final = Dialect(
+    name="sqlite",
+    # entry_count is 0 exactly when no detail is stored (private, none, purged)
+    log="(c.entry_count > 0 AND c.start >= :cutoff)",
+    detail_join="d.call_id = c.id",
+    always_join=False,
+    has_error="c.has_error",
+    words=(
+        "c.id IN (SELECT rowid FROM call_words WHERE call_words MATCH :words)"
+        " AND c.entry_count > 0 AND c.start >= :cutoff"
+    ),
+    contains="instr(c.modules, :reached) > 0",
+    starts="substr({0}, 1, length(:{1})) = :{1}",
+)
+POSTGRES_DIALECT: Final = Dialect(
+    name="postgresql",
+    log="(d.call_id IS NOT NULL AND c.start >= :cutoff)",
+    detail_join="d.call_id = c.id AND d.start = c.start",
+    always_join=True,
+    has_error="CAST(c.has_error AS INTEGER)",
+    words="d.words @@ CAST(:words AS tsquery) AND c.start >= :cutoff",
+    contains="strpos(c.modules, :reached) > 0",
+    starts="starts_with({0}, :{1})",
+)
+
+
+_PUT_PLACE = (
+    " ON CONFLICT (account_id, session_id) DO UPDATE SET"
+    " seq = excluded.seq, change = excluded.change, start = excluded.start"
+)
+
+
+def place_statements(named: Callable[[str], str], *, arrays: bool) -> PlaceStatements:
+    """The statements of the change sequence in the backend's style (`arrays`: it binds
+    arrays, PostgreSQL)."""
+    return PlaceStatements(
+        take=named(
+            "UPDATE accounts SET change_seq = change_seq + :n WHERE id = :account"
+            " RETURNING change_seq"
+        ),
+        put=named(
+            "INSERT INTO changes (account_id, seq, session_id, change, start)"
+            " VALUES (:account, :seq, :session, :change, :start)" + _PUT_PLACE
+        ),
+        put_arrays=named(
+            "INSERT INTO changes (account_id, seq, session_id, change, start)"
+            " SELECT :account, p.* FROM unnest(CAST(:seqs AS bigint[]), CAST(:sessions AS"
+            " text[]), CAST(:changes AS text[]), CAST(:starts AS bigint[])) AS p" + _PUT_PLACE
+        )
+        if arrays
+        else None,
+    )

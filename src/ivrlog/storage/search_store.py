@@ -1,0 +1,174 @@
+"""The Store methods of ivrlog's own read API that are the same on SQLite and PostgreSQL
+(search_calls, changes, erase, audit_key), over the adapter's connections and the SQL of
+search_sql.py; each adapter adds what only it does (its locks, deleting a call's detail,
+scrubbing after an erasure)."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar, Final
+
+from ivrlog.core.model import CallFilter, CallKey, ChangeRow, Erasure, SummaryRow
+from ivrlog.core.summary import words
+from ivrlog.storage import search_sql
+from ivrlog.storage.search_sql import Dialect, Place, PlaceStatements
+
+# an erasure without `before`: every start is before this
+_NO_BEFORE: Final = 2**62
+
+
+class EraseStatements:
+    """The statements of an erasure, for one backend's style of parameters."""
+
+    def __init__(self, named: Callable[[str], str]) -> None:
+        by_session = "account_id = :account AND session_id = :session"
+        by_number = (
+            "account_id = :account AND (src = :number OR dest = :number) AND start < :before"
+        )
+        self.calls = {
+            key: named(f"SELECT id, session_id, start, dest FROM calls WHERE {where}")
+            for key, where in (("session", by_session), ("number", by_number))
+        }
+        self.open_calls = {
+            key: named(f"SELECT id, session_id, start, dest FROM open_calls WHERE {where}")
+            for key, where in (("session", by_session), ("number", by_number))
+        }
+        self.delete_open = named("DELETE FROM open_calls WHERE id = :id")
+        self.delete_keys = named(
+            "DELETE FROM idempotency_keys WHERE account_id = :account AND session_id = :session"
+        )
+        # the hourly counts by number (migration 3) of the erased calls' numbers: an hour
+        # that counts none of its calls any more goes, and the number with it
+        self.drop_hours = named(
+            "DELETE FROM number_hours WHERE account_id = :account AND dest = :dest AND hour IN"
+            " (SELECT hour FROM number_hours WHERE account_id = :account AND dest = :dest"
+            " GROUP BY hour HAVING sum(calls) = 0)"
+        )
+        self.audit = named(
+            "INSERT INTO erasures (account_id, erased_at, erased, selector_hash)"
+            " VALUES (:account, :now, :erased, :hash)"
+        )
+        self.put_key = named(
+            "INSERT INTO audit_key (id, key) VALUES (1, :key) ON CONFLICT (id) DO NOTHING"
+        )
+        self.key = "SELECT key FROM audit_key WHERE id = 1"
+
+
+# a call found by an erasure: (id, session_id, start, dest)
+Found = tuple[int, str, int, str]
+
+
+class SearchStore:
+    """search_calls, changes, erase and audit_key, on the adapter's connections."""
+
+    _dialect: ClassVar[Dialect]
+    _places: ClassVar[PlaceStatements]
+    _erase_sql: ClassVar[EraseStatements]
+
+    def _read(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _write(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _matches_none(self, *values: Any) -> bool:
+        raise NotImplementedError
+
+    def search_calls(
+        self, query: CallFilter, after: CallKey | None, limit: int, *, detail: bool = False
+    ) -> list[SummaryRow]:
+        # numbers, types and session ids hold no NUL (ingestion refuses it there); module
+        # names may, and `reached` searches their JSON text, where NUL is escaped
+        texts = [query.type, query.session_id]
+        texts += [m.value for m in (query.src, query.dest) if m is not None]
+        if self._matches_none(*texts) or any(words(w) != [w] for w in query.words):
+            return []  # no stored row holds it; a search word is an index word or none
+        app, ended_in = self._stored_name(query.app), self._stored_name(query.ended_in)
+        query = dataclasses.replace(query, app=app, ended_in=ended_in)
+        statement, params = search_sql.search(self._dialect, query, after, limit, detail)
+        with self._read() as conn:
+            return [tuple(row) for row in conn.execute(statement, params).fetchall()]
+
+    def changes(
+        self, account_id: int, after: int, limit: int, detail_cutoff: int
+    ) -> list[ChangeRow]:
+        params = {"account": account_id, "after": after, "limit": limit, "cutoff": detail_cutoff}
+        with self._read() as conn:
+            rows = conn.execute(search_sql.changes_sql(self._dialect), params).fetchall()
+        return [
+            ChangeRow(row[0], row[1], row[2], tuple(row[4:]) if row[3] else None) for row in rows
+        ]
+
+    def audit_key(self) -> bytes:
+        with self._write() as conn:
+            conn.execute(self._erase_sql.put_key, {"key": secrets.token_bytes(32)})
+            (key,) = conn.execute(self._erase_sql.key).fetchone()
+        return bytes(key)
+
+    def _stored_name(self, value: str | None) -> str | None:
+        """A name as the backend keeps it in a column (PostgreSQL: search_sql.without_nul)."""
+        return value
+
+    # erasure
+    def _lock_sessions(self, conn: Any, account_id: int, sessions: list[str]) -> None:
+        """Take the locks of these calls for the transaction (PostgreSQL)."""
+
+    def _delete_calls(self, conn: Any, calls: Sequence[Found]) -> None:
+        """Delete completed calls with their detail and search words."""
+        raise NotImplementedError
+
+    def _erased(self) -> None:
+        """Make what an erasure deleted unreadable in the database's files."""
+
+    def _find(
+        self, conn: Any, erasure: Erasure, params: dict[str, Any]
+    ) -> tuple[list[Found], list[Found]]:
+        key = "session" if erasure.session_id is not None else "number"
+        calls = [tuple(r) for r in conn.execute(self._erase_sql.calls[key], params)]
+        live = [tuple(r) for r in conn.execute(self._erase_sql.open_calls[key], params)]
+        return calls, live
+
+    def erase(self, account_id: int, erasure: Erasure, selector_hash: str, now: int) -> int:
+        params: dict[str, Any] = {
+            "account": account_id,
+            "session": erasure.session_id,
+            "number": erasure.number,
+            "before": _NO_BEFORE if erasure.before is None else erasure.before,
+        }
+        if self._matches_none(erasure.session_id, erasure.number):
+            return 0
+        with self._write() as conn:
+            calls, live = self._find(conn, erasure, params)
+            sessions = sorted({c[1] for c in calls} | {o[1] for o in live})
+            if not sessions:
+                return 0
+            self._lock_sessions(conn, account_id, sessions)
+            # again, under the locks: a call completed or replaced meanwhile is as it is now
+            calls, live = self._find(conn, erasure, params)
+            calls = [c for c in calls if c[1] in sessions]
+            live = [o for o in live if o[1] in sessions]
+            count = len(calls) + len(live)
+            if not count:
+                return 0
+            self._delete_calls(conn, calls)
+            sql = self._erase_sql
+            conn.cursor().executemany(sql.delete_open, [{"id": o[0]} for o in live])
+            erased = {c[1] for c in calls} | {o[1] for o in live}
+            conn.cursor().executemany(
+                sql.delete_keys, [{"account": account_id, "session": s} for s in sorted(erased)]
+            )
+            conn.cursor().executemany(
+                sql.drop_hours,
+                [{"account": account_id, "dest": d} for d in sorted({c[3] for c in calls})],
+            )
+            places: list[Place] = [
+                (c[1], "erased", c[2]) for c in sorted(calls, key=lambda c: (c[2], c[1]))
+            ]
+            search_sql.take_places(conn, self._places, account_id, places)
+            audit = {"account": account_id, "now": now, "erased": count, "hash": selector_hash}
+            conn.execute(sql.audit, audit)
+        self._erased()
+        return count

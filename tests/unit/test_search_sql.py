@@ -1,0 +1,76 @@
+"""The SQL of ivrlog's own read API (storage/search_sql.py), without a database: a prefix's
+upper bound, the places a batch takes, and the statements of every filter shape built
+with the same parameters on both backends (tests/integration runs them)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from ivrlog.core.ingest import prepare_call
+from ivrlog.core.model import CallFilter, CallKey, NumberMatch
+from ivrlog.storage.search_sql import (
+    POSTGRES_DIALECT,
+    SQLITE_DIALECT,
+    _next_prefix,
+    completion_places,
+    search,
+    without_nul,
+)
+from tests.factories import call
+
+SQLITE_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+PSYCOPG_PARAM = re.compile(r"%\(([a-z_][a-z0-9_]*)\)s")
+
+
+def test_a_prefix_bound_is_the_next_code_point() -> None:
+    assert _next_prefix("617") == "618"
+    assert _next_prefix("6\U0010fffe") == "6\U0010ffff"
+    assert _next_prefix("6\U0010ffff") is None
+    assert _next_prefix("") is None
+    assert _next_prefix("a\ud7ff") == "a\ue000"  # past the surrogates
+
+
+def test_a_batch_takes_one_place_a_call_in_order() -> None:
+    calls = [prepare_call(call(s)) for s in ("a", "b", "c", "b")]
+    assert completion_places(calls, {"c"}) == [
+        ("a", "completed", calls[0].start),
+        ("c", "replaced", calls[2].start),
+        ("b", "replaced", calls[3].start),  # given twice: its last, as a replacement
+    ]
+
+
+def test_without_nul() -> None:
+    assert without_nul(None) is None
+    assert without_nul("ab") == "ab"
+    assert without_nul("a\x00b") == "a\ufffdb"
+
+
+def test_every_filter_shape_binds_the_same_parameters_on_both_backends() -> None:
+    values = {
+        "src": NumberMatch("617", True),
+        "dest": NumberMatch("\U0010ffff", True),
+        "type": "inbound",
+        "min_duration": 1,
+        "max_duration": 9,
+        "app": "Bank",
+        "reached": "main",
+        "ended_in": "menu:main",
+        "has_error": False,
+        "words": ("pizza", "1"),
+        "session_id": "s",
+    }
+    shapes = 0
+    for size in (0, 1, 2, 11):
+        for chosen in itertools.islice(itertools.combinations(sorted(values), size), 30):
+            query = CallFilter(1, 0, 10, 0, **{k: values[k] for k in chosen})  # type: ignore[arg-type]
+            for after, detail in ((None, False), (CallKey(5, "x"), True)):
+                lite, lite_params = search(SQLITE_DIALECT, query, after, 10, detail)
+                pg, pg_params = search(POSTGRES_DIALECT, query, after, 10, detail)
+                assert set(SQLITE_PARAM.findall(lite)) <= lite_params.keys(), lite
+                assert set(PSYCOPG_PARAM.findall(pg)) <= pg_params.keys(), pg
+                assert lite_params.keys() == pg_params.keys()
+                for name in chosen:
+                    assert f":{name}" in lite or name in ("src", "dest", "reached"), name
+                shapes += 1
+    assert shapes > 50
