@@ -1,4 +1,5 @@
-"""GET /v1/changes through HTTP: completions (bulk and live), replacements, each call once
+"""GET /v1/changes through HTTP: completions (bulk and live), replacements, erasures (DELETE
+/v1/calls/{id}), each call once
 at its latest change, resuming from `after`, and the call as /v1/calls shows it."""
 
 from __future__ import annotations
@@ -107,3 +108,23 @@ def test_limit_pages_the_feed(client: TestClient, account: Credentials) -> None:
 def test_a_large_limit_answers_the_same(client: TestClient, account: Credentials) -> None:
     stored(client, account, [call(f"c{n}", NOW - n) for n in range(3)])
     assert changes(client, account, limit="10000") == changes(client, account, limit="3")
+
+
+def test_an_erasure_takes_a_place_without_the_call(
+    client: TestClient, account: Credentials
+) -> None:
+    stored(client, account, [call("a;1", NOW - 300), call("b;2", NOW - 200)])
+    before = changes(client, account)
+    erased = client.delete(
+        "/v1/calls/a;1", headers={"Authorization": f"Bearer {account.ingest_token}"}
+    )
+    assert erased.status_code == 200, erased.text
+    assert erased.json() == {"erased": 1}
+    since = changes(client, account, after=str(before["after"]))
+    (change,) = since["changes"]
+    assert list(change) == ["seq", "change", "session_id"]
+    assert (change["change"], change["session_id"]) == ("erased", "a;1")
+    assert change["seq"] > before["after"]
+    # from the start: the erased call once, at its erasure, after the calls still kept
+    assert feed(changes(client, account)) == [("completed", "b;2"), ("erased", "a;1")]
+    assert [c["session_id"] for c in found(client, account)["calls"]] == ["b;2"]
