@@ -1,6 +1,6 @@
-"""GET /v1/changes through HTTP: completions (bulk and live), replacements, erasures (DELETE
-/v1/calls/{id}), each call once
-at its latest change, resuming from `after`, and the call as /v1/calls shows it."""
+"""GET /v1/changes through HTTP: completions (bulk and live), replacements, erasures
+(DELETE /v1/calls/{id}), each call once at its latest change, resuming from `after`, and
+the call as /v1/calls shows it."""
 
 from __future__ import annotations
 
