@@ -205,10 +205,7 @@ def test_an_unset_filter_is_none() -> None:
         ((("has_error", "yes"),), "Invalid has_error 'yes': must be true or false."),
         ((("app", ""),), "Invalid app: must be 1 to 1000 characters"),
         ((("reached", "x" * 1001),), "Invalid reached: must be 1 to 1000 characters"),
-        (
-            (("ended_in", "a\x00b"),),
-            "Invalid ended_in: must be 1 to 1000 characters, none of them NUL.",
-        ),
+        ((("ended_in", ""),), "Invalid ended_in: must be 1 to 1000 characters."),
         ((("q", "!!! ..."),), "Invalid q '!!! ...': must hold 1 to 32 words"),
         ((("q", "a" * 65),), "Invalid q"),
         ((("q", " ".join(f"w{n}" for n in range(33))),), "Invalid q"),

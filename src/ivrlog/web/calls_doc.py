@@ -41,7 +41,6 @@ NAME_SCHEMA: Final = {
     "type": "string",
     "minLength": 1,
     "maxLength": MAX_NAME,
-    "pattern": r"^[^\x00]*$",
 }
 MODULE: Final = (
     "a module's `result_variable`, or its `module_type:result_variable` (`getdigits:card_number`)"

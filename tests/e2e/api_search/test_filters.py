@@ -236,3 +236,12 @@ def test_a_window_past_call_retention_starts_at_it(
     body = found(client, account, **{"from": "0", "to": str(NOW)})
     assert body["from"] == iso_utc(NOW - 365 * DAY)
     assert ids(body) == ["kept"]
+
+
+def test_names_holding_nul_are_found_exactly(client: TestClient, account: Credentials) -> None:
+    stored(client, account, [flow("nul", NOW - 100, [("menu", "a\x00b")], app="x\x00y")])
+    stored(client, account, [flow("plain", NOW - 50, [("menu", "a b")], app="x y")])
+    assert ids(found(client, account, app="x\x00y")) == ["nul"]
+    assert ids(found(client, account, reached="menu:a\x00b")) == ["nul"]
+    assert ids(found(client, account, ended_in="a\x00b")) == ["nul"]
+    assert ids(found(client, account, app="x\x00")) == []
