@@ -259,8 +259,9 @@ def curl_lines(
     now: int,
     detail_retention_days: int,
 ) -> list[str]:
-    """Ready-to-paste curl commands for the three read endpoints (the last one asking
-    for XML), over the readable detail window at `now`."""
+    """Ready-to-paste curl commands for the three compatible read endpoints (one asking
+    for XML), over the readable detail window at `now`, then one of ivrlog's own list:
+    the calls that hung up in the card-number step."""
     shown_host = "127.0.0.1" if host in ANY_ADDRESS else host
     base = f"http://{shown_host}:{port}"
     user = shlex.quote(f"{email}:{key}")
@@ -273,6 +274,8 @@ def curl_lines(
     ]
     lines = [f"curl -u {user} {shlex.quote(url)}" for url in urls]
     lines.append(f"curl -u {user} -H 'Accept: application/xml' {shlex.quote(urls[2])}")
+    own = f"{base}/v1/calls?from=-{detail_retention_days}d&ended_in=card_number&limit=5"
+    lines.append(f"curl -u {user} {shlex.quote(own)}")
     return lines
 
 

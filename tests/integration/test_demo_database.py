@@ -87,7 +87,7 @@ def test_the_sample_is_the_newest_readable_inbound_call_with_ten_entries() -> No
     assert sample_call(calls[3:], NOW, 5)["session_id"] in {"private", "outbound", "expired"}
 
 
-def test_curl_lines_cover_the_three_endpoints_over_the_detail_window() -> None:
+def test_curl_lines_cover_the_read_endpoints_over_the_detail_window() -> None:
     lines = curl_lines(
         host="0.0.0.0",
         port=9000,
@@ -105,6 +105,7 @@ def test_curl_lines_cover_the_three_endpoints_over_the_detail_window() -> None:
     assert args[1][-1] == f"http://127.0.0.1:9000/api/all_logs/{window}?number=6177123001&limit=2"
     assert args[2][-1] == "http://127.0.0.1:9000/api/call/100035%3B000%3B1575898377"
     assert args[3][3:] == ["-H", "Accept: application/xml", args[2][-1]]
+    assert args[4][-1] == "http://127.0.0.1:9000/v1/calls?from=-2d&ended_in=card_number&limit=5"
     named = curl_lines(
         host="logs.example",
         port=80,
