@@ -73,13 +73,13 @@ def server(
         yield demo
 
 
-def test_demo_prints_credentials_and_four_curl_lines(server: Server) -> None:
+def test_demo_prints_credentials_and_five_curl_lines(server: Server) -> None:
     assert server.key.startswith("ivk_")
-    assert len(server.curl_lines) == 4
+    assert len(server.curl_lines) == 5
 
 
 def test_every_printed_curl_line_works(server: Server) -> None:
-    calls_line, all_logs_line, call_line, xml_line = server.curl_lines
+    calls_line, all_logs_line, call_line, xml_line, own_line = server.curl_lines
     status, body = curl(*shlex.split(calls_line)[1:])
     assert status == 200
     page = orjson.loads(body)
@@ -105,6 +105,13 @@ def test_every_printed_curl_line_works(server: Server) -> None:
     root = ET.fromstring(body)
     assert root.tag == "result"
     assert len(root.findall("item")) == len(entries)
+
+    status, body = curl(*shlex.split(own_line)[1:])
+    assert status == 200
+    page = orjson.loads(body)
+    assert list(page) == ["from", "to", "calls", "next"]
+    assert len(page["calls"]) <= 5
+    assert all(call["ended_in"].endswith(":card_number") for call in page["calls"])
 
 
 def test_raw_semicolons_reach_the_call(server: Server) -> None:
