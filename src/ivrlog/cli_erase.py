@@ -55,7 +55,7 @@ def erase(
 ) -> None:
     """Erase a call, or every call to or from a number, for good: the calls, their detail and search words, and calls in progress.
 
-    Give exactly one of --session-id and --number. Without --yes it says what it will erase and asks first (exit code 1 on no: nothing erased). Prints how many calls were erased; an audit row keeps when, how many and a keyed hash of the selector, never the number (docs/privacy.md). On SQLite the erased content is cleared from the database files at once.
+    Give exactly one of --session-id and --number. Without --yes it says what it will erase and asks first (exit code 1 on no: nothing erased). Prints how many calls were erased; an audit row keeps when, how many and a keyed hash of the selector, never the number (docs/privacy.md). On SQLite the erased content is cleared from the database files at once (unless a reader holds the write-ahead log: then at the next purge).
     """  # noqa: E501
     if (session_id is None) == (number is None):
         raise fail("Give exactly one of --session-id ID and --number N.", 2)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ivrlog.core.live import append_entries
 from ivrlog.core.model import Erasure
+from ivrlog.core.retention import Retention, purge_expired
 from ivrlog.storage import open_store
 from tests.factories import NOW, database_text, entry
 from tests.integration.search_helpers import everything, found, stored
@@ -59,3 +60,25 @@ def test_an_erased_call_leaves_no_number_and_no_word_in_the_files(tmp_path: Path
     finally:
         store.close()
     assert WORD not in database_text(str(path))
+
+
+def test_the_purge_leaves_no_word_of_deleted_detail_in_the_files(tmp_path: Path) -> None:
+    """The purge's deletions take the words out of the FTS5 segments too (scrub() runs
+    `optimize` after words were deleted), as SPEC 5 asks of deleted content."""
+    path = tmp_path / "purge.db"
+    store = open_store(str(path))
+    try:
+        account_id = store.create_account("a@example.com", "k", "t", NOW).id
+        old = [entry(f"caller {WORD} said", timestamp=T0)]
+        kept = [entry("caller said", timestamp=NOW - 60)]
+        store.put_calls(
+            account_id, [stored("old", T0, detail=old), stored("new", NOW - 60, detail=kept)]
+        )
+        assert WORD in database_text(str(path))
+        report = purge_expired(store, Retention(1, 365, 14_400), now=NOW + 84_000)
+        assert report.details_deleted == 1
+        assert report.scrubbed
+        assert found(store, everything(account_id, words=(WORD,))) == []
+        assert WORD not in database_text(str(path))
+    finally:
+        store.close()

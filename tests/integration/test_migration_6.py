@@ -34,7 +34,7 @@ def _v5_calls() -> list[tuple[int, str, str | None]]:
     return rows
 
 
-def _check(url: str) -> None:
+def _check(url: str, *, again: bool = False) -> None:
     store = open_store(url)
     try:
         everything = CallFilter(1, 0, NOW + 1, 0)
@@ -56,6 +56,16 @@ def _check(url: str) -> None:
         ]
         reached = CallFilter(1, 0, NOW + 1, 0, reached="menu:main", ended_in="acct")
         assert len(store.search_calls(reached, None, 100)) == 7
+        # every call stored before has a place in the change sequence, so that a mirror
+        # reading it from 0 gets it; the next write takes the place after them
+        places = store.changes(1, 0, 100, 0)
+        assert [p.seq for p in places] == list(range(1, 9))
+        assert {p.session_id for p in places} == set(rows)
+        assert {p.change for p in places} == {"completed"}
+        assert all(p.call is not None for p in places)
+        if again:  # reopened: nothing backfilled twice, and a new call follows them
+            store.put_calls(1, [prepare_call(call("after", T0 + 5))])
+            assert [(p.seq, p.session_id) for p in store.changes(1, 8, 100, 0)] == [(9, "after")]
     finally:
         store.close()
 
@@ -86,7 +96,7 @@ def test_a_version_5_sqlite_database_gets_its_summaries(
         assert conn.execute("SELECT count(*) FROM pending_backfills").fetchone() == (0,)
     finally:
         conn.close()
-    _check(str(path))
+    _check(str(path), again=True)
 
 
 def test_a_version_5_postgresql_database_gets_its_summaries(

@@ -185,6 +185,22 @@ def test_modules_with_strange_names(store: Store, account_id: int, name: str) ->
     assert row[10] == key
 
 
+def test_words_match_exactly_with_no_folding(store: Store, account_id: int) -> None:
+    """A word is matched as core/summary.words made it: letters a Unicode tokenizer folds
+    together (the long s and s, e and é) stay apart on every backend."""
+    store.put_calls(
+        account_id,
+        [
+            stored("long", T0, detail=[entry("Stra\u017fe caf\u00e9", timestamp=T0)]),
+            stored("plain", T0 + 1, detail=[entry("Strase cafe", timestamp=T0 + 1)]),
+        ],
+    )
+    assert found(store, everything(account_id, words=("stra\u017fe",))) == ["long"]
+    assert found(store, everything(account_id, words=("strase",))) == ["plain"]
+    assert found(store, everything(account_id, words=("caf\u00e9",))) == ["long"]
+    assert found(store, everything(account_id, words=("cafe",))) == ["plain"]
+
+
 def test_words_match_readable_detail_only(store: Store, account_id: int) -> None:
     lines = ("Caller said Pizza please", "Order taken for delivery")
     private_entry = {**entry("secret pineapple", timestamp=T0 + 5), "private": True}

@@ -57,11 +57,13 @@ _SCRUB_RETRY_AFTER = 1.0
 _SCRUB_POLL = 0.05
 _SCRUB_PATIENCE = 5.0
 _PLACES = place_statements(lambda query: query, arrays=False)
-# After an erasure, FTS5's `optimize` merges the index's segments into one, so that the
-# erased words leave them (secure_delete zeroes the freed pages); SQLite 3.40's FTS5 has
-# no secure-delete option of its own. Its cost, about 0.5 s on a 100,000-call index:
-# docs/architecture.md.
-_OPTIMIZE_AFTER_ERASURE = True
+# FTS5 only marks a deleted call's words deleted in its index segments, where they stay
+# until the segments are merged (SQLite 3.40's FTS5 has no secure-delete option). So
+# scrub() runs FTS5's `optimize` when words were deleted since (an erasure, the purge, a
+# replacement, an account's calls deleted): it merges the segments into one without them,
+# and secure_delete zeroes the freed pages. Its cost, about 0.5 s on a 100,000-call
+# index: docs/architecture.md.
+_OPTIMIZE = "INSERT INTO call_words (call_words) VALUES ('optimize')"
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -198,7 +200,7 @@ class _Live(SqlLive):
         # the open entries move into the stored detail: nothing is lost that needs scrubbing
         self._conn.execute("DELETE FROM open_calls WHERE id = ?", (call_id,))
         if _put_calls(self._conn, account_id, [call]):
-            self._store._scrub_owed = True
+            self._store._scrub_owed = self._store._words_owed = True
 
     def stale(self, touched_before: int, started_before: int, limit: int) -> list[StaleCall]:
         # both tests have an index (SQLite reads them as a MULTI-INDEX OR)
@@ -227,6 +229,7 @@ class SqliteStore(SqlStore, SearchStore):
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._scrub_owed = False
+        self._words_owed = False  # words deleted since the last optimize (scrub)
         self._next_scrub = 0.0
         self._closed = False
         self._writer.execute("PRAGMA journal_mode=WAL")
@@ -369,7 +372,7 @@ class SqliteStore(SqlStore, SearchStore):
     def put_calls(self, account_id: int, calls: Sequence[StoredCall]) -> None:
         with self._writing() as conn:
             if _put_calls(conn, account_id, calls):
-                self._scrub_owed = True
+                self._scrub_owed = self._words_owed = True
 
     def delete_account_calls(self, account_id: int) -> int:
         with self._writing() as conn:
@@ -381,7 +384,7 @@ class SqliteStore(SqlStore, SearchStore):
             conn.execute("DELETE FROM changes WHERE account_id = ?", (account_id,))
             for table in ("account_hours", "number_hours"):  # all at 0 now
                 conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))
-            self._scrub_owed = True
+            self._scrub_owed = self._words_owed = True
             return deleted
 
     @contextlib.contextmanager
@@ -410,7 +413,7 @@ class SqliteStore(SqlStore, SearchStore):
             conn.executemany("DELETE FROM call_details WHERE call_id = ?", ids)
             conn.executemany("UPDATE calls SET entry_count = 0 WHERE id = ?", ids)
         if ids:  # owed until scrub() clears it (the purge calls it once, at the end)
-            self._scrub_owed = True
+            self._scrub_owed = self._words_owed = True
         return len(ids)
 
     def delete_calls_before(self, cutoff: int, limit: int) -> int:
@@ -434,7 +437,7 @@ class SqliteStore(SqlStore, SearchStore):
                         f"DELETE FROM {table} WHERE hour < ? AND calls = 0", (cutoff // sql.HOUR,)
                     )
         if deleted:
-            self._scrub_owed = True
+            self._scrub_owed = self._words_owed = True
         return deleted
 
     # erasure
@@ -443,15 +446,17 @@ class SqliteStore(SqlStore, SearchStore):
         conn.executemany("DELETE FROM calls WHERE id = ?", [(c[0],) for c in calls])
 
     def _erased(self) -> None:
-        self._scrub_owed = True
-        if _OPTIMIZE_AFTER_ERASURE:
-            with self._writing() as conn:
-                conn.execute("INSERT INTO call_words (call_words) VALUES ('optimize')")
+        self._scrub_owed = self._words_owed = True
         self.scrub()
 
     def scrub(self, *, only_if_owed: bool = False) -> bool:
-        if only_if_owed and not self._scrub_owed:
+        if only_if_owed and not (self._scrub_owed or self._words_owed):
             return True
+        if self._words_owed:
+            self._words_owed = False
+            with self._writing() as conn:
+                conn.execute(_OPTIMIZE)
+            self._scrub_owed = True
         deadline = time.monotonic() + _SCRUB_PATIENCE
         while True:
             with self._write_lock:
