@@ -142,7 +142,8 @@ def test_demo_fills_prints_and_is_deterministic(runner: CliRunner, db: str, tmp_
     assert DEMO_EMAIL in output
     assert "300 calls (seed 42)" in output
     curls = [line for line in output.splitlines() if line.startswith("curl ")]
-    assert len(curls) == 4
+    assert len(curls) == 5
+    assert any("/v1/calls?" in c for c in curls)
     assert any("/api/calls/" in c for c in curls)
     assert any("/api/all_logs/" in c for c in curls)
     assert any("/api/call/" in c and "%3B" in c for c in curls)
@@ -200,7 +201,7 @@ def test_demo_with_very_few_calls_still_prints_curl_lines(
 ) -> None:
     code, output = run(runner, "demo", "--no-serve", "--calls", count, "--seed", "2", "--db", db)
     assert code == 0, output
-    assert len([line for line in output.splitlines() if line.startswith("curl ")]) == 4
+    assert len([line for line in output.splitlines() if line.startswith("curl ")]) == 5
 
 
 def test_patterns_and_messages_are_shown_literally_not_as_markup(
