@@ -62,6 +62,8 @@ class Shape:
     detail_days: int = 4
     hot_share: float = 0.3
     seed: int = 20261125
+    # the generator's version: a kept dataset made by another one is made again
+    generator: int = 2
 
     def account_email(self, index: int) -> str:
         return f"bench-{index}@ivrlog.example"

@@ -21,6 +21,8 @@ from bench.processes import ivrlog_server
 from bench.results import record
 from ivrlog.core.accounts import add_account
 from ivrlog.core.ingest import prepare_call
+from ivrlog.core.model import StoredCall
+from ivrlog.core.summary import modules_text, path_json
 from ivrlog.storage import open_store
 
 
@@ -88,7 +90,10 @@ def _sqlite_floor(groups: list[list[Any]]) -> float:
         conn = sqlite3.connect(path, isolation_level=None)
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
             conn.execute(f"PRAGMA {pragma}")
-        conn.execute("INSERT INTO accounts VALUES (1, 'a@b.example', 1, 'x', 'y', 0)")
+        conn.execute(
+            "INSERT INTO accounts (id, email, active, developer_key_hash, ingest_token_hash,"
+            " created_at) VALUES (1, 'a@b.example', 1, 'x', 'y', 0)"
+        )
         next_id = 1
         began = time.perf_counter()
         for group in groups:
@@ -97,16 +102,25 @@ def _sqlite_floor(groups: list[list[Any]]) -> float:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
                 'INSERT INTO calls (id, account_id, session_id, src, dest, type, start, "end",'
-                " private, entry_count) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (i, c.session_id, c.src, c.dest, c.type, c.start, c.end, 0, c.entry_count)
-                    for i, c in zip(ids, group, strict=True)
-                ],
+                " private, entry_count, app, app_version, path, modules, ended_in,"
+                " ended_variable, has_error, inputs)"
+                " VALUES (?, 1, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(i, *_call_columns(c)) for i, c in zip(ids, group, strict=True)],
             )
             conn.executemany(
                 "INSERT INTO call_details (call_id, json, xml) VALUES (?, ?, ?)",
                 [(i, c.detail_json, c.detail_xml) for i, c in zip(ids, group, strict=True)],
             )
+            conn.executemany(
+                "INSERT INTO call_words (rowid, words) VALUES (?, ?)",
+                [(i, c.summary.words) for i, c in zip(ids, group, strict=True) if c.summary.words],
+            )
+            conn.executemany(
+                "INSERT INTO changes (account_id, seq, session_id, change, start)"
+                " VALUES (1, ?, ?, 'completed', ?)",
+                [(i, c.session_id, c.start) for i, c in zip(ids, group, strict=True)],
+            )
+            conn.execute("UPDATE accounts SET change_seq = ? WHERE id = 1", (next_id - 1,))
             conn.execute("COMMIT")
         elapsed = time.perf_counter() - began
         conn.close()
@@ -117,7 +131,7 @@ def _copy_floor(url: str, groups: list[list[Any]]) -> float:
     """Seconds to COPY the rows, a transaction a batch, into the tables ivrlog just wrote
     (emptied first: the partitions stay)."""
     with psycopg.connect(url) as conn:
-        conn.execute("TRUNCATE calls, call_details")
+        conn.execute("TRUNCATE calls, call_details, changes")
         account = conn.execute("SELECT id FROM accounts").fetchone()
         assert account is not None
         conn.commit()
@@ -129,25 +143,54 @@ def _copy_floor(url: str, groups: list[list[Any]]) -> float:
             with conn.cursor() as cur:
                 with cur.copy(
                     'COPY calls (id, account_id, session_id, src, dest, type, start, "end",'
-                    " private, entry_count) FROM STDIN"
+                    " private, entry_count, app, app_version, path, modules, ended_in,"
+                    " ended_variable, has_error, inputs) FROM STDIN"
                 ) as copy:
                     for i, c in zip(ids, group, strict=True):
-                        copy.write_row(
-                            (
-                                i,
-                                account[0],
-                                c.session_id,
-                                c.src,
-                                c.dest,
-                                c.type,
-                                c.start,
-                                c.end,
-                                False,
-                                c.entry_count,
-                            )
+                        (session_id, src, dest, kind, start, end, count, *summary) = _call_columns(
+                            c
                         )
-                with cur.copy("COPY call_details (call_id, start, json, xml) FROM STDIN") as copy:
+                        summary[-2] = bool(summary[-2])  # has_error is a boolean there
+                        row = [i, account[0], session_id, src, dest, kind, start, end, False]
+                        copy.write_row([*row, count, *summary])
+                with cur.copy(
+                    "COPY call_details (call_id, start, json, xml, words) FROM STDIN"
+                ) as copy:
                     for i, c in zip(ids, group, strict=True):
-                        copy.write_row((i, c.start, c.detail_json, c.detail_xml))
+                        # tsvector's text form: the words, space-separated (letters and
+                        # digits only: nothing to quote)
+                        copy.write_row((i, c.start, c.detail_json, c.detail_xml, c.summary.words))
+                with cur.copy(
+                    "COPY changes (account_id, seq, session_id, change, start) FROM STDIN"
+                ) as copy:
+                    for i, c in zip(ids, group, strict=True):
+                        copy.write_row((account[0], i, c.session_id, "completed", c.start))
+                cur.execute(
+                    "UPDATE accounts SET change_seq = %s WHERE id = %s", (next_id - 1, account[0])
+                )
             conn.commit()
         return time.perf_counter() - began
+
+
+def _call_columns(call: StoredCall) -> tuple[Any, ...]:
+    """A call's columns as ivrlog stores them (storage/search_sql.py), from session_id on:
+    the summary's too, as the store writes them."""
+    summary = call.summary
+    ended = summary.ended_in
+    return (
+        call.session_id,
+        call.src,
+        call.dest,
+        call.type,
+        call.start,
+        call.end,
+        call.entry_count,
+        summary.app,
+        summary.app_version,
+        path_json(summary),
+        modules_text(summary),
+        None if ended is None else ended.key,
+        None if ended is None else ended.result_variable,
+        int(summary.has_error),
+        summary.inputs,
+    )

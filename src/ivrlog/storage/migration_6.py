@@ -42,6 +42,8 @@ CREATE INDEX calls_account_src_start ON calls (account_id, src, start DESC, sess
 CREATE INDEX calls_account_app_start ON calls (account_id, app, start DESC, session_id DESC);
 CREATE INDEX calls_account_ended_start
     ON calls (account_id, ended_variable, start DESC, session_id DESC);
+CREATE INDEX calls_account_error_start
+    ON calls (account_id, has_error, start DESC, session_id DESC);
 -- the `ascii` tokenizer keeps the words as core/summary made them (non-ASCII characters
 -- are word characters, with no folding): unicode61 would fold letters (the long s to s) that
 -- model and PostgreSQL keep apart
@@ -102,6 +104,8 @@ CREATE INDEX calls_account_src_start ON calls (account_id, src, start DESC, sess
 CREATE INDEX calls_account_app_start ON calls (account_id, app, start DESC, session_id DESC);
 CREATE INDEX calls_account_ended_start
     ON calls (account_id, ended_variable, start DESC, session_id DESC);
+CREATE INDEX calls_account_error_start
+    ON calls (account_id, has_error, start DESC, session_id DESC);
 ALTER TABLE call_details ADD COLUMN words tsvector;
 CREATE INDEX call_details_words ON call_details USING gin (words);
 ALTER TABLE accounts ADD COLUMN change_seq bigint NOT NULL DEFAULT 0;
