@@ -140,7 +140,8 @@ class Dialect:
     PostgreSQL, which decides `log` by it); `has_error` reads the column as 0 or 1;
     `words` matches the search words against :words (its `match_text`) and is readable;
     `contains` finds :reached in `modules`; `starts` tests a prefix character by
-    character."""
+    character; `prefix_range` says whether a prefix is also read as a range of the
+    number (which lets the planner take the number's index)."""
 
     name: str
     log: str
@@ -150,6 +151,7 @@ class Dialect:
     words: str
     contains: str
     starts: str
+    prefix_range: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,12 @@ def search_sql(dialect: Dialect, shape: Shape) -> str:
     for name, how in (("src", shape.src), ("dest", shape.dest)):
         if how == "=":
             where.append(f"c.{name} = :{name}")
+        elif how and not dialect.prefix_range:
+            # PostgreSQL's planner takes a prefix's range to the (account, src) index and
+            # sorts every call of the prefix (0.06 of the unfiltered page for 617*, B6);
+            # walking the newest-first index and testing each call reads far fewer rows
+            # for the prefixes people ask for (an area code, a country)
+            where.append(dialect.starts.format(f"c.{name}", name))
         elif how:
             where.append(f"c.{name} >= :{name}")
             where.append(
@@ -330,6 +338,7 @@ SQLITE_DIALECT: Final = Dialect(
     ),
     contains="instr(c.modules, :reached) > 0",
     starts="substr({0}, 1, length(:{1})) = :{1}",
+    prefix_range=True,
 )
 POSTGRES_DIALECT: Final = Dialect(
     name="postgresql",
@@ -340,6 +349,7 @@ POSTGRES_DIALECT: Final = Dialect(
     words="d.words @@ CAST(:words AS tsquery) AND c.start >= :cutoff",
     contains="strpos(c.modules, :reached) > 0",
     starts="starts_with({0}, :{1})",
+    prefix_range=False,
 )
 
 
