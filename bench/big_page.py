@@ -20,19 +20,26 @@ from bench.processes import ivrlog_server, memory_kb, peak_sampler, running
 from bench.results import record
 
 
+def downloads(data: Dataset, path: str, out: Path, runs: int) -> tuple[list[float], list[int]]:
+    """GET `path` `runs` times from a fresh server into `out`: each time to the last byte
+    (curl), and each growth of the server's anonymous memory (KiB) at its peak."""
+    port = free_port()
+    times, growth = [], []
+    with ivrlog_server(data.database, port) as server:
+        for _ in range(runs):
+            before = memory_kb(server.pid, "RssAnon")
+            with peak_sampler(server.pid, "RssAnon") as peak:
+                times.append(time_to_last_byte(port, path, data.authorization, out))
+            growth.append(peak[0] - before)
+    return times, growth
+
+
 def b2_big_page(backend: str, data: Dataset) -> None:
     """/api/all_logs at limit=10000: time to last byte and memory, against nginx."""
     start = data.now - data.shape.detail_days * DAY
     path = f"/api/all_logs/{start}/{data.now + 1}?limit=10000"
     page = OUT / "page.json"
-    port = free_port()
-    times, growth = [], []
-    with ivrlog_server(data.database, port) as server:
-        for _ in range(5):
-            before = memory_kb(server.pid, "RssAnon")
-            with peak_sampler(server.pid, "RssAnon") as peak:
-                times.append(time_to_last_byte(port, path, data.authorization, page))
-            growth.append(peak[0] - before)
+    times, growth = downloads(data, path, page, 5)
     calls = len(orjson.loads(page.read_bytes())["calls"])
     if calls < 10000:
         console.log(f"[yellow]B2: the page holds {calls} calls, not 10000[/]")

@@ -11,12 +11,12 @@ import urllib.parse
 import orjson
 from tests.pg import free_port
 
-from bench.big_page import nginx_time
-from bench.client import get, time_to_last_byte, wrk
+from bench.big_page import downloads, nginx_time
+from bench.client import get, wrk
 from bench.config import OUT, console
 from bench.databases import Dataset
 from bench.dataset import DAY
-from bench.processes import ivrlog_server, memory_kb, peak_sampler
+from bench.processes import ivrlog_server
 from bench.results import record
 
 PAGE = 100
@@ -91,14 +91,7 @@ def b7_export(backend: str, data: Dataset) -> None:
     window = (int(data.now - days * DAY), data.now + 1)
     path = _path(window, "all", format="csv")
     export = OUT / "export.csv"
-    port = free_port()
-    times, growth = [], []
-    with ivrlog_server(data.database, port) as server:
-        for _ in range(3):
-            before = memory_kb(server.pid, "RssAnon")
-            with peak_sampler(server.pid, "RssAnon") as peak:
-                times.append(time_to_last_byte(port, path, data.authorization, export))
-            growth.append(peak[0] - before)
+    times, growth = downloads(data, path, export, 3)
     rows = export.read_bytes().count(b"\r\n") - 1
     ours = statistics.median(times)
     nginx = nginx_time(export, "text/csv")
