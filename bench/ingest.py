@@ -22,8 +22,9 @@ from bench.results import record
 from ivrlog.core.accounts import add_account
 from ivrlog.core.ingest import prepare_call
 from ivrlog.core.model import StoredCall
-from ivrlog.core.summary import modules_text, path_json
 from ivrlog.storage import open_store
+from ivrlog.storage.search_sql import SUMMARY_COLUMNS, indexed_words, summary_values
+from ivrlog.storage.sql import call_values
 
 
 def _ingest_batches(now: int, calls: int = 5000, size: int = 100) -> list[list[dict[str, Any]]]:
@@ -101,11 +102,9 @@ def _sqlite_floor(groups: list[list[Any]]) -> float:
             next_id += len(group)
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
-                'INSERT INTO calls (id, account_id, session_id, src, dest, type, start, "end",'
-                " private, entry_count, app, app_version, path, modules, ended_in,"
-                " ended_variable, has_error, inputs)"
-                " VALUES (?, 1, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(i, *_call_columns(c)) for i, c in zip(ids, group, strict=True)],
+                f"INSERT INTO calls ({_CALL_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_call_row(i, 1, c) for i, c in zip(ids, group, strict=True)],
             )
             conn.executemany(
                 "INSERT INTO call_details (call_id, json, xml) VALUES (?, ?, ?)",
@@ -113,7 +112,11 @@ def _sqlite_floor(groups: list[list[Any]]) -> float:
             )
             conn.executemany(
                 "INSERT INTO call_words (rowid, words) VALUES (?, ?)",
-                [(i, c.summary.words) for i, c in zip(ids, group, strict=True) if c.summary.words],
+                [
+                    (i, indexed_words(c))
+                    for i, c in zip(ids, group, strict=True)
+                    if indexed_words(c)
+                ],
             )
             conn.executemany(
                 "INSERT INTO changes (account_id, seq, session_id, change, start)"
@@ -141,25 +144,16 @@ def _copy_floor(url: str, groups: list[list[Any]]) -> float:
             ids = range(next_id, next_id + len(group))
             next_id += len(group)
             with conn.cursor() as cur:
-                with cur.copy(
-                    'COPY calls (id, account_id, session_id, src, dest, type, start, "end",'
-                    " private, entry_count, app, app_version, path, modules, ended_in,"
-                    " ended_variable, has_error, inputs) FROM STDIN"
-                ) as copy:
+                with cur.copy(f"COPY calls ({_CALL_COLUMNS}) FROM STDIN") as copy:
                     for i, c in zip(ids, group, strict=True):
-                        (session_id, src, dest, kind, start, end, count, *summary) = _call_columns(
-                            c
-                        )
-                        summary[-2] = bool(summary[-2])  # has_error is a boolean there
-                        row = [i, account[0], session_id, src, dest, kind, start, end, False]
-                        copy.write_row([*row, count, *summary])
+                        copy.write_row(_call_row(i, account[0], c))
                 with cur.copy(
                     "COPY call_details (call_id, start, json, xml, words) FROM STDIN"
                 ) as copy:
                     for i, c in zip(ids, group, strict=True):
                         # tsvector's text form: the words, space-separated (letters and
                         # digits only: nothing to quote)
-                        copy.write_row((i, c.start, c.detail_json, c.detail_xml, c.summary.words))
+                        copy.write_row((i, c.start, c.detail_json, c.detail_xml, indexed_words(c)))
                 with cur.copy(
                     "COPY changes (account_id, seq, session_id, change, start) FROM STDIN"
                 ) as copy:
@@ -172,25 +166,12 @@ def _copy_floor(url: str, groups: list[list[Any]]) -> float:
         return time.perf_counter() - began
 
 
-def _call_columns(call: StoredCall) -> tuple[Any, ...]:
-    """A call's columns as ivrlog stores them (storage/search_sql.py), from session_id on:
-    the summary's too, as the store writes them."""
-    summary = call.summary
-    ended = summary.ended_in
-    return (
-        call.session_id,
-        call.src,
-        call.dest,
-        call.type,
-        call.start,
-        call.end,
-        call.entry_count,
-        summary.app,
-        summary.app_version,
-        path_json(summary),
-        modules_text(summary),
-        None if ended is None else ended.key,
-        None if ended is None else ended.result_variable,
-        int(summary.has_error),
-        summary.inputs,
-    )
+_CALL_COLUMNS = (
+    'id, account_id, session_id, src, dest, type, start, "end", private, entry_count, '
+    + SUMMARY_COLUMNS
+)
+
+
+def _call_row(call_id: int, account_id: int, call: StoredCall) -> tuple[Any, ...]:
+    """A call's row of `calls` as the stores write it (storage/sql.py, search_sql.py)."""
+    return (call_id, *call_values(account_id, call), *summary_values(call.summary))
