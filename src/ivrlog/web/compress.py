@@ -7,23 +7,13 @@ import zlib
 from collections.abc import Iterable, Iterator
 from typing import Final
 
+from ivrlog.web.negotiation import q_value
+
 # zlib's fastest level, as nginx's gzip_comp_level default: an export is bound by the
 # server's CPU, and level 1 already shrinks the JSON and CSV of calls several times
 LEVEL: Final = 1
 GZIP_WINDOW: Final = 16 + zlib.MAX_WBITS  # deflate with the gzip header and trailer
 GZIP_NAMES: Final = ("gzip", "x-gzip")
-
-
-def _quality(params: list[str]) -> float:
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                quality = float(value.strip())
-            except ValueError:
-                return 0.0
-            return quality if 0.0 <= quality <= 1.0 else 0.0
-    return 1.0
 
 
 def wants_gzip(accept_encoding: str | None) -> bool:
@@ -38,7 +28,7 @@ def wants_gzip(accept_encoding: str | None) -> bool:
     for item in accept_encoding.split(","):
         coding, *params = item.split(";")
         coding = coding.strip().lower()
-        quality = _quality(params)
+        quality = q_value(params)
         if coding in GZIP_NAMES:
             named = quality if named is None else max(named, quality)
         elif coding == "*":

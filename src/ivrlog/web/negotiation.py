@@ -47,7 +47,9 @@ LISTED_FORMATS = (
 )
 
 
-def _quality(params: list[str]) -> float:
+def q_value(params: list[str]) -> float:
+    """The quality (`q`) of an Accept or Accept-Encoding range's parameters: 1 when absent,
+    0 when it is not a number from 0 to 1."""
     for param in params:
         name, _, value = param.partition("=")
         if name.strip().lower() == "q":
@@ -72,7 +74,7 @@ def listed_format(accept: str) -> str | None:
     for position, part in enumerate(accept.split(",")):
         media, *params = (p.strip() for p in part.split(";"))
         if media:
-            ranges.append((media.lower(), _quality(params), position))
+            ranges.append((media.lower(), q_value(params), position))
     if not ranges:
         return "json"
     best: tuple[tuple[float, int, int, int], str] | None = None
