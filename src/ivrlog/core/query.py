@@ -12,14 +12,16 @@ from ivrlog.core.ports import Store
 SECONDS_PER_DAY: Final = 86_400
 
 
-def _whole_number(raw: str) -> int | None:
+def whole_number(raw: str) -> int | None:
+    """`raw` as a whole number when it is 1 to 20 ASCII digits, else None (the length is
+    checked first: int() of thousands of digits is slow, and refused past 4300)."""
     if not raw.isascii() or not raw.isdigit() or len(raw) > 20:
         return None
     return int(raw)
 
 
 def parse_time(name: str, raw: str) -> int:
-    value = _whole_number(raw)
+    value = whole_number(raw)
     if value is None or value > MAX_TIME:
         raise BadRequest(
             f"Invalid {name} {raw!r}: must be a whole number of UNIX seconds, 0 to {MAX_TIME}."
@@ -39,7 +41,7 @@ def parse_paging(raw_offset: str | None, raw_limit: str | None) -> tuple[int, in
     """Offset and limit; an absent or empty value means the default."""
     offset = 0
     if raw_offset:
-        parsed = _whole_number(raw_offset)
+        parsed = whole_number(raw_offset)
         if parsed is None or parsed > MAX_OFFSET:
             raise BadRequest(
                 f"Invalid offset {raw_offset!r}: must be a whole number from 0 to {MAX_OFFSET}."
@@ -47,7 +49,7 @@ def parse_paging(raw_offset: str | None, raw_limit: str | None) -> tuple[int, in
         offset = parsed
     limit = DEFAULT_LIMIT
     if raw_limit:
-        parsed = _whole_number(raw_limit)
+        parsed = whole_number(raw_limit)
         if parsed is None or not 1 <= parsed <= MAX_LIMIT:
             raise BadRequest(
                 f"Invalid limit {raw_limit!r}: must be a whole number from 1 to {MAX_LIMIT}."

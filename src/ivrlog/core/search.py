@@ -21,6 +21,7 @@ from ivrlog.core.errors import BadRequest
 from ivrlog.core.limits import MAX_LIMIT, MAX_NUMBER, MAX_SESSION_ID, MAX_TIME
 from ivrlog.core.model import CALL_TYPES, CallFilter, CallKey, NumberMatch, SummaryRow
 from ivrlog.core.ports import Store
+from ivrlog.core.query import whole_number
 from ivrlog.core.summary import MAX_WORD, WORD, words
 from ivrlog.core.when import parse_when
 
@@ -126,8 +127,8 @@ def _single(params: Sequence[tuple[str, str]], allowed: Sequence[str]) -> dict[s
 
 
 def _is_whole(raw: str, low: int, high: int) -> bool:
-    # the length first: int() of thousands of digits is slow, and refused past 4300
-    return raw.isascii() and raw.isdigit() and len(raw) <= 20 and low <= int(raw) <= high
+    value = whole_number(raw)
+    return value is not None and low <= value <= high
 
 
 def _whole(name: str, raw: str, low: int, high: int) -> int:

@@ -11,6 +11,7 @@ from typing import Final
 
 from ivrlog.core.errors import BadRequest
 from ivrlog.core.limits import MAX_TIME
+from ivrlog.core.query import whole_number
 
 UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 RELATIVE = re.compile(r"-(\d{1,9})([smhdw])")
@@ -28,21 +29,27 @@ ALLOWED: Final = (
 def parse_when(name: str, raw: str, now: int) -> int:
     """`raw` as whole UNIX seconds (fractions dropped, toward the past); BadRequest naming
     `name` and what is allowed when it is none of the three forms or out of range."""
-    value: int | None = None
-    if raw.isascii() and raw.isdigit() and len(raw) <= 20:
-        value = int(raw)
-    elif (relative := RELATIVE.fullmatch(raw)) is not None:
-        value = now - int(relative[1]) * UNITS[relative[2]]
-    elif ISO.fullmatch(raw) is not None:
-        try:
-            parsed = dt.datetime.fromisoformat(raw.replace("z", "Z").replace(" ", "T"))
-        except ValueError:
-            parsed = None
-        if parsed is not None and parsed.tzinfo is not None:
-            value = int(parsed.timestamp() // 1)
+    value = whole_number(raw)
+    if value is None:
+        value = _relative(raw, now) if raw.startswith("-") else _iso(raw)
     if value is None or not 0 <= value <= MAX_TIME:
         raise BadRequest(f"Invalid {name} {raw!r}: must be {ALLOWED}.")
     return value
+
+
+def _relative(raw: str, now: int) -> int | None:
+    found = RELATIVE.fullmatch(raw)
+    return None if found is None else now - int(found[1]) * UNITS[found[2]]
+
+
+def _iso(raw: str) -> int | None:
+    if ISO.fullmatch(raw) is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(raw.replace("z", "Z").replace(" ", "T"))
+    except ValueError:
+        return None
+    return None if parsed.tzinfo is None else int(parsed.timestamp() // 1)
 
 
 def iso_utc(seconds: int) -> str:
