@@ -67,6 +67,7 @@ from ivrlog.storage.sql_store import SqlLive, SqlStore
 log = logging.getLogger("ivrlog.storage")
 T = TypeVar("T")
 _LIVE_RUNS: Final = 3  # runs of a live transaction that needed a partition first
+_WRITE_RUNS: Final = 4  # runs of a batch whose partition went missing meanwhile
 
 POOL_SIZE: Final = 20  # connections per server process (a page holds one while it streams)
 # the hourly counts' tables (migration 3), their key, and the key's match in _fold_counts
@@ -343,16 +344,19 @@ class PostgresStore(SqlStore, SearchStore):
     def put_calls(self, account_id: int, calls: Sequence[StoredCall]) -> None:
         if not calls:
             return
-        for attempt in (1, 2):
-            self._partitions.ensure(calls, reload=attempt == 2)
+        for attempt in range(1, _WRITE_RUNS + 1):
+            self._partitions.ensure(calls, reload=attempt > 1)
             try:
                 with self._transaction() as conn:
                     self._write_calls(conn, account_id, calls)
                 return
             except psycopg.Error as exc:
-                # another process's purge dropped a partition this one believed it had
-                if attempt == 2 or not is_missing_partition(exc):
+                # another process's purge dropped a partition this one believed it had, or
+                # the server routed the rows before it saw a partition attached just now
+                if attempt == _WRITE_RUNS or not is_missing_partition(exc):
                     raise
+                log.info("a partition was missing (run %d of a batch): made again", attempt)
+                time.sleep(0.05 * attempt)
 
     def delete_account_calls(self, account_id: int) -> int:
         with self._transaction() as conn:
