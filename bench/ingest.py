@@ -22,7 +22,7 @@ from bench.results import record
 from ivrlog.core.accounts import add_account
 from ivrlog.core.ingest import prepare_call
 from ivrlog.core.model import StoredCall
-from ivrlog.storage import open_store
+from ivrlog.storage import open_store, sqlite_words
 from ivrlog.storage.search_sql import SUMMARY_COLUMNS, indexed_words, summary_values
 from ivrlog.storage.sql import call_values
 
@@ -106,17 +106,26 @@ def _sqlite_floor(groups: list[list[Any]]) -> float:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_call_row(i, 1, c) for i, c in zip(ids, group, strict=True)],
             )
-            conn.executemany(
-                "INSERT INTO call_details (call_id, json, xml) VALUES (?, ?, ?)",
-                [(i, c.detail_json, c.detail_xml) for i, c in zip(ids, group, strict=True)],
+            # the search index rows as the store makes them: a place each, the words and
+            # marks (storage/sqlite_words.py)
+            worded = [(i, c, w) for i, c in zip(ids, group, strict=True) if (w := indexed_words(c))]
+            given = dict(
+                zip(
+                    (i for i, _, _ in worded),
+                    sqlite_words.places(conn, [c.start for _, c, _ in worded]),
+                    strict=True,
+                )
             )
             conn.executemany(
-                "INSERT INTO call_words (rowid, words) VALUES (?, ?)",
+                "INSERT INTO call_details (call_id, json, xml, words_id) VALUES (?, ?, ?, ?)",
                 [
-                    (i, indexed_words(c))
+                    (i, c.detail_json, c.detail_xml, given.get(i))
                     for i, c in zip(ids, group, strict=True)
-                    if indexed_words(c)
                 ],
+            )
+            conn.executemany(
+                "INSERT INTO call_words (rowid, words, call_id) VALUES (?, ?, ?)",
+                [(given[i], sqlite_words.call_document(1, c, w), i) for i, c, w in worded],
             )
             conn.executemany(
                 "INSERT INTO changes (account_id, seq, session_id, change, start)"

@@ -67,7 +67,9 @@ def test_every_filter_shape_binds_the_same_parameters_on_both_backends() -> None
             for after, detail in ((None, False), (CallKey(5, "x"), True)):
                 lite, lite_params = search(SQLITE_DIALECT, query, after, 10, detail)
                 pg, pg_params = search(POSTGRES_DIALECT, query, after, 10, detail)
-                assert set(SQLITE_PARAM.findall(lite)) <= lite_params.keys(), lite
+                # a word search on SQLite is walked a chunk at a time: search_store binds those
+                chunked = {"words_from", "words_to", "chunk"} if query.words else set()
+                assert set(SQLITE_PARAM.findall(lite)) <= lite_params.keys() | chunked, lite
                 assert set(PSYCOPG_PARAM.findall(pg)) <= pg_params.keys(), pg
                 assert lite_params.keys() == pg_params.keys()
                 for name in chosen:

@@ -1,7 +1,11 @@
-"""The Python step of migration 6 (Migration.backfill "summaries"): every call whose
-detail is stored gets its summary from it (core/summary.summarize_detail) and its search
-words (all of them: reads check the detail cutoff). Calls without stored detail keep the
-empty path they were given (docs/api.md, call summaries).
+"""The Python steps of migrations (Migration.backfill).
+
+- Migration 6, "summaries": every call whose detail is stored gets its summary from it
+  (core/summary.summarize_detail) and its search words (all of them: reads check the
+  detail cutoff). Calls without stored detail keep the empty path they were given
+  (docs/api.md, call summaries).
+- Migration 7, "words" (SQLite only): the search index rows of migration 6 move to the
+  newest-first index of migration 7 (storage/sqlite_words.py).
 
 It runs in batches of BATCH calls, each in a write transaction of its own that also
 records how far it got (`pending_backfills.last_id`, calls in id order): a database of
@@ -17,9 +21,11 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ivrlog.core.summary import summarize_detail
+from ivrlog.storage import sqlite_words
 from ivrlog.storage.search_sql import SUMMARY_COLUMNS, same, summary_values, without_nul
 
 BATCH: Final = 500
+_WORDS_STEP: Final = 7  # migration 7's step ("words"); migration 6's is "summaries"
 _SET = ", ".join(f"{c} = ?" for c in SUMMARY_COLUMNS.split(", "))
 
 
@@ -43,24 +49,74 @@ def sqlite_batch(conn: Any, limit: int = BATCH) -> bool:
     if pending is None:
         return False
     version, last = pending
+    step = _sqlite_words if version == _WORDS_STEP else _sqlite_summaries
+    done = step(conn, last, limit)
+    if done is None:
+        conn.execute("DELETE FROM pending_backfills WHERE version = ?", (version,))
+    else:
+        conn.execute("UPDATE pending_backfills SET last_id = ? WHERE version = ?", (done, version))
+    return True
+
+
+def _sqlite_summaries(conn: Any, last: int, limit: int) -> int | None:
+    """Migration 6's step: the next calls' summaries and search index rows (in the form
+    of migration 7, whichever version left this step pending); the last call id done, or
+    None when no call is left."""
     rows = conn.execute(
-        "SELECT c.id, c.start, d.json FROM calls c JOIN call_details d ON d.call_id = c.id"
-        " WHERE c.id > ? ORDER BY c.id LIMIT ?",
+        "SELECT c.id, c.start, d.json, c.account_id, c.type FROM calls c"
+        " JOIN call_details d ON d.call_id = c.id WHERE c.id > ? ORDER BY c.id LIMIT ?",
         (last, limit),
     ).fetchall()
     if not rows:
-        conn.execute("DELETE FROM pending_backfills WHERE version = ?", (version,))
-        return True
-    done = _summaries(rows)
+        return None
+    done = _summaries([row[:3] for row in rows])
     conn.executemany(f"UPDATE calls SET {_SET} WHERE id = ?", [(*d[2:-1], d[0]) for d in done])
+    _put_words(
+        conn,
+        [
+            # (call id, account, start, words, type, app, modules, ended_in, ended_variable,
+            # has_error): summary_values' order, without app_version, path and inputs
+            (d[0], row[3], d[1], d[-1], row[4], d[2], d[5], d[6], d[7], d[8])
+            for d, row in zip(done, rows, strict=True)
+            if d[-1]
+        ],
+    )
+    return int(rows[-1][0])
+
+
+def _sqlite_words(conn: Any, last: int, limit: int) -> int | None:
+    """Migration 7's step: move the next rows of migration 6's index (call_words_6, keyed
+    by call id) to the new one; the last call id moved, or None (and the old table
+    dropped) when none is left."""
+    rows = conn.execute(
+        "SELECT w.rowid, c.account_id, c.start, w.words, c.type, c.app, c.modules,"
+        " c.ended_in, c.ended_variable, c.has_error"
+        " FROM call_words_6 w JOIN calls c ON c.id = w.rowid"
+        " WHERE w.rowid > ? ORDER BY w.rowid LIMIT ?",
+        (last, limit),
+    ).fetchall()
+    if not rows:
+        conn.execute("DROP TABLE call_words_6")
+        return None
+    _put_words(conn, rows)
+    return int(rows[-1][0])
+
+
+def _put_words(conn: Any, rows: list[Any]) -> None:
+    """Index rows for calls that have none, from rows of (call id, account, start, words,
+    type, app, modules, ended_in, ended_variable, has_error)."""
+    given = sqlite_words.places(conn, [row[2] for row in rows])
     conn.executemany(
-        "INSERT INTO call_words (rowid, words) VALUES (?, ?)",
-        [(d[0], d[-1]) for d in done if d[-1]],
+        "INSERT INTO call_words (rowid, words, call_id) VALUES (?, ?, ?)",
+        [
+            (place, sqlite_words.document(row[1], row[3], row[4:]), row[0])
+            for row, place in zip(rows, given, strict=True)
+        ],
     )
-    conn.execute(
-        "UPDATE pending_backfills SET last_id = ? WHERE version = ?", (rows[-1][0], version)
+    conn.executemany(
+        "UPDATE call_details SET words_id = ? WHERE call_id = ?",
+        [(place, row[0]) for row, place in zip(rows, given, strict=True)],
     )
-    return True
 
 
 def postgres_batch(conn: Any, limit: int = BATCH) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ivrlog.core.ports import StoreOpenError
 from ivrlog.storage.migration_6 import POSTGRESQL_6, SQLITE_6
+from ivrlog.storage.migration_7 import POSTGRESQL_7, SQLITE_7
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +369,13 @@ CREATE TABLE sensitive_modules (
         sqlite=SQLITE_6,
         postgresql=POSTGRESQL_6,
         backfill="summaries",
+    ),
+    Migration(
+        version=7,
+        description="SQLite's search words in newest-first order, scoped to their account",
+        sqlite=SQLITE_7,
+        postgresql=POSTGRESQL_7,
+        backfill="words",
     ),
 )
 

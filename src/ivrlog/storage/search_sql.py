@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from ivrlog.core.model import CallFilter, CallKey, CallSummary, ChangeKind, StoredCall
 from ivrlog.core.summary import module_needle, modules_text, path_json
+from ivrlog.storage import sqlite_words
 from ivrlog.storage.sql import postgres_style
 
 SUMMARY_COLUMNS: Final = (
@@ -141,7 +142,10 @@ class Dialect:
     `words` matches the search words against :words (its `match_text`) and is readable;
     `contains` finds :reached in `modules`; `starts` tests a prefix character by
     character; `prefix_range` says whether a prefix is also read as a range of the
-    number (which lets the planner take the number's index)."""
+    number (which lets the planner take the number's index); `ordered_words` says that
+    the words are read from an index in newest-first order (SQLite, migration 7: then
+    `words` is only what a call found there must also be, and search_store walks the
+    index a chunk at a time)."""
 
     name: str
     log: str
@@ -152,6 +156,7 @@ class Dialect:
     contains: str
     starts: str
     prefix_range: bool
+    ordered_words: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +241,8 @@ def search_sql(dialect: Dialect, shape: Shape) -> str:
         where.append(
             "(c.start < :after_start OR (c.start = :after_start AND c.session_id < :after_session))"
         )
+    if shape.words and dialect.ordered_words:
+        return _newest_words_sql(dialect, shape, where)
     joined = dialect.always_join or shape.detail
     return dialect_named(dialect)(
         f"SELECT {columns(dialect, shape.detail)} FROM calls c"
@@ -243,6 +250,20 @@ def search_sql(dialect: Dialect, shape: Shape) -> str:
         + " WHERE "
         + " AND ".join(where)
         + " ORDER BY c.start DESC, c.session_id DESC LIMIT :limit"
+    )
+
+
+def _newest_words_sql(dialect: Dialect, shape: Shape, where: list[str]) -> str:
+    """A chunk of a word search on an index read newest first (Dialect.ordered_words):
+    the index's next :chunk calls with every word whose places are in [:words_from,
+    :words_to), each as (place, SummaryRow columns), the columns NULL for a call that
+    fails another filter (search_store goes on below the least place read)."""
+    detail = " LEFT JOIN call_details d ON d.call_id = c.id" if shape.detail else ""
+    return (
+        f"SELECT w.rowid, {columns(dialect, shape.detail)} FROM (SELECT rowid, call_id"
+        " FROM call_words WHERE call_words MATCH :words AND rowid >= :words_from"
+        " AND rowid < :words_to ORDER BY rowid DESC LIMIT :chunk) w"
+        f" LEFT JOIN calls c ON c.id = w.call_id AND {' AND '.join(where)}{detail}"
     )
 
 
@@ -282,7 +303,7 @@ def search(
     if query.reached is not None:
         params["reached"] = module_needle(query.reached)
     if query.words:
-        params["words"] = match_text(dialect, query.words)
+        params["words"] = match_text(dialect, query)
     if after is not None:
         params["after_start"], params["after_session"] = after
         # the window ends at the cursor: the index range starts where it points, so a
@@ -300,13 +321,14 @@ def search(
     return search_sql(dialect, shape), params
 
 
-def match_text(dialect: Dialect, words: Sequence[str]) -> str:
-    """The words as the backend's full-text query: every one of them, exactly (FTS5
-    strings `"w1" "w2"`; a tsquery `'w1' & 'w2'`). Words are letters and digits only
+def match_text(dialect: Dialect, query: CallFilter) -> str:
+    """The search words as the backend's full-text query: every one of them, exactly
+    (SQLite: the account's words and the marks of the other filters, sqlite_words.match;
+    PostgreSQL: a tsquery `'w1' & 'w2'`). Words are letters and digits only
     (core/summary.words), so the quotes hold them whole."""
     if dialect.name == "sqlite":
-        return " ".join(f'"{w}"' for w in words)
-    return " & ".join(f"'{w}'" for w in words)
+        return sqlite_words.match(query)
+    return " & ".join(f"'{w}'" for w in query.words)
 
 
 def dialect_named(dialect: Dialect) -> Callable[[str], str]:
@@ -332,13 +354,12 @@ SQLITE_DIALECT: Final = Dialect(
     detail_join="d.call_id = c.id",
     always_join=False,
     has_error="c.has_error",
-    words=(
-        "c.id IN (SELECT rowid FROM call_words WHERE call_words MATCH :words)"
-        " AND c.entry_count > 0 AND c.start >= :cutoff"
-    ),
+    # the words themselves are matched in call_words, read newest first (_newest_words_sql)
+    words="c.entry_count > 0 AND c.start >= :cutoff",
     contains="instr(c.modules, :reached) > 0",
     starts="substr({0}, 1, length(:{1})) = :{1}",
     prefix_range=True,
+    ordered_words=True,
 )
 POSTGRES_DIALECT: Final = Dialect(
     name="postgresql",
@@ -350,6 +371,7 @@ POSTGRES_DIALECT: Final = Dialect(
     contains="strpos(c.modules, :reached) > 0",
     starts="starts_with({0}, :{1})",
     prefix_range=False,
+    ordered_words=False,
 )
 
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Final
 from ivrlog.core.model import CallFilter, CallKey, ChangeRow, Erasure, SummaryRow
 from ivrlog.core.summary import words
 from ivrlog.storage import search_sql
+from ivrlog.storage.migration_7 import WORDS_SLOT
 from ivrlog.storage.search_sql import Dialect, Place, PlaceStatements
 
 # an erasure without `before`: every start is before this
@@ -59,6 +60,42 @@ class EraseStatements:
 
 # a call found by an erasure: (id, session_id, start, dest)
 Found = tuple[int, str, int, str]
+# the most index rows one chunk of a word search reads
+_MAX_CHUNK: Final = 10_000
+
+
+def _newest(row: SummaryRow) -> tuple[int, str]:
+    return row[4], row[0]
+
+
+def _newest_with_words(
+    conn: Any, statement: str, params: dict[str, Any], limit: int
+) -> list[SummaryRow]:
+    """The first `limit` calls, newest first, of a word search on an index read newest
+    first (Dialect.ordered_words, search_sql._newest_words_sql): chunks of the index's
+    places, each below the last, until `limit` calls pass every filter; then the rest of
+    the last one's second (calls of one second are ordered by session id here, not by
+    place). A chunk grows fourfold while too few calls pass, so a search whose other
+    filters take few calls reads few chunks."""
+    slot = WORDS_SLOT
+    low = max(params["start"], params["cutoff"]) * slot
+    high = params["end"] * slot
+    chunk = min(limit + 1, _MAX_CHUNK)
+    found: list[SummaryRow] = []
+    while low < high:
+        chunked = {**params, "words_from": low, "words_to": high, "chunk": chunk}
+        rows = conn.execute(statement, chunked).fetchall()
+        found += [tuple(row[1:]) for row in rows if row[1] is not None]
+        if len(rows) < chunk:
+            break
+        high = min(row[0] for row in rows)
+        if len(found) >= limit:
+            found.sort(key=_newest, reverse=True)
+            low = max(low, found[limit - 1][4] * slot)
+        else:
+            chunk = min(4 * chunk, _MAX_CHUNK)
+    found.sort(key=_newest, reverse=True)
+    return found[:limit]
 
 
 class SearchStore:
@@ -90,6 +127,8 @@ class SearchStore:
         query = dataclasses.replace(query, app=app, ended_in=ended_in)
         statement, params = search_sql.search(self._dialect, query, after, limit, detail)
         with self._read() as conn:
+            if query.words and self._dialect.ordered_words:
+                return _newest_with_words(conn, statement, params, limit)
             return [tuple(row) for row in conn.execute(statement, params).fetchall()]
 
     def changes(

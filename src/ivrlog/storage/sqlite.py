@@ -27,7 +27,7 @@ from ivrlog.core.model import (
     StoredCall,
 )
 from ivrlog.core.ports import LiveTransaction
-from ivrlog.storage import backfill, sql
+from ivrlog.storage import backfill, sql, sqlite_words
 from ivrlog.storage.migrations import pending
 from ivrlog.storage.search_sql import (
     SQLITE_DIALECT,
@@ -155,20 +155,22 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
     replaced += conn.executemany(
         "DELETE FROM open_calls WHERE account_id = ? AND session_id = ?", keys
     ).rowcount
+    detailed = [(c, indexed_words(c)) for c in calls if c.detail_json is not None]
+    given = iter(sqlite_words.places(conn, [c.start for c, text in detailed if text]))
+    placed = [(c, text, next(given) if text else None) for c, text in detailed]
     conn.executemany(
-        "INSERT INTO call_details (call_id, json, xml)"
-        " SELECT id, ?, ? FROM calls WHERE account_id = ? AND session_id = ?",
-        [
-            (c.detail_json, c.detail_xml, account_id, c.session_id)
-            for c in calls
-            if c.detail_json is not None
-        ],
+        "INSERT INTO call_details (call_id, json, xml, words_id)"
+        " SELECT id, ?, ?, ? FROM calls WHERE account_id = ? AND session_id = ?",
+        [(c.detail_json, c.detail_xml, place, account_id, c.session_id) for c, _, place in placed],
     )
-    words = [(w, account_id, c.session_id) for c in calls if (w := indexed_words(c))]
     conn.executemany(
-        "INSERT INTO call_words (rowid, words)"
-        " SELECT id, ? FROM calls WHERE account_id = ? AND session_id = ?",
-        words,
+        "INSERT INTO call_words (rowid, words, call_id)"
+        " SELECT ?, ?, id FROM calls WHERE account_id = ? AND session_id = ?",
+        [
+            (place, sqlite_words.call_document(account_id, c, text), account_id, c.session_id)
+            for c, text, place in placed
+            if text
+        ],
     )
     take_places(conn, _PLACES, account_id, completion_places(calls, existing))
     return max(replaced, 0)
