@@ -23,6 +23,7 @@ from ivrlog.core.accounts import add_account
 from ivrlog.core.ingest import prepare_call
 from ivrlog.core.model import StoredCall
 from ivrlog.storage import open_store, sqlite_words
+from ivrlog.storage.migration_7 import WORDS_SLOT
 from ivrlog.storage.search_sql import SUMMARY_COLUMNS, indexed_words, summary_values
 from ivrlog.storage.sql import call_values
 
@@ -82,7 +83,9 @@ def b3_ingest(backend: str, url: str) -> None:
 
 def _sqlite_floor(groups: list[list[Any]]) -> float:
     """Seconds to write the rows with executemany, a transaction a batch, in a fresh
-    database of ivrlog's schema with the store's durability settings."""
+    database of ivrlog's schema with the store's durability settings. The rows are made
+    before the clock starts: the floor is the storage's alone."""
+    rows = _sqlite_rows(groups)
     with tempfile.TemporaryDirectory(dir=OUT) as folder:
         path = str(Path(folder) / "floor.db")
         store = open_store(path)
@@ -95,48 +98,60 @@ def _sqlite_floor(groups: list[list[Any]]) -> float:
             "INSERT INTO accounts (id, email, active, developer_key_hash, ingest_token_hash,"
             " created_at) VALUES (1, 'a@b.example', 1, 'x', 'y', 0)"
         )
-        next_id = 1
         began = time.perf_counter()
-        for group in groups:
-            ids = range(next_id, next_id + len(group))
-            next_id += len(group)
+        for calls, details, words, changes, last in rows:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
                 f"INSERT INTO calls ({_CALL_COLUMNS})"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_call_row(i, 1, c) for i, c in zip(ids, group, strict=True)],
-            )
-            # the search index rows as the store makes them: a place each, the words and
-            # marks (storage/sqlite_words.py)
-            worded = [(i, c, w) for i, c in zip(ids, group, strict=True) if (w := indexed_words(c))]
-            given = dict(
-                zip(
-                    (i for i, _, _ in worded),
-                    sqlite_words.places(conn, [c.start for _, c, _ in worded]),
-                    strict=True,
-                )
+                calls,
             )
             conn.executemany(
                 "INSERT INTO call_details (call_id, json, xml, words_id) VALUES (?, ?, ?, ?)",
-                [
-                    (i, c.detail_json, c.detail_xml, given.get(i))
-                    for i, c in zip(ids, group, strict=True)
-                ],
+                details,
             )
             conn.executemany(
-                "INSERT INTO call_words (rowid, words, call_id) VALUES (?, ?, ?)",
-                [(given[i], sqlite_words.call_document(1, c, w), i) for i, c, w in worded],
+                "INSERT INTO call_words (rowid, words, call_id) VALUES (?, ?, ?)", words
             )
             conn.executemany(
                 "INSERT INTO changes (account_id, seq, session_id, change, start)"
                 " VALUES (1, ?, ?, 'completed', ?)",
-                [(i, c.session_id, c.start) for i, c in zip(ids, group, strict=True)],
+                changes,
             )
-            conn.execute("UPDATE accounts SET change_seq = ? WHERE id = 1", (next_id - 1,))
+            conn.execute("UPDATE accounts SET change_seq = ? WHERE id = 1", (last,))
             conn.execute("COMMIT")
         elapsed = time.perf_counter() - began
         conn.close()
         return elapsed
+
+
+_Batch = tuple[list[Any], list[Any], list[Any], list[Any], int]
+
+
+def _sqlite_rows(groups: list[list[Any]]) -> list[_Batch]:
+    """Each batch's rows as the SQLite store writes them into an empty database: calls,
+    details, search index rows (a place each, the words and marks:
+    storage/sqlite_words.py), places in the change sequence, and the last place."""
+    made: list[_Batch] = []
+    next_id = 1
+    taken: dict[int, int] = {}  # the places given in each second of start so far
+    for group in groups:
+        ids = range(next_id, next_id + len(group))
+        next_id += len(group)
+        details: list[Any] = []
+        words: list[Any] = []
+        for i, c in zip(ids, group, strict=True):
+            text = indexed_words(c)
+            place = None
+            if text:
+                place = c.start * WORDS_SLOT + taken.get(c.start, 0)
+                taken[c.start] = taken.get(c.start, 0) + 1
+                words.append((place, sqlite_words.call_document(1, c, text), i))
+            details.append((i, c.detail_json, c.detail_xml, place))
+        calls = [_call_row(i, 1, c) for i, c in zip(ids, group, strict=True)]
+        changes = [(i, c.session_id, c.start) for i, c in zip(ids, group, strict=True)]
+        made.append((calls, details, words, changes, next_id - 1))
+    return made
 
 
 def _copy_floor(url: str, groups: list[list[Any]]) -> float:
