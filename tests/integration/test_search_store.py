@@ -10,6 +10,7 @@ import pytest
 
 from ivrlog.core.model import CallKey, NumberMatch
 from ivrlog.core.ports import Store
+from ivrlog.storage import search_store
 from tests.factories import NOW, entry
 from tests.integration.search_helpers import (
     account_id,
@@ -327,3 +328,34 @@ def test_names_holding_nul(store: Store, account_id: int, backend: str) -> None:
     assert orjson.loads(row[9]) == ["start:start", "m\x00:r\x00x"]
     shown = "\ufffd" if backend == "postgresql" else "\x00"
     assert (row[7], row[10]) == (f"A{shown}B", f"m{shown}:r{shown}x")
+
+
+@pytest.mark.parametrize("budget", [0, 1_000])
+def test_a_word_search_pages_alike_however_it_reads_the_index(
+    store: Store, account_id: int, budget: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A word search read newest first by chunks (SQLite's index; PostgreSQL walking the
+    newest calls) or, past the walk's budget, by the word index: the same calls, in the
+    same order, page after page, with ties on start and other filters."""
+    monkeypatch.setattr(search_store, "WALK_BUDGET", budget)
+    calls = []
+    for i in range(40):
+        line = "pizza order" if i % 7 == 0 else "pasta order"
+        app = "Bank" if i % 2 else "Shop"
+        detail = [entry(f'Executing application "{app}"', timestamp=T0 + i), entry(line)]
+        calls.append(stored(f"s{i:02}", T0 + i // 4, detail=detail))
+    store.put_calls(account_id, calls)
+    for filters, expected in (
+        ({"words": ("pizza",)}, [f"s{i:02}" for i in range(39, -1, -1) if i % 7 == 0]),
+        ({"words": ("order",), "app": "Bank"}, [f"s{i:02}" for i in range(39, -1, -1) if i % 2]),
+        ({"words": ("pizza", "order"), "app": "Shop"}, ["s28", "s14", "s00"]),
+    ):
+        query = everything(account_id, **filters)
+        assert found(store, query) == expected
+        for size in (1, 2, 3):
+            seen: list[str] = []
+            after: CallKey | None = None
+            while page := store.search_calls(query, after, size):
+                seen += [row[0] for row in page]
+                after = CallKey(page[-1][4], page[-1][0])
+            assert seen == expected, (filters, size)

@@ -15,6 +15,7 @@ from ivrlog.storage.search_sql import (
     _next_prefix,
     completion_places,
     search,
+    walk_search,
     without_nul,
 )
 from tests.factories import call
@@ -71,6 +72,12 @@ def test_every_filter_shape_binds_the_same_parameters_on_both_backends() -> None
                 chunked = {"words_from", "words_to", "chunk"} if query.words else set()
                 assert set(SQLITE_PARAM.findall(lite)) <= lite_params.keys() | chunked, lite
                 assert set(PSYCOPG_PARAM.findall(pg)) <= pg_params.keys(), pg
+                if query.words:  # PostgreSQL walks a word search: search_store binds :chunk
+                    walk, rest, walk_params = walk_search(
+                        POSTGRES_DIALECT, query, after, 10, detail
+                    )
+                    assert set(PSYCOPG_PARAM.findall(walk)) <= walk_params.keys() | {"chunk"}
+                    assert set(PSYCOPG_PARAM.findall(rest)) <= walk_params.keys()
                 assert lite_params.keys() == pg_params.keys()
                 for name in chosen:
                     assert f":{name}" in lite or name in ("src", "dest", "reached"), name

@@ -12,6 +12,7 @@ ending in the last code point, which has no next one, is tested character by cha
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -140,12 +141,14 @@ class Dialect:
     row's `log` (0 or 1); `detail_join` joins a call's stored detail as `d` (always on
     PostgreSQL, which decides `log` by it); `has_error` reads the column as 0 or 1;
     `words` matches the search words against :words (its `match_text`) and is readable;
+    `word_match` is its part that reads `d` (PostgreSQL: a walked search joins it);
     `contains` finds :reached in `modules`; `starts` tests a prefix character by
     character; `prefix_range` says whether a prefix is also read as a range of the
     number (which lets the planner take the number's index); `ordered_words` says that
     the words are read from an index in newest-first order (SQLite, migration 7: then
     `words` is only what a call found there must also be, and search_store walks the
-    index a chunk at a time)."""
+    index a chunk at a time); without it, a word search is walked along the newest-first
+    index of calls, a chunk at a time, each call's words tested (walk_search)."""
 
     name: str
     log: str
@@ -153,6 +156,7 @@ class Dialect:
     always_join: bool
     has_error: str
     words: str
+    word_match: str
     contains: str
     starts: str
     prefix_range: bool
@@ -176,6 +180,7 @@ class Shape:
     session_id: bool
     after: bool
     detail: bool
+    walk: bool = False  # the words tested on a chunk of the newest calls (walk_search)
 
 
 def _next_prefix(prefix: str) -> str | None:
@@ -234,7 +239,7 @@ def search_sql(dialect: Dialect, shape: Shape) -> str:
     if shape.has_error:
         where.append("c.has_error = :has_error")
     if shape.words:
-        where.append(dialect.words)
+        where.append("c.start >= :cutoff" if shape.walk else dialect.words)
     if shape.session_id:
         where.append("c.session_id = :session_id")
     if shape.after:
@@ -243,6 +248,8 @@ def search_sql(dialect: Dialect, shape: Shape) -> str:
         )
     if shape.words and dialect.ordered_words:
         return _newest_words_sql(dialect, shape, where)
+    if shape.walk:
+        return _walk_words_sql(dialect, shape, where)
     joined = dialect.always_join or shape.detail
     return dialect_named(dialect)(
         f"SELECT {columns(dialect, shape.detail)} FROM calls c"
@@ -267,10 +274,48 @@ def _newest_words_sql(dialect: Dialect, shape: Shape, where: list[str]) -> str:
     )
 
 
+def _walk_words_sql(dialect: Dialect, shape: Shape, where: list[str]) -> str:
+    """A chunk of a walked word search: the next :chunk calls, newest first, after
+    (:after_start, :after_session), that pass every filter but the words, each as
+    (whether its words match, SummaryRow columns). The planner reads them along the
+    newest-first index and probes each one's detail (a partition found at run time)."""
+    return dialect_named(dialect)(
+        f"SELECT d.call_id IS NOT NULL, {columns(dialect, shape.detail)} FROM"
+        f" (SELECT * FROM calls c WHERE {' AND '.join(where)}"
+        " ORDER BY c.start DESC, c.session_id DESC LIMIT :chunk) c"
+        f" LEFT JOIN call_details d ON {dialect.detail_join} AND {dialect.word_match}"
+        " ORDER BY c.start DESC, c.session_id DESC"
+    )
+
+
 def search(
     dialect: Dialect, query: CallFilter, after: CallKey | None, limit: int, detail: bool
 ) -> tuple[str, dict[str, Any]]:
     """The statement and parameters of a search."""
+    shape, params = _prepared(dialect, query, after, limit, detail)
+    return search_sql(dialect, shape), params
+
+
+def walk_search(
+    dialect: Dialect, query: CallFilter, after: CallKey | None, limit: int, detail: bool
+) -> tuple[str, str, dict[str, Any]]:
+    """A word search walked (search_store): the statement of a chunk (_walk_words_sql),
+    the statement of the rest by the word index, and their parameters, the cursor
+    (:after_start, :after_session) set to `after` or to the window's end."""
+    shape, params = _prepared(dialect, query, after, limit, detail)
+    if after is None:
+        params["after_start"], params["after_session"] = query.end, ""
+    walked = dataclasses.replace(shape, after=True)
+    return (
+        search_sql(dialect, dataclasses.replace(walked, walk=True)),
+        search_sql(dialect, walked),
+        params,
+    )
+
+
+def _prepared(
+    dialect: Dialect, query: CallFilter, after: CallKey | None, limit: int, detail: bool
+) -> tuple[Shape, dict[str, Any]]:
     params: dict[str, Any] = {
         "account": query.account_id,
         "start": query.start,
@@ -318,7 +363,7 @@ def search(
         words=bool(query.words),
         **{k: v is not None for k, v in optional.items()},
     )
-    return search_sql(dialect, shape), params
+    return shape, params
 
 
 def match_text(dialect: Dialect, query: CallFilter) -> str:
@@ -356,6 +401,7 @@ SQLITE_DIALECT: Final = Dialect(
     has_error="c.has_error",
     # the words themselves are matched in call_words, read newest first (_newest_words_sql)
     words="c.entry_count > 0 AND c.start >= :cutoff",
+    word_match="",
     contains="instr(c.modules, :reached) > 0",
     starts="substr({0}, 1, length(:{1})) = :{1}",
     prefix_range=True,
@@ -368,6 +414,7 @@ POSTGRES_DIALECT: Final = Dialect(
     always_join=True,
     has_error="CAST(c.has_error AS INTEGER)",
     words="d.words @@ CAST(:words AS tsquery) AND c.start >= :cutoff",
+    word_match="d.words @@ CAST(:words AS tsquery)",
     contains="strpos(c.modules, :reached) > 0",
     starts="starts_with({0}, :{1})",
     prefix_range=False,
