@@ -102,8 +102,8 @@ def _sqlite_floor(groups: list[list[Any]]) -> float:
         for calls, details, words, changes, last in rows:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
-                f"INSERT INTO calls ({_CALL_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO calls ({_CALL_COLUMNS}, words_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 calls,
             )
             conn.executemany(
@@ -138,6 +138,7 @@ def _sqlite_rows(groups: list[list[Any]]) -> list[_Batch]:
     for group in groups:
         ids = range(next_id, next_id + len(group))
         next_id += len(group)
+        calls: list[Any] = []
         details: list[Any] = []
         words: list[Any] = []
         for i, c in zip(ids, group, strict=True):
@@ -147,8 +148,8 @@ def _sqlite_rows(groups: list[list[Any]]) -> list[_Batch]:
                 place = c.start * WORDS_SLOT + taken.get(c.start, 0)
                 taken[c.start] = taken.get(c.start, 0) + 1
                 words.append((place, sqlite_words.call_document(1, c, text), i))
+            calls.append((*_call_row(i, 1, c), place))
             details.append((i, c.detail_json, c.detail_xml, place))
-        calls = [_call_row(i, 1, c) for i, c in zip(ids, group, strict=True)]
         changes = [(i, c.session_id, c.start) for i, c in zip(ids, group, strict=True)]
         made.append((calls, details, words, changes, next_id - 1))
     return made

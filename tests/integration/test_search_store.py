@@ -4,11 +4,16 @@ carries, each filter of CallFilter, prefixes, durations, modules reached and end
 
 from __future__ import annotations
 
+import contextlib
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import orjson
 import psycopg
 import pytest
 
-from ivrlog.core.model import CallKey, NumberMatch
+from ivrlog.core.model import CallKey, NumberMatch, StoredCall
 from ivrlog.core.ports import Store
 from ivrlog.storage import search_store
 from tests.factories import NOW, entry
@@ -343,12 +348,26 @@ def test_a_word_search_pages_alike_however_it_reads_the_index(
         line = "pizza order" if i % 7 == 0 else "pasta order"
         app = "Bank" if i % 2 else "Shop"
         detail = [entry(f'Executing application "{app}"', timestamp=T0 + i), entry(line)]
-        calls.append(stored(f"s{i:02}", T0 + i // 4, detail=detail))
+        dest = f"6177123{i % 3}"
+        calls.append(stored(f"s{i:02}", T0 + i // 4, detail=detail, end=T0 + i, dest=dest))
     store.put_calls(account_id, calls)
+    newest = range(39, -1, -1)
     for filters, expected in (
-        ({"words": ("pizza",)}, [f"s{i:02}" for i in range(39, -1, -1) if i % 7 == 0]),
-        ({"words": ("order",), "app": "Bank"}, [f"s{i:02}" for i in range(39, -1, -1) if i % 2]),
+        ({"words": ("pizza",)}, [f"s{i:02}" for i in newest if i % 7 == 0]),
+        ({"words": ("order",), "app": "Bank"}, [f"s{i:02}" for i in newest if i % 2]),
         ({"words": ("pizza", "order"), "app": "Shop"}, ["s28", "s14", "s00"]),
+        # filters SQLite's index has a mark of (a number), and has none of
+        (
+            {"words": ("order",), "dest": NumberMatch("61771232", False)},
+            [f"s{i:02}" for i in newest if i % 3 == 2],
+        ),
+        (
+            {"words": ("pizza",), "dest": NumberMatch("6177123", True)},
+            [f"s{i:02}" for i in newest if i % 7 == 0],
+        ),
+        ({"words": ("pizza",), "dest": NumberMatch("61771231", True)}, ["s28", "s07"]),
+        ({"words": ("order",), "max_duration": 0}, ["s00"]),
+        ({"words": ("pasta",), "session_id": "s01"}, ["s01"]),
     ):
         query = everything(account_id, **filters)
         assert found(store, query) == expected
@@ -359,3 +378,62 @@ def test_a_word_search_pages_alike_however_it_reads_the_index(
                 seen += [row[0] for row in page]
                 after = CallKey(page[-1][4], page[-1][0])
             assert seen == expected, (filters, size)
+
+
+class _WritesAfterFirstRead:
+    """A connection whose first statement is followed by a write from elsewhere."""
+
+    def __init__(self, conn: Any, write: Callable[[], None]) -> None:
+        self._conn = conn
+        self._write: Callable[[], None] | None = write
+
+    def execute(self, *args: Any) -> Any:
+        rows = self._conn.execute(*args).fetchall()
+        write = self._write
+        if write is not None:
+            self._write = None
+            write()
+        return types.SimpleNamespace(fetchall=lambda: rows)
+
+
+def _write_during_search(
+    store: Store, monkeypatch: pytest.MonkeyPatch, write: Callable[[], None]
+) -> None:
+    real = store._snapshot  # type: ignore[attr-defined]
+
+    @contextlib.contextmanager
+    def snapshot() -> Iterator[Any]:
+        with real() as conn:
+            yield _WritesAfterFirstRead(conn, write)
+
+    monkeypatch.setattr(store, "_snapshot", snapshot)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_word_search_is_one_snapshot_of_calls_written_meanwhile(
+    store: Store, account_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A word search reads in several statements; a call written between two of them is
+    neither passed over (SQLite: a call sent again takes a new place, above the chunks
+    already read) nor listed twice (PostgreSQL: sent again with an older start, below the
+    calls already walked)."""
+
+    def order(session: str, start: int = T0, line: str = "order taken") -> StoredCall:
+        return stored(session, start, detail=[entry(line, timestamp=start)])
+
+    # s4 takes the lowest place of the second: the last a chunk reaches
+    store.put_calls(account_id, [order(f"s{i}") for i in range(4, -1, -1)])
+    query = everything(account_id, words=("order",))
+    _write_during_search(
+        store, monkeypatch, lambda: store.put_calls(account_id, [order("s4", line="order again")])
+    )
+    assert [row[0] for row in store.search_calls(query, None, 2)] == ["s4", "s3"]
+    monkeypatch.undo()
+
+    other = store.create_account("b@example.com", "k2", "t2", NOW).id
+    lines = {0: "order", 9: "order"}
+    store.put_calls(other, [order(f"t{i}", line=lines.get(i, "pasta")) for i in range(10)])
+    query = everything(other, words=("order",))
+    _write_during_search(store, monkeypatch, lambda: store.put_calls(other, [order("t9", T0 - 10)]))
+    assert [row[0] for row in store.search_calls(query, None, 3)] == ["t9", "t0"]
+    assert [row[0] for row in store.search_calls(query, None, 3)] == ["t0", "t9"]

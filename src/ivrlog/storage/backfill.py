@@ -22,10 +22,10 @@ from typing import Any, Final
 
 from ivrlog.core.summary import summarize_detail
 from ivrlog.storage import sqlite_words
+from ivrlog.storage.migrations import MIGRATIONS
 from ivrlog.storage.search_sql import SUMMARY_COLUMNS, same, summary_values, without_nul
 
 BATCH: Final = 500
-_WORDS_STEP: Final = 7  # migration 7's step ("words"); migration 6's is "summaries"
 _SET = ", ".join(f"{c} = ?" for c in SUMMARY_COLUMNS.split(", "))
 
 
@@ -40,6 +40,11 @@ def _summaries(
     return done
 
 
+def _step(version: int) -> str:
+    """The name of a migration's Python step (Migration.backfill)."""
+    return next(m.backfill or "" for m in MIGRATIONS if m.version == version)
+
+
 def sqlite_batch(conn: Any, limit: int = BATCH) -> bool:
     """Backfill one batch on SQLite, inside the caller's write transaction; False when no
     step is pending."""
@@ -49,7 +54,7 @@ def sqlite_batch(conn: Any, limit: int = BATCH) -> bool:
     if pending is None:
         return False
     version, last = pending
-    step = _sqlite_words if version == _WORDS_STEP else _sqlite_summaries
+    step = {"summaries": _sqlite_summaries, "words": _sqlite_words}[_step(version)]
     done = step(conn, last, limit)
     if done is None:
         conn.execute("DELETE FROM pending_backfills WHERE version = ?", (version,))
@@ -63,7 +68,7 @@ def _sqlite_summaries(conn: Any, last: int, limit: int) -> int | None:
     of migration 7, whichever version left this step pending); the last call id done, or
     None when no call is left."""
     rows = conn.execute(
-        "SELECT c.id, c.start, d.json, c.account_id, c.type FROM calls c"
+        "SELECT c.id, c.start, d.json, c.account_id, c.type, c.src, c.dest FROM calls c"
         " JOIN call_details d ON d.call_id = c.id WHERE c.id > ? ORDER BY c.id LIMIT ?",
         (last, limit),
     ).fetchall()
@@ -74,9 +79,8 @@ def _sqlite_summaries(conn: Any, last: int, limit: int) -> int | None:
     _put_words(
         conn,
         [
-            # (call id, account, start, words, type, app, modules, ended_in, ended_variable,
-            # has_error): summary_values' order, without app_version, path and inputs
-            (d[0], row[3], d[1], d[-1], row[4], d[2], d[5], d[6], d[7], d[8])
+            # (call id, account, start, words, then sqlite_words.document's row)
+            (d[0], row[3], d[1], d[-1], row[4], d[2], d[5], d[6], d[7], d[8], row[5], row[6])
             for d, row in zip(done, rows, strict=True)
             if d[-1]
         ],
@@ -90,7 +94,7 @@ def _sqlite_words(conn: Any, last: int, limit: int) -> int | None:
     the new one merged) when none is left."""
     rows = conn.execute(
         "SELECT w.rowid, c.account_id, c.start, w.words, c.type, c.app, c.modules,"
-        " c.ended_in, c.ended_variable, c.has_error"
+        " c.ended_in, c.ended_variable, c.has_error, c.src, c.dest"
         " FROM call_words_6 w JOIN calls c ON c.id = w.rowid"
         " WHERE w.rowid > ? ORDER BY w.rowid LIMIT ?",
         (last, limit),
@@ -106,7 +110,7 @@ def _sqlite_words(conn: Any, last: int, limit: int) -> int | None:
 
 def _put_words(conn: Any, rows: list[Any]) -> None:
     """Index rows for calls that have none, from rows of (call id, account, start, words,
-    type, app, modules, ended_in, ended_variable, has_error)."""
+    type, app, modules, ended_in, ended_variable, has_error, src, dest)."""
     given = sqlite_words.places(conn, [row[2] for row in rows])
     conn.executemany(
         "INSERT INTO call_words (rowid, words, call_id) VALUES (?, ?, ?)",
@@ -115,10 +119,9 @@ def _put_words(conn: Any, rows: list[Any]) -> None:
             for row, place in zip(rows, given, strict=True)
         ],
     )
-    conn.executemany(
-        "UPDATE call_details SET words_id = ? WHERE call_id = ?",
-        [(place, row[0]) for row, place in zip(rows, given, strict=True)],
-    )
+    placed = [(place, row[0]) for row, place in zip(rows, given, strict=True)]
+    conn.executemany("UPDATE call_details SET words_id = ? WHERE call_id = ?", placed)
+    conn.executemany("UPDATE calls SET words_id = ? WHERE id = ?", placed)
 
 
 def postgres_batch(conn: Any, limit: int = BATCH) -> bool:

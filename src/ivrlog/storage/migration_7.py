@@ -7,7 +7,10 @@ the newest 100 of them (docs/performance.md, B6 `q`). Here each row's rowid is i
 second, from 0), so FTS5 reads a word's calls newest first and stops at the page; the
 row keeps its call's id (`call_id`, not indexed); its text is storage/sqlite_words.document
 (the account's words and marks of the other filters). call_details.words_id is the place
-of its call's row, for the trigger that deletes the words with the detail.
+of its call's row, for the trigger that deletes the words with the detail; calls.words_id
+the same, for a search that reads the calls' own indexes and tests their places (it is
+NULL for a call without words; after the purge of its detail it is left, and
+`entry_count` 0 says it no longer counts).
 
 The existing rows move to the new table in the Python step "words" (storage/backfill.py),
 in batches that resume, from the old table renamed call_words_6, which the step drops
@@ -30,6 +33,7 @@ WORDS_SLOT: Final = 2**21
 SQLITE_7: Final = """
 DROP TRIGGER call_words_dropped;
 ALTER TABLE call_details ADD COLUMN words_id INTEGER;
+ALTER TABLE calls ADD COLUMN words_id INTEGER;
 ALTER TABLE call_words RENAME TO call_words_6;
 CREATE VIRTUAL TABLE call_words USING fts5 (
     words, call_id UNINDEXED, tokenize = "ascii tokenchars '_'", detail = none, columnsize = 0

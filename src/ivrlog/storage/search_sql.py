@@ -21,6 +21,7 @@ from typing import Any, Final
 from ivrlog.core.model import CallFilter, CallKey, CallSummary, ChangeKind, StoredCall
 from ivrlog.core.summary import module_needle, modules_text, path_json
 from ivrlog.storage import sqlite_words
+from ivrlog.storage.migration_7 import WORDS_SLOT
 from ivrlog.storage.sql import postgres_style
 
 SUMMARY_COLUMNS: Final = (
@@ -238,7 +239,7 @@ def search_sql(dialect: Dialect, shape: Shape) -> str:
         where.append("(c.ended_variable = :ended_in OR c.ended_in = :ended_in)")
     if shape.has_error:
         where.append("c.has_error = :has_error")
-    if shape.words:
+    if shape.words:  # a chunk tests the words itself (the index it reads, or a join)
         where.append("c.start >= :cutoff" if shape.walk else dialect.words)
     if shape.session_id:
         where.append("c.session_id = :session_id")
@@ -246,7 +247,7 @@ def search_sql(dialect: Dialect, shape: Shape) -> str:
         where.append(
             "(c.start < :after_start OR (c.start = :after_start AND c.session_id < :after_session))"
         )
-    if shape.words and dialect.ordered_words:
+    if shape.walk and dialect.ordered_words:
         return _newest_words_sql(dialect, shape, where)
     if shape.walk:
         return _walk_words_sql(dialect, shape, where)
@@ -299,9 +300,11 @@ def search(
 def walk_search(
     dialect: Dialect, query: CallFilter, after: CallKey | None, limit: int, detail: bool
 ) -> tuple[str, str, dict[str, Any]]:
-    """A word search walked (search_store): the statement of a chunk (_walk_words_sql),
-    the statement of the rest by the word index, and their parameters, the cursor
-    (:after_start, :after_session) set to `after` or to the window's end."""
+    """A word search read a chunk at a time (search_store): the statement of a chunk
+    (_newest_words_sql on SQLite, _walk_words_sql on PostgreSQL), the statement of the
+    rest (Dialect.words: the calls' own indexes, the words tested as a set), and their
+    parameters, the cursor (:after_start, :after_session) set to `after` or to the
+    window's end."""
     shape, params = _prepared(dialect, query, after, limit, detail)
     if after is None:
         params["after_start"], params["after_session"] = query.end, ""
@@ -349,6 +352,9 @@ def _prepared(
         params["reached"] = module_needle(query.reached)
     if query.words:
         params["words"] = match_text(dialect, query)
+        # SQLite: the places of the window's calls whose detail is readable
+        params["words_from"] = max(query.start, query.detail_cutoff) * WORDS_SLOT
+        params["words_to"] = query.end * WORDS_SLOT
     if after is not None:
         params["after_start"], params["after_session"] = after
         # the window ends at the cursor: the index range starts where it points, so a
@@ -399,8 +405,14 @@ SQLITE_DIALECT: Final = Dialect(
     detail_join="d.call_id = c.id",
     always_join=False,
     has_error="c.has_error",
-    # the words themselves are matched in call_words, read newest first (_newest_words_sql)
-    words="c.entry_count > 0 AND c.start >= :cutoff",
+    # the places of the word's calls, as a set (a chunk reads them newest first instead:
+    # _newest_words_sql); a call whose detail was purged keeps its words_id but not its
+    # entry_count
+    words=(
+        "c.words_id IN (SELECT rowid FROM call_words WHERE call_words MATCH :words"
+        " AND rowid >= :words_from AND rowid < :words_to)"
+        " AND c.entry_count > 0 AND c.start >= :cutoff"
+    ),
     word_match="",
     contains="instr(c.modules, :reached) > 0",
     starts="substr({0}, 1, length(:{1})) = :{1}",

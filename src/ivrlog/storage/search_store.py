@@ -72,29 +72,36 @@ def _newest(row: SummaryRow) -> tuple[int, str]:
 
 
 def _newest_with_words(
-    conn: Any, statement: str, params: dict[str, Any], limit: int
+    conn: Any, chunk_sql: str, rest_sql: str, params: dict[str, Any], limit: int
 ) -> list[SummaryRow]:
     """The first `limit` calls, newest first, of a word search on an index read newest
     first (Dialect.ordered_words, search_sql._newest_words_sql): chunks of the index's
     places, each below the last, until `limit` calls pass every filter; then the rest of
     the last one's second (calls of one second are ordered by session id here, not by
-    place). A chunk grows fourfold while too few calls pass, so a search whose other
-    filters take few calls reads few chunks."""
+    place). A chunk grows fourfold while too few calls pass. When WALK_BUDGET index rows
+    a call of the page leave it short (filters without a mark that take few of the word's
+    calls: a number's prefix, a duration), the calls' own indexes find the rest, the
+    places below the last one read tested as a set (`rest_sql`)."""
     slot = WORDS_SLOT
-    low = max(params["start"], params["cutoff"]) * slot
-    high = params["end"] * slot
+    low, high = params["words_from"], params["words_to"]
     chunk = min(limit + 1, _MAX_CHUNK)
     found: list[SummaryRow] = []
+    read = 0
     while low < high:
         chunked = {**params, "words_from": low, "words_to": high, "chunk": chunk}
-        rows = conn.execute(statement, chunked).fetchall()
+        rows = conn.execute(chunk_sql, chunked).fetchall()
         found += [tuple(row[1:]) for row in rows if row[1] is not None]
         if len(rows) < chunk:
             break
         high = min(row[0] for row in rows)
+        read += len(rows)
         if len(found) >= limit:
             found.sort(key=_newest, reverse=True)
             low = max(low, found[limit - 1][4] * slot)
+        elif read > WALK_BUDGET * limit:
+            rest = {**params, "words_from": low, "words_to": high, "limit": limit}
+            found += [tuple(row) for row in conn.execute(rest_sql, rest).fetchall()]
+            break
         else:
             chunk = min(4 * chunk, _MAX_CHUNK)
     found.sort(key=_newest, reverse=True)
@@ -147,6 +154,9 @@ class SearchStore:
     def _read(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
+    def _snapshot(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
     def _write(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
@@ -164,16 +174,19 @@ class SearchStore:
             return []  # no stored row holds it; a search word is an index word or none
         app, ended_in = self._stored_name(query.app), self._stored_name(query.ended_in)
         query = dataclasses.replace(query, app=app, ended_in=ended_in)
-        statement, params = search_sql.search(self._dialect, query, after, limit, detail)
-        with self._read() as conn:
-            if query.words and self._dialect.ordered_words:
-                return _newest_with_words(conn, statement, params, limit)
-            if query.words:
-                walk, rest, params = search_sql.walk_search(
-                    self._dialect, query, after, limit, detail
-                )
-                return _walked_with_words(conn, walk, rest, params, limit)
-            return [tuple(row) for row in conn.execute(statement, params).fetchall()]
+        if limit <= 0:
+            return []
+        if not query.words:
+            statement, params = search_sql.search(self._dialect, query, after, limit, detail)
+            with self._read() as conn:
+                return [tuple(row) for row in conn.execute(statement, params).fetchall()]
+        chunk, rest, params = search_sql.walk_search(self._dialect, query, after, limit, detail)
+        # a word search is several statements: one snapshot, so that a call written
+        # meanwhile is neither passed over nor read twice
+        with self._snapshot() as conn:
+            if self._dialect.ordered_words:
+                return _newest_with_words(conn, chunk, rest, params, limit)
+            return _walked_with_words(conn, chunk, rest, params, limit)
 
     def changes(
         self, account_id: int, after: int, limit: int, detail_cutoff: int

@@ -131,10 +131,16 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
             (account_id, sessions),
         )
     }
+    # each call with search words takes its place in the index (sqlite_words) first: a
+    # replaced call's old row, still there, is passed over, and goes with its detail below
+    texts = [indexed_words(c) for c in calls]
+    starts = [c.start for c, text in zip(calls, texts, strict=True) if text]
+    given = iter(sqlite_words.places(conn, starts))
+    places = [next(given) if text else None for text in texts]
     conn.executemany(
         f"""INSERT INTO calls (account_id, session_id, src, dest, type, start, "end",
-                              private, entry_count, {SUMMARY_COLUMNS})
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              private, entry_count, {SUMMARY_COLUMNS}, words_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (account_id, session_id) DO UPDATE SET
              src = excluded.src, dest = excluded.dest, type = excluded.type,
              start = excluded.start, "end" = excluded."end",
@@ -142,8 +148,11 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
              app = excluded.app, app_version = excluded.app_version, path = excluded.path,
              modules = excluded.modules, ended_in = excluded.ended_in,
              ended_variable = excluded.ended_variable, has_error = excluded.has_error,
-             inputs = excluded.inputs""",
-        [(*sql.call_values(account_id, c), *summary_values(c.summary)) for c in calls],
+             inputs = excluded.inputs, words_id = excluded.words_id""",
+        [
+            (*sql.call_values(account_id, c), *summary_values(c.summary), place)
+            for c, place in zip(calls, places, strict=True)
+        ],
     )
     keys = [(account_id, c.session_id) for c in calls]
     # a replaced detail takes its search words with it (the trigger call_words_dropped)
@@ -155,21 +164,22 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
     replaced += conn.executemany(
         "DELETE FROM open_calls WHERE account_id = ? AND session_id = ?", keys
     ).rowcount
-    detailed = [(c, indexed_words(c)) for c in calls if c.detail_json is not None]
-    given = iter(sqlite_words.places(conn, [c.start for c, text in detailed if text]))
-    placed = [(c, text, next(given) if text else None) for c, text in detailed]
     conn.executemany(
         "INSERT INTO call_details (call_id, json, xml, words_id)"
         " SELECT id, ?, ?, ? FROM calls WHERE account_id = ? AND session_id = ?",
-        [(c.detail_json, c.detail_xml, place, account_id, c.session_id) for c, _, place in placed],
+        [
+            (c.detail_json, c.detail_xml, place, account_id, c.session_id)
+            for c, place in zip(calls, places, strict=True)
+            if c.detail_json is not None
+        ],
     )
     conn.executemany(
         "INSERT INTO call_words (rowid, words, call_id)"
         " SELECT ?, ?, id FROM calls WHERE account_id = ? AND session_id = ?",
         [
             (place, sqlite_words.call_document(account_id, c, text), account_id, c.session_id)
-            for c, text, place in placed
-            if text
+            for c, text, place in zip(calls, texts, places, strict=True)
+            if text and place is not None
         ],
     )
     take_places(conn, _PLACES, account_id, completion_places(calls, existing))

@@ -3,10 +3,13 @@ its *place*, `start * WORDS_SLOT + n`, so that FTS5 reads a word's calls newest 
 a page stops at its own calls.
 
 A row's text is its call's words as `ACCOUNT_word`, so that an account's search reads
-only its own calls, then *marks* of what else a word search may filter by: the type
-(`ACCOUNT_t_HASH`), the application (`_a_`), each module reached (`_r_`, one a piece of
-the `modules` text), the module it ended in (`_e_`, by result_variable and by
-module_type:result_variable) and whether it had an error (`_h_0`, `_h_1`). A word search
+only its own calls, then *marks* of what else a word search may filter by: its numbers
+(`ACCOUNT_s_HASH` and `_d_`, for an exact `src`, `dest` or `number`), the type (`_t_`),
+the application (`_a_`), each module reached (`_r_`, one a piece of the `modules` text),
+the module it ended in (`_e_`, by result_variable and by module_type:result_variable) and
+whether it had an error (`_h_0`, `_h_1`). The filters without a mark (a number's prefix,
+durations, a session id) are tested on the calls the index gives; when they take few of
+them, search_store asks the calls' own indexes instead (Dialect.words). A word search
 matches the marks of its other filters too, so FTS5 intersects them and the calls it
 reads are (nearly) those of the answer; the SQL still tests every filter on the call, so
 a mark only narrows, and a hash that two values share costs a read, never a wrong
@@ -42,10 +45,12 @@ def _mark(account_id: int, kind: str, value: str) -> str:
 
 def document(account_id: int, words: str, row: Sequence[Any]) -> str:
     """A call's index text: its words (single-space separated, core/summary) and its
-    marks, from `row` = (type, app, modules, ended_in, ended_variable, has_error) as the
-    calls table holds them."""
-    call_type, app, modules, ended_in, ended_variable, has_error = row
+    marks, from `row` = (type, app, modules, ended_in, ended_variable, has_error, src,
+    dest) as the calls table holds them."""
+    call_type, app, modules, ended_in, ended_variable, has_error, src, dest = row
     marks = [scoped(account_id, word) for word in words.split(" ")]
+    marks.append(_mark(account_id, "s", src))
+    marks.append(_mark(account_id, "d", dest))
     marks.append(_mark(account_id, "t", call_type))
     if app is not None:
         marks.append(_mark(account_id, "a", app))
@@ -68,6 +73,8 @@ def call_document(account_id: int, call: StoredCall, words: str) -> str:
         None if ended is None else ended.key,
         None if ended is None else ended.result_variable,
         summary.has_error,
+        call.src,
+        call.dest,
     )
     return document(account_id, words, row)
 
@@ -78,6 +85,9 @@ def match(query: CallFilter) -> str:
     digits, marks letters, digits and `_`: the quotes hold each whole."""
     account = query.account_id
     terms = [scoped(account, word) for word in query.words]
+    for kind, number in (("s", query.src), ("d", query.dest)):
+        if number is not None and not number.prefix:
+            terms.append(_mark(account, kind, number.value))
     if query.type is not None:
         terms.append(_mark(account, "t", query.type))
     if query.app is not None:
