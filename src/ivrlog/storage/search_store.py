@@ -78,10 +78,11 @@ def _newest_with_words(
     first (Dialect.ordered_words, search_sql._newest_words_sql): chunks of the index's
     places, each below the last, until `limit` calls pass every filter; then the rest of
     the last one's second (calls of one second are ordered by session id here, not by
-    place). A chunk grows fourfold while too few calls pass. When WALK_BUDGET index rows
-    a call of the page leave it short (filters without a mark that take few of the word's
-    calls: a number's prefix, a duration), the calls' own indexes find the rest, the
-    places below the last one read tested as a set (`rest_sql`)."""
+    place). The next chunk is sized by the share of rows that passed so far. When that
+    share says the page would need more than WALK_BUDGET index rows a call of the page
+    (filters without a mark that take few of the word's calls: a number's prefix, a
+    duration), the calls' own indexes find the rest, the places below the last one read
+    tested as a set (`rest_sql`)."""
     slot = WORDS_SLOT
     low, high = params["words_from"], params["words_to"]
     chunk = min(limit + 1, _MAX_CHUNK)
@@ -98,12 +99,14 @@ def _newest_with_words(
         if len(found) >= limit:
             found.sort(key=_newest, reverse=True)
             low = max(low, found[limit - 1][4] * slot)
-        elif read > WALK_BUDGET * limit:
+            continue
+        # the index rows the share that passed so far says the page still needs
+        needed = (limit - len(found)) * read / max(len(found), 1)
+        if read + needed > WALK_BUDGET * limit:
             rest = {**params, "words_from": low, "words_to": high, "limit": limit}
             found += [tuple(row) for row in conn.execute(rest_sql, rest).fetchall()]
             break
-        else:
-            chunk = min(4 * chunk, _MAX_CHUNK)
+        chunk = min(int(needed * 1.25) + 1, _MAX_CHUNK)  # and a quarter more
     found.sort(key=_newest, reverse=True)
     return found[:limit]
 
