@@ -413,10 +413,10 @@ def _write_during_search(
 def test_a_word_search_is_one_snapshot_of_calls_written_meanwhile(
     store: Store, account_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A word search reads in several statements; a call written between two of them is
-    neither passed over (SQLite: a call sent again takes a new place, above the chunks
-    already read) nor listed twice (PostgreSQL: sent again with an older start, below the
-    calls already walked)."""
+    """A word search that reads in several statements reads them in one snapshot: a call
+    written between two of them is neither passed over (SQLite: a call sent again takes a
+    new place, above the chunks already read) nor listed twice (PostgreSQL: sent again
+    with an older start, below the calls already walked)."""
 
     def order(session: str, start: int = T0, line: str = "order taken") -> StoredCall:
         return stored(session, start, detail=[entry(line, timestamp=start)])
@@ -436,4 +436,6 @@ def test_a_word_search_is_one_snapshot_of_calls_written_meanwhile(
     query = everything(other, words=("order",))
     _write_during_search(store, monkeypatch, lambda: store.put_calls(other, [order("t9", T0 - 10)]))
     assert [row[0] for row in store.search_calls(query, None, 3)] == ["t9", "t0"]
+    monkeypatch.undo()
+    store.put_calls(other, [order("t9", T0 - 10)])  # (again, where one statement answered)
     assert [row[0] for row in store.search_calls(query, None, 3)] == ["t0", "t9"]

@@ -72,8 +72,8 @@ def _newest(row: SummaryRow) -> tuple[int, str]:
 
 
 def _newest_with_words(
-    conn: Any, chunk_sql: str, rest_sql: str, params: dict[str, Any], limit: int
-) -> list[SummaryRow]:
+    conn: Any, chunk_sql: str, rest_sql: str, params: dict[str, Any], limit: int, *, alone: bool
+) -> list[SummaryRow] | None:
     """The first `limit` calls, newest first, of a word search on an index read newest
     first (Dialect.ordered_words, search_sql._newest_words_sql): chunks of the index's
     places, each below the last, until `limit` calls pass every filter; then the rest of
@@ -82,13 +82,15 @@ def _newest_with_words(
     share says the page would need more than WALK_BUDGET index rows a call of the page
     (filters without a mark that take few of the word's calls: a number's prefix, a
     duration), the calls' own indexes find the rest, the places below the last one read
-    tested as a set (`rest_sql`)."""
+    tested as a set (`rest_sql`). `alone`: None when one statement does not answer."""
     slot = WORDS_SLOT
     low, high = params["words_from"], params["words_to"]
     chunk = min(limit + 1, _MAX_CHUNK)
     found: list[SummaryRow] = []
     read = 0
     while low < high:
+        if alone and read:
+            return None
         chunked = {**params, "words_from": low, "words_to": high, "chunk": chunk}
         rows = conn.execute(chunk_sql, chunked).fetchall()
         found += [tuple(row[1:]) for row in rows if row[1] is not None]
@@ -103,6 +105,8 @@ def _newest_with_words(
         # the index rows the share that passed so far says the page still needs
         needed = (limit - len(found)) * read / max(len(found), 1)
         if read + needed > WALK_BUDGET * limit:
+            if alone:
+                return None
             rest = {**params, "words_from": low, "words_to": high, "limit": limit}
             found += [tuple(row) for row in conn.execute(rest_sql, rest).fetchall()]
             break
@@ -112,15 +116,16 @@ def _newest_with_words(
 
 
 def _walked_with_words(
-    conn: Any, walk: str, rest: str, params: dict[str, Any], limit: int
-) -> list[SummaryRow]:
+    conn: Any, walk: str, rest: str, params: dict[str, Any], limit: int, *, alone: bool
+) -> list[SummaryRow] | None:
     """The first `limit` calls, newest first, of a word search whose index returns its
     calls in no order (PostgreSQL's GIN: a page would sort every match): the newest calls
     that pass the other filters, a chunk at a time (search_sql._walk_words_sql), each
     one's words tested, until `limit` match; after the first chunk (half as many calls
     again as the page), each is sized by the share of calls that matched so far. When
     that share says the page would need more than WALK_BUDGET calls a call of the page (a
-    rare word), the word index finds the rest, below the last call walked."""
+    rare word), the word index finds the rest, below the last call walked. `alone`: None
+    when one statement does not answer."""
     found: list[SummaryRow] = []
     chunk = min(limit + limit // 2 + 1, _MAX_CHUNK)
     key = (params["after_start"], params["after_session"])
@@ -130,6 +135,8 @@ def _walked_with_words(
         found += [tuple(row[1:]) for row in rows if row[0]]
         if len(found) >= limit or len(rows) < chunk:
             return found[:limit]
+        if alone:
+            return None
         key = (rows[-1][5], rows[-1][1])  # the last call walked: (start, session id)
         walked += len(rows)
         # the calls the share that matched so far says the page still needs
@@ -184,12 +191,15 @@ class SearchStore:
             with self._read() as conn:
                 return [tuple(row) for row in conn.execute(statement, params).fetchall()]
         chunk, rest, params = search_sql.walk_search(self._dialect, query, after, limit, detail)
-        # a word search is several statements: one snapshot, so that a call written
-        # meanwhile is neither passed over nor read twice
-        with self._snapshot() as conn:
-            if self._dialect.ordered_words:
-                return _newest_with_words(conn, chunk, rest, params, limit)
-            return _walked_with_words(conn, chunk, rest, params, limit)
+        runs = _newest_with_words if self._dialect.ordered_words else _walked_with_words
+        with self._read() as conn:  # most pages take one statement: no transaction
+            found = runs(conn, chunk, rest, params, limit, alone=True)
+        if found is None:
+            # again in one snapshot: read in several statements, a call written
+            # meanwhile could be passed over or read twice
+            with self._snapshot() as conn:
+                found = runs(conn, chunk, rest, params, limit, alone=False)
+        return found or []
 
     def changes(
         self, account_id: int, after: int, limit: int, detail_cutoff: int
