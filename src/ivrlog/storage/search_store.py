@@ -121,13 +121,14 @@ def _walked_with_words(
     """The first `limit` calls, newest first, of a word search whose index returns its
     calls in no order (PostgreSQL's GIN: a page would sort every match): the newest calls
     that pass the other filters, a chunk at a time (search_sql._walk_words_sql), each
-    one's words tested, until `limit` match; after the first chunk (half as many calls
-    again as the page), each is sized by the share of calls that matched so far. When
+    one's words tested, until `limit` match; after the first chunk (twice the page: a word
+    in half the calls answers in one statement), each is sized by the share of calls
+    that matched so far. When
     that share says the page would need more than WALK_BUDGET calls a call of the page (a
     rare word), the word index finds the rest, below the last call walked. `alone`: None
     when one statement does not answer."""
     found: list[SummaryRow] = []
-    chunk = min(limit + limit // 2 + 1, _MAX_CHUNK)
+    chunk = min(2 * limit + 1, _MAX_CHUNK)
     key = (params["after_start"], params["after_session"])
     walked = 0
     while True:
