@@ -146,10 +146,11 @@ class Dialect:
     `contains` finds :reached in `modules`; `starts` tests a prefix character by
     character; `prefix_range` says whether a prefix is also read as a range of the
     number (which lets the planner take the number's index); `ordered_words` says that
-    the words are read from an index in newest-first order (SQLite, migration 7: then
-    `words` is only what a call found there must also be, and search_store walks the
-    index a chunk at a time); without it, a word search is walked along the newest-first
-    index of calls, a chunk at a time, each call's words tested (walk_search)."""
+    a word search reads an index of words in newest-first order, a chunk at a time
+    (SQLite, migration 7; `words` then tests the word's places as a set, for the rest of a
+    search whose other filters take few of its calls); without it, a word search walks
+    the newest-first index of calls, a chunk at a time, each call's words tested
+    (walk_search), and `words` is the word index's own test, for a rare word."""
 
     name: str
     log: str

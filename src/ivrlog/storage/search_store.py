@@ -62,8 +62,9 @@ class EraseStatements:
 Found = tuple[int, str, int, str]
 # the most index rows (SQLite) or calls (PostgreSQL) one chunk of a word search reads
 _MAX_CHUNK: Final = 10_000
-# calls a walked word search may test for each call of its page before it asks the word
-# index for the rest (a page of 100: 2,000, some 10 ms on PostgreSQL)
+# the index rows (SQLite) or calls (PostgreSQL) a word search may read for each call of
+# its page before it asks another index for the rest (a page of 100: 2,000, some 3 ms on
+# SQLite, 10 ms on PostgreSQL); tests lower it
 WALK_BUDGET = 20
 
 
@@ -123,10 +124,9 @@ def _walked_with_words(
     that pass the other filters, a chunk at a time (search_sql._walk_words_sql), each
     one's words tested, until `limit` match; after the first chunk (twice the page: a word
     in half the calls answers in one statement), each is sized by the share of calls
-    that matched so far. When
-    that share says the page would need more than WALK_BUDGET calls a call of the page (a
-    rare word), the word index finds the rest, below the last call walked. `alone`: None
-    when one statement does not answer."""
+    that matched so far. When that share says the page would need more than WALK_BUDGET
+    calls a call of the page (a rare word), the word index finds the rest, below the last
+    call walked. `alone`: None when one statement does not answer."""
     found: list[SummaryRow] = []
     chunk = min(2 * limit + 1, _MAX_CHUNK)
     key = (params["after_start"], params["after_session"])
