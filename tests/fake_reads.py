@@ -22,6 +22,7 @@ from ivrlog.core.model import (
     StoredCall,
     SummaryRow,
 )
+from ivrlog.core.records import call_fields, csv_text
 from tests.search_model import matches, summary_row
 
 if TYPE_CHECKING:
@@ -142,6 +143,19 @@ class Reads:
             reverse=True,
         )
         return [summary_row(c, query.detail_cutoff, detail) for c in found[:limit]]
+
+    def window_records(
+        self: _Tabled,
+        account_id: int,
+        start: int,
+        end: int,
+        detail_cutoff: int,
+        after: CallKey | None,
+        limit: int,
+    ) -> list[tuple[int, str, str]]:
+        window = CallFilter(account_id, start, end, detail_cutoff)
+        rows = Reads.search_calls(self, window, after, limit)
+        return [(row[4], row[0], csv_text([call_fields(row)])) for row in rows]
 
     def changes(
         self: _Tabled, account_id: int, after: int, limit: int, detail_cutoff: int

@@ -20,8 +20,9 @@ from ivrlog.core.accounts import add_account
 from ivrlog.core.errors import BadRequest
 from ivrlog.core.ingest import ingest_calls
 from ivrlog.core.live import append_entries
+from ivrlog.core.records import CALL_COLUMNS
 from ivrlog.core.search import parse_search
-from ivrlog.render.calls import CALL_COLUMNS, ENTRY_COLUMNS
+from ivrlog.render.calls import ENTRY_COLUMNS
 from ivrlog.storage import open_store
 from tests.factories import DAY, NOW, call, entry
 

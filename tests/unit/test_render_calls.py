@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from ivrlog.core.model import ChangeRow, SummaryRow
+from ivrlog.core.records import CALL_COLUMNS
 from ivrlog.render.calls import (
-    CALL_COLUMNS,
     CSV,
     ENTRY_COLUMNS,
     NDJSON,

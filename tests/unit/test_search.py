@@ -23,11 +23,14 @@ from ivrlog.core.search import (
     decode_cursor,
     encode_cursor,
     export_batches,
+    export_records,
     parse_changes,
     parse_search,
     row_key,
     search_page,
+    window_only,
 )
+from ivrlog.render.calls import csv_rows
 from tests.factories import DAY, NOW, call, entry
 from tests.fake_store import MemoryStore
 
@@ -417,6 +420,47 @@ def test_an_export_starts_after_its_cursor_and_keeps_its_filter(
     ]
     nothing = parsed(("limit", "all"), ("app", "none"), account_id=account_id)
     assert list(export_batches(fake, nothing)) == []
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 7, 1000])
+def test_export_records_are_the_csv_of_the_export_batches(
+    fake: MemoryStore, account_id: int, stored: list[str], batch: int
+) -> None:
+    cursor = encode_cursor(CallKey(NOW - 400, "c;4b"))
+    for params in ((("limit", "all"),), (("limit", "all"), ("cursor", cursor))):
+        request = parsed(*params, account_id=account_id)
+        chunks = list(export_records(fake, request, batch))
+        assert all(chunk.count(b"\r\n") <= batch for chunk in chunks)
+        assert b"".join(chunks) == b"".join(
+            csv_rows(rows, False) for rows in export_batches(fake, request)
+        )
+    assert b"".join(export_records(fake, parsed(("limit", "all"), account_id=account_id)))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        (("type", "inbound"),),
+        (("number", "617"),),
+        (("src", "617*"),),
+        (("min_duration", "0"),),
+        (("max_duration", "10"),),
+        (("app", "Bank"),),
+        (("reached", "main"),),
+        (("ended_in", "main"),),
+        (("has_error", "false"),),
+        (("q", "balance"),),
+        (("include", "detail"),),
+    ],
+)
+def test_only_a_window_without_detail_is_read_from_the_kept_records(
+    fake: MemoryStore, params: tuple[tuple[str, str], ...]
+) -> None:
+    assert window_only(parsed(("from", "-7d"), ("cursor", encode_cursor(CallKey(NOW, "x")))).filter)
+    request = parsed(("limit", "all"), *params)
+    assert window_only(request.filter) is (params[0][0] == "include")
+    with pytest.raises(ValueError, match="a time window alone"):
+        next(export_records(fake, request))
 
 
 def test_calls_that_arrive_while_paging_are_never_repeated_or_skipped(

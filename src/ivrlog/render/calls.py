@@ -9,14 +9,13 @@ excepted, which must split a call's entries).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
 import orjson
 
 from ivrlog.core.model import ChangeRow, SummaryRow
+from ivrlog.core.records import CALL_COLUMNS, call_fields, csv_text
 from ivrlog.core.when import iso_utc
 
 JSON: Final = "application/json"
@@ -24,22 +23,6 @@ NDJSON: Final = "application/x-ndjson"
 CSV: Final = "text/csv; charset=utf-8; header=present"
 
 _Fragment = orjson.Fragment
-_BOOL: Final = ("false", "true")  # CSV's booleans, by the row's 0 or 1
-CALL_COLUMNS: Final = (
-    "session_id",
-    "src",
-    "dest",
-    "type",
-    "start",
-    "end",
-    "duration",
-    "app",
-    "app_version",
-    "ended_in",
-    "has_error",
-    "path",
-    "log",
-)
 ENTRY_COLUMNS: Final = (
     "entry",
     "timestamp",
@@ -137,34 +120,11 @@ def csv_header(detail: bool) -> bytes:
 
 
 def _csv(records: Iterable[Sequence[object]]) -> bytes:
-    # RFC 4180: CRLF after each record, a field quoted when it holds a comma, a quote,
-    # CR or LF (quotes doubled); None is written as an empty field
-    text = io.StringIO()
-    csv.writer(text, lineterminator="\r\n").writerows(records)
-    return text.getvalue().encode()
-
-
-def _call_record(row: SummaryRow) -> tuple[object, ...]:
-    session_id, src, dest, call_type, start, end, log, app, version, path, ended_in, error, _ = row
-    return (
-        session_id,
-        src,
-        dest,
-        call_type,
-        start,
-        end,
-        end - start,
-        app,
-        version,
-        ended_in,
-        _BOOL[error],
-        path,
-        _BOOL[log],
-    )
+    return csv_text(records).encode()
 
 
 def _entry_records(row: SummaryRow) -> Iterator[tuple[object, ...]]:
-    call = _call_record(row)
+    call = call_fields(row)
     entries = orjson.loads(row[12]) if row[12] is not None else []
     if not entries:
         yield call + _NO_ENTRY
@@ -189,7 +149,7 @@ def csv_rows(rows: Iterable[SummaryRow], detail: bool) -> bytes:
     the call (the call's columns repeated), a single one with empty entry columns for a
     call without readable entries."""
     if not detail:
-        return _csv([_call_record(row) for row in rows])
+        return _csv([call_fields(row) for row in rows])
     return _csv([record for row in rows for record in _entry_records(row)])
 
 

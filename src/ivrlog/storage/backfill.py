@@ -6,6 +6,8 @@
   (docs/api.md, call summaries).
 - Migration 7, "words" (SQLite only): the search index rows of migration 6 move to the
   newest-first index of migration 7 (storage/sqlite_words.py).
+- Migration 8, "records": every call's CSV record stem (storage/records.py), from the
+  columns the call has now.
 
 It runs in batches of BATCH calls, each in a write transaction of its own that also
 records how far it got (`pending_backfills.last_id`, calls in id order): a database of
@@ -21,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ivrlog.core.summary import summarize_detail
-from ivrlog.storage import sqlite_words
+from ivrlog.storage import records, sqlite_words
 from ivrlog.storage.migrations import MIGRATIONS
 from ivrlog.storage.search_sql import SUMMARY_COLUMNS, same, summary_values, without_nul
 
@@ -54,7 +56,8 @@ def sqlite_batch(conn: Any, limit: int = BATCH) -> bool:
     if pending is None:
         return False
     version, last = pending
-    step = {"summaries": _sqlite_summaries, "words": _sqlite_words}[_step(version)]
+    steps = {"summaries": _sqlite_summaries, "words": _sqlite_words, "records": _sqlite_records}
+    step = steps[_step(version)]
     done = step(conn, last, limit)
     if done is None:
         conn.execute("DELETE FROM pending_backfills WHERE version = ?", (version,))
@@ -124,6 +127,27 @@ def _put_words(conn: Any, rows: list[Any]) -> None:
     conn.executemany("UPDATE calls SET words_id = ? WHERE id = ?", placed)
 
 
+def _sqlite_records(conn: Any, last: int, limit: int) -> int | None:
+    """Migration 8's step: the next calls' rows of call_records; the last call id done, or
+    None when no call is left."""
+    rows = conn.execute(
+        f"SELECT id, account_id, entry_count, {records.STEM_COLUMNS} FROM calls"
+        " WHERE id > ? ORDER BY id LIMIT ?",
+        (last, limit),
+    ).fetchall()
+    if not rows:
+        return None
+    conn.executemany(
+        "INSERT OR REPLACE INTO call_records (account_id, start, session_id, entry_count, record)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [
+            (row[1], row[7], row[3], row[2], stem)
+            for row, stem in zip(rows, records.stems([row[3:] for row in rows]), strict=True)
+        ],
+    )
+    return int(rows[-1][0])
+
+
 def postgres_batch(conn: Any, limit: int = BATCH) -> bool:
     """Backfill one batch on PostgreSQL, inside the caller's transaction; False when no
     step is pending."""
@@ -133,6 +157,38 @@ def postgres_batch(conn: Any, limit: int = BATCH) -> bool:
     if pending is None:
         return False
     version, last = pending
+    step = {"summaries": _postgres_summaries, "records": _postgres_records}[_step(version)]
+    done = step(conn, last, limit)
+    if done is None:
+        conn.execute("DELETE FROM pending_backfills WHERE version = %s", (version,))
+    else:
+        conn.execute(
+            "UPDATE pending_backfills SET last_id = %s WHERE version = %s", (done, version)
+        )
+    return True
+
+
+def _postgres_records(conn: Any, last: int, limit: int) -> int | None:
+    """Migration 8's step on PostgreSQL: the next calls' `record` or `long_record`."""
+    rows = conn.execute(
+        f"SELECT id, {records.STEM_COLUMNS} FROM calls WHERE id > %s ORDER BY id LIMIT %s",
+        (last, limit),
+    ).fetchall()
+    if not rows:
+        return None
+    stems = records.stems([row[1:] for row in rows])
+    short, long = zip(*(records.split(stem) for stem in stems), strict=True)
+    conn.execute(
+        "UPDATE calls c SET record = u.record, long_record = u.long_record"
+        " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[])"
+        " AS u(id, start, record, long_record) WHERE c.id = u.id AND c.start = u.start",
+        ([row[0] for row in rows], [row[5] for row in rows], list(short), list(long)),
+    )
+    return int(rows[-1][0])
+
+
+def _postgres_summaries(conn: Any, last: int, limit: int) -> int | None:
+    """Migration 6's step on PostgreSQL: the next calls' summaries and search words."""
     rows = conn.execute(
         "SELECT c.id, c.start, d.json FROM calls c"
         " JOIN call_details d ON d.call_id = c.id AND d.start = c.start"
@@ -140,8 +196,7 @@ def postgres_batch(conn: Any, limit: int = BATCH) -> bool:
         (last, limit),
     ).fetchall()
     if not rows:
-        conn.execute("DELETE FROM pending_backfills WHERE version = %s", (version,))
-        return True
+        return None
     done = _summaries(rows, without_nul)
     columns = list(zip(*done, strict=True))
     conn.execute(
@@ -163,7 +218,4 @@ def postgres_batch(conn: Any, limit: int = BATCH) -> bool:
             " WHERE d.call_id = u.id AND d.start = u.start",
             ([d[0] for d in worded], [d[1] for d in worded], [d[-1] for d in worded]),
         )
-    conn.execute(
-        "UPDATE pending_backfills SET last_id = %s WHERE version = %s", (rows[-1][0], version)
-    )
-    return True
+    return int(rows[-1][0])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ivrlog.core.ports import StoreOpenError
 from ivrlog.storage.migration_6 import POSTGRESQL_6, SQLITE_6
 from ivrlog.storage.migration_7 import POSTGRESQL_7, SQLITE_7
+from ivrlog.storage.records import POSTGRESQL_8, SQLITE_8
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +377,13 @@ CREATE TABLE sensitive_modules (
         sqlite=SQLITE_7,
         postgresql=POSTGRESQL_7,
         backfill="words",
+    ),
+    Migration(
+        version=8,
+        description="each call's CSV record kept ready for the export of a time window",
+        sqlite=SQLITE_8,
+        postgresql=POSTGRESQL_8,
+        backfill="records",
     ),
 )
 

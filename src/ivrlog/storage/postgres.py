@@ -33,7 +33,7 @@ from ivrlog.core.model import (
     StoredCall,
 )
 from ivrlog.core.ports import LiveTransaction, StoreOpenError
-from ivrlog.storage import backfill
+from ivrlog.storage import backfill, records
 from ivrlog.storage.migrations import pending
 from ivrlog.storage.partitions import (
     LOCK_CLASS,
@@ -82,6 +82,7 @@ _FOLDS = (
 _CALL_TYPES = (
     *("int8", "int8", "text", "text", "text", "text", "int8", "int8", "bool", "int4"),
     *("text", "text", "text", "text", "text", "text", "bool", "int4"),  # SUMMARY_COLUMNS
+    *("text", "text"),  # record, long_record (storage/records.py)
 )
 _PLACES = place_statements(postgres_style, arrays=True)
 # A call's lock is one of _STRIPES keys (its hash), so that a batch of 10,000 calls takes
@@ -322,13 +323,13 @@ class PostgresStore(SqlStore, SearchStore):
         cursor = conn.cursor()
         with cursor.copy(
             'COPY calls (id, account_id, session_id, src, dest, type, start, "end", private,'
-            f" entry_count, {SUMMARY_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+            f" entry_count, {SUMMARY_COLUMNS}, record, long_record) FROM STDIN (FORMAT BINARY)"
         ) as copy:
             copy.set_types(list(_CALL_TYPES))
             for call_id, c in zip(ids, calls, strict=True):
-                copy.write_row(
-                    (call_id, *call_values(account_id, c), *summary_values(c.summary, without_nul))
-                )
+                summary = summary_values(c.summary, without_nul)
+                values = (call_id, *call_values(account_id, c), *summary)
+                copy.write_row((*values, *records.split(records.stem(c, summary))))
         with cursor.copy(
             "COPY call_details (call_id, start, json, xml, words) FROM STDIN (FORMAT BINARY)"
         ) as copy:
@@ -392,6 +393,8 @@ class PostgresStore(SqlStore, SearchStore):
         return partition_of(table, cutoff)[1]
 
     def delete_details_before(self, cutoff: int, limit: int) -> int:
+        with self._transaction() as conn:  # before the detail goes (storage/records.py)
+            conn.execute("UPDATE detail_kept SET since = greatest(since, %s)", (cutoff,))
         deleted = self._partitions.drop_before(cutoff, ("call_details",))
         if deleted is None:  # another process purges: it deletes the rest too
             return 0

@@ -15,10 +15,12 @@ from ivrlog.core.model import CallFilter, CallKey, ChangeRow, Erasure, SummaryRo
 from ivrlog.core.summary import words
 from ivrlog.storage import search_sql
 from ivrlog.storage.migration_7 import WORDS_SLOT
+from ivrlog.storage.records import records_sql
 from ivrlog.storage.search_sql import Dialect, Place, PlaceStatements
 
 # an erasure without `before`: every start is before this
 _NO_BEFORE: Final = 2**62
+_RECORDS: Final = {name: records_sql(name) for name in ("sqlite", "postgresql")}
 
 
 class EraseStatements:
@@ -201,6 +203,33 @@ class SearchStore:
             with self._snapshot() as conn:
                 found = runs(conn, chunk, rest, params, limit, alone=False)
         return found or []
+
+    def window_records(
+        self,
+        account_id: int,
+        start: int,
+        end: int,
+        detail_cutoff: int,
+        after: CallKey | None,
+        limit: int,
+    ) -> list[tuple[int, str, str]]:
+        if limit <= 0:
+            return []
+        after_start, after_session = (end, "") if after is None else after
+        params = {
+            "account": account_id,
+            "start": start,
+            "end": min(end, after_start + 1),
+            "cutoff": detail_cutoff,
+            "after_start": after_start,
+            "after_session": after_session,
+            "limit": limit,
+        }
+        with self._read() as conn:
+            rows: list[tuple[int, str, str]] = conn.execute(
+                _RECORDS[self._dialect.name], params
+            ).fetchall()
+        return rows
 
     def changes(
         self, account_id: int, after: int, limit: int, detail_cutoff: int

@@ -27,7 +27,7 @@ from ivrlog.core.model import (
     StoredCall,
 )
 from ivrlog.core.ports import LiveTransaction
-from ivrlog.storage import backfill, sql, sqlite_words
+from ivrlog.storage import backfill, records, sql, sqlite_words
 from ivrlog.storage.migrations import pending
 from ivrlog.storage.search_sql import (
     SQLITE_DIALECT,
@@ -137,6 +137,7 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
     starts = [c.start for c, text in zip(calls, texts, strict=True) if text]
     given = iter(sqlite_words.places(conn, starts))
     places = [next(given) if text else None for text in texts]
+    summaries = [summary_values(c.summary) for c in calls]
     conn.executemany(
         f"""INSERT INTO calls (account_id, session_id, src, dest, type, start, "end",
                               private, entry_count, {SUMMARY_COLUMNS}, words_id)
@@ -150,10 +151,11 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
              ended_variable = excluded.ended_variable, has_error = excluded.has_error,
              inputs = excluded.inputs, words_id = excluded.words_id""",
         [
-            (*sql.call_values(account_id, c), *summary_values(c.summary), place)
-            for c, place in zip(calls, places, strict=True)
+            (*sql.call_values(account_id, c), *summary, place)
+            for c, summary, place in zip(calls, summaries, places, strict=True)
         ],
     )
+    records.put_sqlite(conn, account_id, calls, summaries)
     keys = [(account_id, c.session_id) for c in calls]
     # a replaced detail takes its search words with it (the trigger call_words_dropped)
     replaced = conn.executemany(

@@ -22,9 +22,11 @@ from ivrlog.core.search import (
     Format,
     SearchRequest,
     export_batches,
+    export_records,
     parse_changes,
     parse_search,
     search_page,
+    window_only,
 )
 from ivrlog.render import calls as rendered
 from ivrlog.web.calls_doc import (
@@ -114,6 +116,9 @@ def export_chunks(store: Store, search: SearchRequest, fmt: Format) -> Iterator[
         return
     if fmt == "csv":
         yield rendered.csv_header(search.detail)
+        if not search.detail and window_only(search.filter):
+            yield from export_records(store, search)  # kept ready by the store
+            return
     for batch in batches:
         yield (
             rendered.ndjson_lines(batch)

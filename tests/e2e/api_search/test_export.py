@@ -14,13 +14,14 @@ from fastapi.testclient import TestClient
 from ivrlog.core.accounts import Credentials
 from ivrlog.core.ingest import ingest_calls
 from ivrlog.core.model import CallFilter, CallKey, SummaryRow
-from ivrlog.core.search import EXPORT_BATCH, parse_search
+from ivrlog.core.search import EXPORT_BATCH, RECORD_BATCH, parse_search
 from ivrlog.web.calls import export_chunks
 from tests.e2e.api_search.helpers import WIDE, find, ids, stored
 from tests.factories import DAY, NOW, call
 from tests.fake_store import MemoryStore
 
 CALLS = 2 * EXPORT_BATCH + 345
+assert RECORD_BATCH < CALLS < 2 * RECORD_BATCH
 
 
 @pytest.fixture
@@ -56,9 +57,13 @@ def test_an_export_of_several_batches_in_each_format(
 
 
 class CountingStore(MemoryStore):
+    """Counts the rows of each read: search_calls' in `reads`, window_records' in
+    `records`."""
+
     def __init__(self) -> None:
         super().__init__()
         self.reads: list[int] = []
+        self.records: list[int] = []
 
     def search_calls(
         self, query: CallFilter, after: CallKey | None, limit: int, *, detail: bool = False
@@ -67,25 +72,54 @@ class CountingStore(MemoryStore):
         self.reads.append(len(rows))
         return rows
 
+    def window_records(
+        self,
+        account_id: int,
+        start: int,
+        end: int,
+        detail_cutoff: int,
+        after: CallKey | None,
+        limit: int,
+    ) -> list[tuple[int, str, str]]:
+        rows = super().window_records(account_id, start, end, detail_cutoff, after, limit)
+        self.records.append(len(rows))
+        return rows
 
-@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
-def test_an_export_reads_a_batch_as_the_answer_is_taken(fmt: str) -> None:
+
+# each format, CSV by its kept records (a window alone) and by the calls' rows (a
+# filter): (format, another filter, the reads expected, the records expected)
+READS = {
+    "json": ("json", [], [EXPORT_BATCH, EXPORT_BATCH, CALLS - 2 * EXPORT_BATCH], []),
+    "ndjson": ("ndjson", [], [EXPORT_BATCH, EXPORT_BATCH, CALLS - 2 * EXPORT_BATCH], []),
+    "csv of a window": ("csv", [], [], [RECORD_BATCH, CALLS - RECORD_BATCH]),
+    "csv of a filter": (
+        "csv",
+        [("type", "inbound")],
+        [EXPORT_BATCH, EXPORT_BATCH, CALLS - 2 * EXPORT_BATCH],
+        [],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", READS)
+def test_an_export_reads_a_batch_as_the_answer_is_taken(case: str) -> None:
+    fmt, params, reads, records = READS[case]
     store = CountingStore()
     account_id = store.create_account("x@example.com", "k", "t", NOW).id
     ingest_calls(store, account_id, [call(f"c{n}", NOW - n) for n in range(CALLS)])
     search = parse_search(
-        [("limit", "all"), ("format", fmt)],
+        [("limit", "all"), ("format", fmt), *params],
         account_id=account_id,
         now=NOW,
         detail_cutoff=NOW - 5 * DAY,
         call_cutoff=NOW - 365 * DAY,
     )
     chunks = export_chunks(store, search, fmt)  # type: ignore[arg-type]
-    assert store.reads == []  # nothing is read before the answer is taken
+    assert store.reads == store.records == []  # nothing is read before the answer is taken
     taken = [next(chunks)]
-    while len(store.reads) < 2:
+    while len(store.reads) + len(store.records) < 2:
         taken.append(next(chunks))
-    assert store.reads == [EXPORT_BATCH, EXPORT_BATCH]
+    assert (store.reads, store.records) == (reads[:2], records[:2])
     taken += list(chunks)
-    assert store.reads == [EXPORT_BATCH, EXPORT_BATCH, CALLS - 2 * EXPORT_BATCH]
+    assert (store.reads, store.records) == (reads, records)
     assert len(b"".join(taken)) > CALLS * 100
