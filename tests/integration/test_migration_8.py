@@ -129,5 +129,38 @@ def test_a_version_7_postgresql_database_gets_its_records(
     _check(url)
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM pending_backfills").fetchone() == (0,)
-        assert conn.execute("SELECT count(*) FROM calls WHERE record IS NULL").fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM calls WHERE record IS NULL AND long_record IS NULL"
+        ).fetchone() == (0,)
+        # every call with entries has its detail from the oldest detail stored on
+        assert conn.execute("SELECT since FROM detail_kept").fetchone() == (T0,)
     _check(url)
+
+
+@pytest.mark.parametrize(
+    ("calls", "since"),
+    [
+        ([], 0),  # a new database: nothing was ever purged
+        ([(1, T0, 3), (2, T0 + 60, 0)], T0 + 1),  # every detail purged: after the last
+        ([(1, T0, 0)], 0),  # no call with entries
+    ],
+)
+def test_detail_kept_starts_where_no_detail_can_be_missing(
+    postgres_server: PostgresServer, calls: list[tuple[int, int, int]], since: int
+) -> None:
+    url = postgres_server.url(postgres_server.create_database())
+    with psycopg.connect(url) as conn:
+        _prefix(conn)
+    store = open_store(url, migrate=False)
+    store._partitions.ensure([_call("x", start, "Bank") for _, start, _ in calls])  # type: ignore[attr-defined]
+    store.close()
+    with psycopg.connect(url) as conn:
+        for call_id, start, entries in calls:
+            conn.execute(
+                'INSERT INTO calls (id, account_id, session_id, src, dest, type, start, "end",'
+                " private, entry_count) VALUES (%s, 1, %s, '1', '2', 'inbound', %s, %s, false, %s)",
+                (call_id, f"c{call_id}", start, start + 9, entries),
+            )
+    open_store(url).close()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT since FROM detail_kept").fetchone() == (since,)

@@ -26,9 +26,10 @@ store writes, and an export whose filter is its window alone reads the stems and
   search_sql.POSTGRES_DIALECT decides it (the detail is stored, the call started after
   the cutoff) without probing the detail: `detail_kept.since` is a time from which
   every call with entries still has its detail (the purge of detail raises it to its
-  cutoff before it deletes; the migration sets it to the oldest detail stored), so
-  only a call of the window before it, after the cutoff (the retention made longer
-  since the last purge), is probed.
+  cutoff before it deletes; the migration sets it to the oldest detail stored, or past
+  the newest call with entries when none is, or 0 when there is no such call), so only a
+  call of the window before it, after the cutoff (the retention made longer since the
+  last purge), is probed.
 
 The stems of the calls stored before are written by the Python step "records"
 (storage/backfill.py). An export reads them only once the step is done: migrate() runs
@@ -77,7 +78,10 @@ CREATE INDEX calls_account_start ON calls (account_id, start DESC, session_id DE
     INCLUDE (entry_count, record);
 CREATE TABLE detail_kept (id integer PRIMARY KEY CHECK (id = 1), since bigint NOT NULL);
 INSERT INTO detail_kept (id, since) SELECT 1, coalesce(
-    (SELECT min(start) FROM call_details), CAST(extract(epoch FROM now()) AS bigint));
+    (SELECT min(start) FROM call_details),
+    (SELECT max(start) + 1 FROM calls WHERE entry_count > 0),
+    0
+);
 INSERT INTO pending_backfills (version, last_id) VALUES (8, 0);
 """
 # the longest stem (UTF-8 bytes) an index entry holds, well below PostgreSQL's limit of
@@ -152,8 +156,9 @@ _LOG: Final = {
     # (in this order: the detail is probed only for a call before detail_kept.since)
     "postgresql": "CASE WHEN c.entry_count = 0 OR c.start < :cutoff THEN false"
     " WHEN c.start >= (SELECT since FROM detail_kept) THEN true"
-    " ELSE EXISTS (SELECT 1 FROM calls l JOIN call_details d"
-    f" ON d.call_id = l.id AND d.start = l.start WHERE {_SAME}) END",
+    # a value, not EXISTS, which the planner would hash: every detail's key, each statement
+    " ELSE (SELECT true FROM calls l JOIN call_details d"
+    f" ON d.call_id = l.id AND d.start = l.start WHERE {_SAME} LIMIT 1) IS NOT NULL END",
 }
 _LINE_END: Final = {"sqlite": "char(13, 10)", "postgresql": "E'\\r\\n'"}
 _TABLE: Final = {"sqlite": "call_records c", "postgresql": "calls c"}
