@@ -152,10 +152,10 @@ class Reads:
         detail_cutoff: int,
         after: CallKey | None,
         limit: int,
-    ) -> list[tuple[int, str, str]]:
+    ) -> list[tuple[int, str, bytes]]:
         window = CallFilter(account_id, start, end, detail_cutoff)
         rows = Reads.search_calls(self, window, after, limit)
-        return [(row[4], row[0], csv_text([call_fields(row)])) for row in rows]
+        return [(row[4], row[0], csv_text([call_fields(row)]).encode()) for row in rows]
 
     def changes(
         self: _Tabled, account_id: int, after: int, limit: int, detail_cutoff: int

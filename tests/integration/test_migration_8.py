@@ -59,7 +59,7 @@ def _check(url: str) -> None:
             assert len(rows) == count
             records = store.window_records(account, 0, NOW + 1, T0 + 30, None, 100)
             assert [(r[0], r[1]) for r in records] == [(row[4], row[0]) for row in rows]
-            assert "".join(r[2] for r in records).encode() == csv_rows(rows, False)
+            assert b"".join(r[2] for r in records) == csv_rows(rows, False)
     finally:
         store.close()
 

@@ -117,7 +117,7 @@ def test_window_records_are_the_csv_of_the_listed_calls(
         rows = store.search_calls(query, None, 1000)
         found = _records(store, query, None, 1000)
         assert [(r[0], r[1]) for r in found] == [(row[4], row[0]) for row in rows]
-        assert "".join(r[2] for r in found).encode() == csv_rows(rows, False), query
+        assert b"".join(r[2] for r in found) == csv_rows(rows, False), query
         walked: list[Any] = []
         after: CallKey | None = None
         for size in itertools.cycle(sizes):

@@ -228,12 +228,12 @@ class Store(Protocol):
         detail_cutoff: int,
         after: CallKey | None,
         limit: int,
-    ) -> list[tuple[int, str, str]]:
+    ) -> list[tuple[int, str, bytes]]:
         """Up to `limit` of the account's calls with `start <= call.start < end`, newest
         first and strictly after `after` (as search_calls lists them for a filter of that
         window alone), each as (start, session id, CSV record): the record that
         core/records.call_fields gives of the call's row (`detail_cutoff` decides its
-        `log`), ended by CRLF. Kept ready by the store (core/records.record_stem)."""
+        `log`), ended by CRLF, in UTF-8. Kept ready by the store (core/records.record_stem)."""
 
     def changes(
         self, account_id: int, after: int, limit: int, detail_cutoff: int

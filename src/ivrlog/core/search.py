@@ -315,7 +315,7 @@ def export_records(
             query.account_id, query.start, query.end, query.detail_cutoff, after, batch
         )
         if rows:
-            yield "".join([row[2] for row in rows]).encode()
+            yield b"".join([row[2] for row in rows])
         if len(rows) < batch:
             return
         after = CallKey(rows[-1][0], rows[-1][1])

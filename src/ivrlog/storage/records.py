@@ -161,6 +161,8 @@ _LOG: Final = {
     f" ON d.call_id = l.id AND d.start = l.start WHERE {_SAME} LIMIT 1) IS NOT NULL END",
 }
 _LINE_END: Final = {"sqlite": "char(13, 10)", "postgresql": "E'\\r\\n'"}
+# the record as UTF-8 bytes, as the answer sends it (PostgreSQL's read in binary)
+_BYTES: Final = {"sqlite": ("CAST(", " AS BLOB)"), "postgresql": ("convert_to(", ", 'UTF8')")}
 _TABLE: Final = {"sqlite": "call_records c", "postgresql": "calls c"}
 
 
@@ -170,9 +172,14 @@ def records_sql(backend: str) -> str:
     the record with its `log` and CRLF)."""
     named: Callable[[str], str] = postgres_style if backend == "postgresql" else (lambda q: q)
     return named(
-        f"SELECT c.start, c.session_id, {_RECORD[backend]} || CASE WHEN {_LOG[backend]}"
-        f" THEN 'true' ELSE 'false' END || {_LINE_END[backend]} FROM {_TABLE[backend]}"
+        f"SELECT c.start, c.session_id, {_BYTES[backend][0]}{_RECORD[backend]} || CASE WHEN"
+        f" {_LOG[backend]} THEN 'true' ELSE 'false' END || {_LINE_END[backend]}"
+        f"{_BYTES[backend][1]} FROM {_TABLE[backend]}"
         " WHERE c.account_id = :account AND c.start >= :start AND c.start < :end AND"
         " (c.start < :after_start OR (c.start = :after_start AND c.session_id < :after_session))"
         " ORDER BY c.start DESC, c.session_id DESC LIMIT :limit"
     )
+
+
+SQLITE_RECORDS: Final = records_sql("sqlite")
+POSTGRES_RECORDS: Final = records_sql("postgresql")  # read in binary: the bytes as they are

@@ -15,12 +15,11 @@ from ivrlog.core.model import CallFilter, CallKey, ChangeRow, Erasure, SummaryRo
 from ivrlog.core.summary import words
 from ivrlog.storage import search_sql
 from ivrlog.storage.migration_7 import WORDS_SLOT
-from ivrlog.storage.records import records_sql
+from ivrlog.storage.records import POSTGRES_RECORDS, SQLITE_RECORDS
 from ivrlog.storage.search_sql import Dialect, Place, PlaceStatements
 
 # an erasure without `before`: every start is before this
 _NO_BEFORE: Final = 2**62
-_RECORDS: Final = {name: records_sql(name) for name in ("sqlite", "postgresql")}
 
 
 class EraseStatements:
@@ -212,7 +211,7 @@ class SearchStore:
         detail_cutoff: int,
         after: CallKey | None,
         limit: int,
-    ) -> list[tuple[int, str, str]]:
+    ) -> list[tuple[int, str, bytes]]:
         if limit <= 0:
             return []
         after_start, after_session = (end, "") if after is None else after
@@ -226,9 +225,15 @@ class SearchStore:
             "limit": limit,
         }
         with self._read() as conn:
-            rows: list[tuple[int, str, str]] = conn.execute(
-                _RECORDS[self._dialect.name], params
-            ).fetchall()
+            rows: list[tuple[int, str, bytes]] = self._records(conn, params)
+        return rows
+
+    def _records(self, conn: Any, params: dict[str, Any]) -> list[tuple[int, str, bytes]]:
+        """window_records' statement (storage/records.py) on the read connection."""
+        if self._dialect.name == "sqlite":
+            rows: list[tuple[int, str, bytes]] = conn.execute(SQLITE_RECORDS, params).fetchall()
+        else:  # in binary: the records' bytes as the server keeps them, never decoded
+            rows = conn.execute(POSTGRES_RECORDS, params, binary=True).fetchall()
         return rows
 
     def changes(

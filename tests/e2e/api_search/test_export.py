@@ -80,7 +80,7 @@ class CountingStore(MemoryStore):
         detail_cutoff: int,
         after: CallKey | None,
         limit: int,
-    ) -> list[tuple[int, str, str]]:
+    ) -> list[tuple[int, str, bytes]]:
         rows = super().window_records(account_id, start, end, detail_cutoff, after, limit)
         self.records.append(len(rows))
         return rows
