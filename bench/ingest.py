@@ -7,6 +7,7 @@ import http.client
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,15 @@ from bench.results import record
 from ivrlog.core.accounts import add_account
 from ivrlog.core.ingest import prepare_call
 from ivrlog.core.model import StoredCall
-from ivrlog.storage import open_store, sqlite_words
+from ivrlog.storage import open_store, records, sqlite_words
 from ivrlog.storage.migration_7 import WORDS_SLOT
-from ivrlog.storage.search_sql import SUMMARY_COLUMNS, indexed_words, summary_values
+from ivrlog.storage.search_sql import (
+    SUMMARY_COLUMNS,
+    indexed_words,
+    same,
+    summary_values,
+    without_nul,
+)
 from ivrlog.storage.sql import call_values
 
 
@@ -99,7 +106,7 @@ def _sqlite_floor(groups: list[list[Any]]) -> float:
             " created_at) VALUES (1, 'a@b.example', 1, 'x', 'y', 0)"
         )
         began = time.perf_counter()
-        for calls, details, words, changes, last in rows:
+        for calls, details, words, kept, changes, last in rows:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
                 f"INSERT INTO calls ({_CALL_COLUMNS}, words_id)"
@@ -114,6 +121,11 @@ def _sqlite_floor(groups: list[list[Any]]) -> float:
                 "INSERT INTO call_words (rowid, words, call_id) VALUES (?, ?, ?)", words
             )
             conn.executemany(
+                "INSERT INTO call_records (account_id, start, session_id, entry_count, record)"
+                " VALUES (1, ?, ?, ?, ?)",
+                kept,
+            )
+            conn.executemany(
                 "INSERT INTO changes (account_id, seq, session_id, change, start)"
                 " VALUES (1, ?, ?, 'completed', ?)",
                 changes,
@@ -125,13 +137,14 @@ def _sqlite_floor(groups: list[list[Any]]) -> float:
         return elapsed
 
 
-_Batch = tuple[list[Any], list[Any], list[Any], list[Any], int]
+_Batch = tuple[list[Any], list[Any], list[Any], list[Any], list[Any], int]
 
 
 def _sqlite_rows(groups: list[list[Any]]) -> list[_Batch]:
     """Each batch's rows as the SQLite store writes them into an empty database: calls,
     details, search index rows (a place each, the words and marks:
-    storage/sqlite_words.py), places in the change sequence, and the last place."""
+    storage/sqlite_words.py), the export's records (storage/records.py), places in the
+    change sequence, and the last place."""
     made: list[_Batch] = []
     next_id = 1
     taken: dict[int, int] = {}  # the places given in each second of start so far
@@ -150,14 +163,16 @@ def _sqlite_rows(groups: list[list[Any]]) -> list[_Batch]:
                 words.append((place, sqlite_words.call_document(1, c, text), i))
             calls.append((*_call_row(i, 1, c), place))
             details.append((i, c.detail_json, c.detail_xml, place))
+        kept = [(c.start, c.session_id, c.entry_count, _stem(c)) for c in group]
         changes = [(i, c.session_id, c.start) for i, c in zip(ids, group, strict=True)]
-        made.append((calls, details, words, changes, next_id - 1))
+        made.append((calls, details, words, kept, changes, next_id - 1))
     return made
 
 
 def _copy_floor(url: str, groups: list[list[Any]]) -> float:
     """Seconds to COPY the rows, a transaction a batch, into the tables ivrlog just wrote
     (emptied first: the partitions stay)."""
+    stems = [[records.split(_stem(c, without_nul)) for c in group] for group in groups]
     with psycopg.connect(url) as conn:
         conn.execute("TRUNCATE calls, call_details, changes")
         account = conn.execute("SELECT id FROM accounts").fetchone()
@@ -165,13 +180,14 @@ def _copy_floor(url: str, groups: list[list[Any]]) -> float:
         conn.commit()
         next_id = 10_000_000
         began = time.perf_counter()
-        for group in groups:
+        for group, kept in zip(groups, stems, strict=True):
             ids = range(next_id, next_id + len(group))
             next_id += len(group)
             with conn.cursor() as cur:
-                with cur.copy(f"COPY calls ({_CALL_COLUMNS}) FROM STDIN") as copy:
-                    for i, c in zip(ids, group, strict=True):
-                        copy.write_row(_call_row(i, account[0], c))
+                columns = f"{_CALL_COLUMNS}, record, long_record"
+                with cur.copy(f"COPY calls ({columns}) FROM STDIN") as copy:
+                    for i, c, stem in zip(ids, group, kept, strict=True):
+                        copy.write_row((*_call_row(i, account[0], c), *stem))
                 with cur.copy(
                     "COPY call_details (call_id, start, json, xml, words) FROM STDIN"
                 ) as copy:
@@ -200,3 +216,8 @@ _CALL_COLUMNS = (
 def _call_row(call_id: int, account_id: int, call: StoredCall) -> tuple[Any, ...]:
     """A call's row of `calls` as the stores write it (storage/sql.py, search_sql.py)."""
     return (call_id, *call_values(account_id, call), *summary_values(call.summary))
+
+
+def _stem(call: StoredCall, name: Callable[[str | None], str | None] = same) -> str:
+    """The call's record stem as the store keeps it (storage/records.py)."""
+    return records.stem(call, summary_values(call.summary, name))
