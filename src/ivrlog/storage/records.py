@@ -76,6 +76,12 @@ ALTER TABLE calls ADD COLUMN record text, ADD COLUMN long_record text;
 DROP INDEX calls_account_start;
 CREATE INDEX calls_account_start ON calls (account_id, start DESC, session_id DESC)
     INCLUDE (entry_count, record);
+DROP INDEX calls_account_app_start;
+CREATE INDEX calls_account_app_start
+    ON calls (account_id, left(app, 200), start DESC, session_id DESC);
+DROP INDEX calls_account_ended_start;
+CREATE INDEX calls_account_ended_start
+    ON calls (account_id, left(ended_variable, 200), start DESC, session_id DESC);
 CREATE TABLE detail_kept (id integer PRIMARY KEY CHECK (id = 1), since bigint NOT NULL);
 INSERT INTO detail_kept (id, since) SELECT 1, coalesce(
     (SELECT min(start) FROM call_details),

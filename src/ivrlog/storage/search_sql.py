@@ -143,6 +143,7 @@ class Dialect:
     PostgreSQL, which decides `log` by it); `has_error` reads the column as 0 or 1;
     `words` matches the search words against :words (its `match_text`) and is readable;
     `word_match` is its part that reads `d` (PostgreSQL: a walked search joins it);
+    `app` and `ended_in` test those filters as the backend's indexes can serve them;
     `contains` finds :reached in `modules`; `starts` tests a prefix character by
     character; `prefix_range` says whether a prefix is also read as a range of the
     number (which lets the planner take the number's index); `ordered_words` says that
@@ -159,6 +160,8 @@ class Dialect:
     has_error: str
     words: str
     word_match: str
+    app: str
+    ended_in: str
     contains: str
     starts: str
     prefix_range: bool
@@ -233,11 +236,11 @@ def search_sql(dialect: Dialect, shape: Shape) -> str:
     if shape.max_duration:
         where.append('c."end" - c.start <= :max_duration')
     if shape.app:
-        where.append("c.app = :app")
+        where.append(dialect.app)
     if shape.reached:
         where.append(dialect.contains)
     if shape.ended_in:
-        where.append("(c.ended_variable = :ended_in OR c.ended_in = :ended_in)")
+        where.append(dialect.ended_in)
     if shape.has_error:
         where.append("c.has_error = :has_error")
     if shape.words:  # a chunk tests the words itself (the index it reads, or a join)
@@ -415,6 +418,8 @@ SQLITE_DIALECT: Final = Dialect(
         " AND c.entry_count > 0 AND c.start >= :cutoff"
     ),
     word_match="",
+    app="c.app = :app",
+    ended_in="(c.ended_variable = :ended_in OR c.ended_in = :ended_in)",
     contains="instr(c.modules, :reached) > 0",
     starts="substr({0}, 1, length(:{1})) = :{1}",
     prefix_range=True,
@@ -428,6 +433,11 @@ POSTGRES_DIALECT: Final = Dialect(
     has_error="CAST(c.has_error AS INTEGER)",
     words="d.words @@ CAST(:words AS tsquery) AND c.start >= :cutoff",
     word_match="d.words @@ CAST(:words AS tsquery)",
+    # as the indexes of migration 8 hold the names: their first 200 characters (an index
+    # entry holds at most 2,704 bytes, and a name has no bound)
+    app="left(c.app, 200) = left(:app, 200) AND c.app = :app",
+    ended_in="((left(c.ended_variable, 200) = left(:ended_in, 200)"
+    " AND c.ended_variable = :ended_in) OR c.ended_in = :ended_in)",
     contains="strpos(c.modules, :reached) > 0",
     starts="starts_with({0}, :{1})",
     prefix_range=False,
