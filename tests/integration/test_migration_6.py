@@ -13,6 +13,7 @@ import pytest
 
 from ivrlog.core.ingest import prepare_call
 from ivrlog.core.model import CallFilter
+from ivrlog.render.calls import csv_rows
 from ivrlog.storage import backfill, open_store
 from ivrlog.storage.migrations import MIGRATIONS
 from tests.factories import NOW, call, entry
@@ -50,6 +51,10 @@ def _check(url: str, *, again: bool = False) -> None:
                 1,
             )
         assert rows["bare"][7:12] == (None, None, "[]", None, 0)
+        # migration 8's step, after 6's: each call's export record is of its summary
+        listed = store.search_calls(everything, None, 100)
+        records = store.window_records(1, 0, NOW + 1, 0, None, 100)
+        assert b"".join(r[2] for r in records) == csv_rows(listed, False)
         words = CallFilter(1, 0, NOW + 1, 0, words=("balance", "account"))
         assert sorted(r[0] for r in store.search_calls(words, None, 100)) == [
             f"c{i}" for i in range(7)

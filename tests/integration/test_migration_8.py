@@ -132,8 +132,9 @@ def test_a_version_7_postgresql_database_gets_its_records(
         assert conn.execute(
             "SELECT count(*) FROM calls WHERE record IS NULL AND long_record IS NULL"
         ).fetchone() == (0,)
-        # every call with entries has its detail from the oldest detail stored on
-        assert conn.execute("SELECT since FROM detail_kept").fetchone() == (T0,)
+        # past the newest call with entries: what earlier purges left is not known, so
+        # the detail of those calls is probed (as _check's reads do: all true)
+        assert conn.execute("SELECT since FROM detail_kept").fetchone() == (T0 + 181,)
     _check(url)
 
 

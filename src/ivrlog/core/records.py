@@ -5,7 +5,9 @@ export of a time window (docs/architecture.md, the export's records).
 A stem is the record without its last field, `log`, and without its line end: it ends
 with the comma before `log`. `log` changes when the call's detail expires, so the store
 appends `true` or `false` and CRLF as it reads; everything else in the record is fixed
-when the call is written (a replacement writes a new stem).
+when the call is written (a replacement writes a new stem). The stems already stored
+follow CALL_COLUMNS and call_fields as they are: a change to either needs a migration
+that writes every stem again.
 """
 
 from __future__ import annotations

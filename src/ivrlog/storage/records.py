@@ -13,7 +13,7 @@ store writes, and an export whose filter is its window alone reads the stems and
   file, read in one pass, where the calls themselves are wherever their batch was written.
   The store writes a call's row with the call (INSERT OR REPLACE); triggers on `calls`
   keep the rest: a deleted call (erasure, purge, an account's deletion) takes its row
-  with it, a call replaced with another start leaves its old row, and `entry_count`
+  with it, a call replaced with another start deletes its old row, and `entry_count`
   (which decides `log`, with the detail cutoff) follows the call's, set to 0 when the
   purge deletes the detail.
 - **PostgreSQL** keeps the stem in `calls` beside the call, written by the same COPY
@@ -26,14 +26,19 @@ store writes, and an export whose filter is its window alone reads the stems and
   search_sql.POSTGRES_DIALECT decides it (the detail is stored, the call started after
   the cutoff) without probing the detail: `detail_kept.since` is a time from which
   every call with entries still has its detail (the purge of detail raises it to its
-  cutoff before it deletes; the migration sets it to the oldest detail stored, or past
-  the newest call with entries when none is, or 0 when there is no such call), so only a
-  call of the window before it, after the cutoff (the retention made longer since the
-  last purge), is probed.
+  cutoff before it deletes), so only a call of the window before it, after the cutoff
+  (the retention made longer since the last purge), is probed. The migration cannot
+  know what earlier purges left (an older version's purge deleted rows in no order), so
+  it sets `since` past the newest call with entries (0 on a database without one): on
+  an upgraded database, an export probes the detail of the calls of the last detail
+  retention period until the purge's cutoff passes that time.
 
 The stems of the calls stored before are written by the Python step "records"
 (storage/backfill.py). An export reads them only once the step is done: migrate() runs
-the steps to the end before the store serves.
+the steps to the end before the store serves. Every process writing to the database
+must be of this version or later (an older one writes calls without their stem:
+docs/operations.md), and a change to the record's fields (core/records.py) needs a
+migration that writes every stem again.
 """
 
 from __future__ import annotations
@@ -83,11 +88,8 @@ DROP INDEX calls_account_ended_start;
 CREATE INDEX calls_account_ended_start
     ON calls (account_id, left(ended_variable, 200), start DESC, session_id DESC);
 CREATE TABLE detail_kept (id integer PRIMARY KEY CHECK (id = 1), since bigint NOT NULL);
-INSERT INTO detail_kept (id, since) SELECT 1, coalesce(
-    (SELECT min(start) FROM call_details),
-    (SELECT max(start) + 1 FROM calls WHERE entry_count > 0),
-    0
-);
+INSERT INTO detail_kept (id, since)
+    SELECT 1, coalesce((SELECT max(start) + 1 FROM calls WHERE entry_count > 0), 0);
 INSERT INTO pending_backfills (version, last_id) VALUES (8, 0);
 """
 # the longest stem (UTF-8 bytes) an index entry holds, well below PostgreSQL's limit of

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -54,6 +55,27 @@ def test_an_export_of_several_batches_in_each_format(
     outbound = find(client, account, *WIDE.items(), ("limit", "all"), ("type", "outbound"))
     expected = [s for s in many if int(s[2:]) % 3 == 0]
     assert ids(outbound.json()) == expected
+
+
+def test_a_window_export_answers_the_bytes_of_an_export_of_the_calls_rows(
+    client: TestClient, account: Credentials, many: list[str]
+) -> None:
+    # a window alone reads the records each store keeps ready; `min_duration=0` keeps
+    # every call and takes the export through the calls' rows
+    window = [*WIDE.items(), ("limit", "all"), ("format", "csv")]
+    kept = find(client, account, *window).content
+    assert kept == find(client, account, *window, ("min_duration", "0")).content
+    assert kept.count(b"\r\n") == len(many) + 1
+    # and from a cursor on
+    page = find(client, account, *WIDE.items(), ("limit", "1000"), ("format", "csv"))
+    link = page.headers["link"]
+    cursor = parse_qs(urlsplit(link[1 : link.index(">")]).query)["cursor"][0]
+    window.append(("cursor", cursor))
+    after = find(client, account, *window).content
+    assert after == find(client, account, *window, ("min_duration", "0")).content
+    assert [r["session_id"] for r in csv.DictReader(io.StringIO(after.decode(), newline=""))] == (
+        many[1000:]
+    )
 
 
 class CountingStore(MemoryStore):
