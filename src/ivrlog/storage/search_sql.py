@@ -143,7 +143,8 @@ class Dialect:
     PostgreSQL, which decides `log` by it); `has_error` reads the column as 0 or 1;
     `words` matches the search words against :words (its `match_text`) and is readable;
     `word_match` is its part that reads `d` (PostgreSQL: a walked search joins it);
-    `app` and `ended_in` test those filters as the backend's indexes can serve them;
+    `name_prefix`: the characters of `app` and `ended_variable` the indexes hold
+    (PostgreSQL: the first 200, migration 8; None: the whole name);
     `contains` finds :reached in `modules`; `starts` tests a prefix character by
     character; `prefix_range` says whether a prefix is also read as a range of the
     number (which lets the planner take the number's index); `ordered_words` says that
@@ -160,8 +161,7 @@ class Dialect:
     has_error: str
     words: str
     word_match: str
-    app: str
-    ended_in: str
+    name_prefix: int | None
     contains: str
     starts: str
     prefix_range: bool
@@ -186,6 +186,7 @@ class Shape:
     after: bool
     detail: bool
     walk: bool = False  # the words tested on a chunk of the newest calls (walk_search)
+    long_names: bool = False  # `app` or `ended_in` of Dialect.name_prefix characters or more
 
 
 def _next_prefix(prefix: str) -> str | None:
@@ -207,6 +208,18 @@ def columns(dialect: Dialect, detail: bool) -> str:
         f" CAST({dialect.log} AS INTEGER), c.app, c.app_version, c.path, c.ended_in,"
         f" {dialect.has_error}, {fragment}"
     )
+
+
+def _same_name(dialect: Dialect, column: str, name: str, long: bool) -> str:
+    """`c.column` equals :name, tested as the backend's index of it can serve: its first
+    Dialect.name_prefix characters, which are the whole name when :name is shorter (a
+    statement that says so once, so that the planner counts the matches right)."""
+    prefix = dialect.name_prefix
+    if prefix is None:
+        return f"c.{column} = :{name}"
+    if not long:
+        return f"left(c.{column}, {prefix}) = :{name}"
+    return f"left(c.{column}, {prefix}) = left(:{name}, {prefix}) AND c.{column} = :{name}"
 
 
 @functools.lru_cache(maxsize=512)
@@ -236,11 +249,12 @@ def search_sql(dialect: Dialect, shape: Shape) -> str:
     if shape.max_duration:
         where.append('c."end" - c.start <= :max_duration')
     if shape.app:
-        where.append(dialect.app)
+        where.append(_same_name(dialect, "app", "app", shape.long_names))
     if shape.reached:
         where.append(dialect.contains)
     if shape.ended_in:
-        where.append(dialect.ended_in)
+        same = _same_name(dialect, "ended_variable", "ended_in", shape.long_names)
+        where.append(f"({same} OR c.ended_in = :ended_in)")
     if shape.has_error:
         where.append("c.has_error = :has_error")
     if shape.words:  # a chunk tests the words itself (the index it reads, or a join)
@@ -372,6 +386,8 @@ def _prepared(
         reached=query.reached is not None,
         words=bool(query.words),
         **{k: v is not None for k, v in optional.items()},
+        long_names=dialect.name_prefix is not None
+        and any(len(v or "") >= dialect.name_prefix for v in (query.app, query.ended_in)),
     )
     return shape, params
 
@@ -418,8 +434,7 @@ SQLITE_DIALECT: Final = Dialect(
         " AND c.entry_count > 0 AND c.start >= :cutoff"
     ),
     word_match="",
-    app="c.app = :app",
-    ended_in="(c.ended_variable = :ended_in OR c.ended_in = :ended_in)",
+    name_prefix=None,
     contains="instr(c.modules, :reached) > 0",
     starts="substr({0}, 1, length(:{1})) = :{1}",
     prefix_range=True,
@@ -433,11 +448,9 @@ POSTGRES_DIALECT: Final = Dialect(
     has_error="CAST(c.has_error AS INTEGER)",
     words="d.words @@ CAST(:words AS tsquery) AND c.start >= :cutoff",
     word_match="d.words @@ CAST(:words AS tsquery)",
-    # as the indexes of migration 8 hold the names: their first 200 characters (an index
-    # entry holds at most 2,704 bytes, and a name has no bound)
-    app="left(c.app, 200) = left(:app, 200) AND c.app = :app",
-    ended_in="((left(c.ended_variable, 200) = left(:ended_in, 200)"
-    " AND c.ended_variable = :ended_in) OR c.ended_in = :ended_in)",
+    # the indexes of migration 8 hold the names' first 200 characters (an index entry
+    # holds at most 2,704 bytes, and a name has no bound)
+    name_prefix=200,
     contains="strpos(c.modules, :reached) > 0",
     starts="starts_with({0}, :{1})",
     prefix_range=False,
