@@ -33,6 +33,10 @@ store writes, and an export whose filter is its window alone reads the stems and
   an upgraded database, an export probes the detail of the calls of the last detail
   retention period until the purge's cutoff passes that time.
 
+On PostgreSQL migration 8 also rebuilds the indexes of `app` and `ended_variable` on
+the names' first 200 characters (search_sql.Dialect.name_prefix): a name has no bound,
+and one longer than an index entry holds failed its whole batch.
+
 The stems of the calls stored before are written by the Python step "records"
 (storage/backfill.py). An export reads them only once the step is done: migrate() runs
 the steps to the end before the store serves. Every process writing to the database
