@@ -138,8 +138,7 @@ def _sqlite_records(conn: Any, last: int, limit: int) -> int | None:
     if not rows:
         return None
     conn.executemany(
-        "INSERT OR REPLACE INTO call_records (account_id, start, session_id, entry_count, record)"
-        " VALUES (?, ?, ?, ?, ?)",
+        records.SQLITE_PUT,
         [
             (row[1], row[7], row[3], row[2], stem)
             for row, stem in zip(rows, records.stems([row[3:] for row in rows]), strict=True)

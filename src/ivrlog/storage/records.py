@@ -131,14 +131,20 @@ def stem(call: StoredCall, summary: Sequence[Any]) -> str:
     return record_stem(row)
 
 
+# a call's row of call_records (SQLite): (account_id, start, session_id, entry_count, stem)
+SQLITE_PUT: Final = (
+    "INSERT OR REPLACE INTO call_records (account_id, start, session_id, entry_count, record)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+
+
 def put_sqlite(
     conn: Any, account_id: int, calls: Sequence[StoredCall], summaries: Sequence[Sequence[Any]]
 ) -> None:
     """Write the calls' rows of `call_records` (SQLite), after the calls' own (whose
     triggers deleted the row of a replaced call that had another start)."""
     conn.executemany(
-        "INSERT OR REPLACE INTO call_records (account_id, start, session_id, entry_count, record)"
-        " VALUES (?, ?, ?, ?, ?)",
+        SQLITE_PUT,
         [
             (account_id, c.start, c.session_id, c.entry_count, stem(c, summary))
             for c, summary in zip(calls, summaries, strict=True)
