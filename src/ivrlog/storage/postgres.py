@@ -70,6 +70,9 @@ _LIVE_RUNS: Final = 3  # runs of a live transaction that needed a partition firs
 _WRITE_RUNS: Final = 4  # runs of a batch whose partition went missing meanwhile
 
 POOL_SIZE: Final = 20  # connections per server process (a page holds one while it streams)
+# no JIT: it compiled a plan whose estimated cost grew with the partitions (a year of them: an
+# export's every read took 80 ms, not 2); ivrlog's statements are short (docs/scaling.md)
+SESSION: Final = "SET jit = off"
 # the hourly counts' tables (migration 3), their key, and the key's match in _fold_counts
 _FOLDS = (
     ("account_hours", "account_id, hour", "t.account_id = f.account_id AND t.hour = f.hour"),
@@ -184,6 +187,10 @@ class _Live(SqlLive):
         return stale_calls(rows)
 
 
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(SESSION)
+
+
 class PostgresStore(SqlStore, SearchStore):
     """A Store on one PostgreSQL database (any number of ivrlog processes may share it)."""
 
@@ -213,6 +220,7 @@ class PostgresStore(SqlStore, SearchStore):
             min_size=1,
             max_size=pool_size,
             kwargs={"autocommit": True},
+            configure=_configure,
             open=False,
             name="ivrlog",
             timeout=30.0,
