@@ -70,8 +70,8 @@ _LIVE_RUNS: Final = 3  # runs of a live transaction that needed a partition firs
 _WRITE_RUNS: Final = 4  # runs of a batch whose partition went missing meanwhile
 
 POOL_SIZE: Final = 20  # connections per server process (a page holds one while it streams)
-# no JIT: it compiled a plan whose estimated cost grew with the partitions (a year of them: an
-# export's every read took 80 ms, not 2); ivrlog's statements are short (docs/scaling.md)
+# each pooled connection's settings (docs/scaling.md): no JIT, which compiled an export's every
+# read on a year of partitions (80 ms, not 2); and UTF8 as the client's (records.py: _LINE)
 SESSION: Final = "SET jit = off"
 # the hourly counts' tables (migration 3), their key, and the key's match in _fold_counts
 _FOLDS = (
@@ -219,7 +219,7 @@ class PostgresStore(SqlStore, SearchStore):
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "client_encoding": "UTF8"},
             configure=_configure,
             open=False,
             name="ivrlog",

@@ -178,9 +178,16 @@ _LOG: Final = {
     " ELSE (SELECT true FROM calls l JOIN call_details d"
     f" ON d.call_id = l.id AND d.start = l.start WHERE {_SAME} LIMIT 1) IS NOT NULL END",
 }
-_LINE_END: Final = {"sqlite": "char(13, 10)", "postgresql": "E'\\r\\n'"}
-# the record as UTF-8 bytes, as the answer sends it (PostgreSQL's read in binary)
-_BYTES: Final = {"sqlite": ("CAST(", " AS BLOB)"), "postgresql": ("convert_to(", ", 'UTF8')")}
+# the record as the answer's bytes (UTF-8; PostgreSQL's read in binary): its stem, then
+# `log` and CRLF. On PostgreSQL textsend gives the stem in the client's encoding (UTF8: the
+# store's connections ask for it) as it is stored, and the two ends are constant bytes: a
+# tenth less of the server's time than converting (and checking) the whole record
+_LINE: Final = {
+    "sqlite": "CAST({stem} || CASE WHEN {log} THEN 'true' ELSE 'false' END || char(13, 10)"
+    " AS BLOB)",
+    "postgresql": "textsend({stem}) || CASE WHEN {log} THEN '\\x747275650d0a'::bytea"
+    " ELSE '\\x66616c73650d0a'::bytea END",
+}
 _TABLE: Final = {"sqlite": "call_records c", "postgresql": "calls c"}
 
 
@@ -190,9 +197,8 @@ def records_sql(backend: str) -> str:
     the record with its `log` and CRLF)."""
     named: Callable[[str], str] = postgres_style if backend == "postgresql" else (lambda q: q)
     return named(
-        f"SELECT c.start, c.session_id, {_BYTES[backend][0]}{_RECORD[backend]} || CASE WHEN"
-        f" {_LOG[backend]} THEN 'true' ELSE 'false' END || {_LINE_END[backend]}"
-        f"{_BYTES[backend][1]} FROM {_TABLE[backend]}"
+        "SELECT c.start, c.session_id,"
+        f" {_LINE[backend].format(stem=_RECORD[backend], log=_LOG[backend])} FROM {_TABLE[backend]}"
         " WHERE c.account_id = :account AND c.start >= :start AND c.start < :end AND"
         " (c.start < :after_start OR (c.start = :after_start AND c.session_id < :after_session))"
         " ORDER BY c.start DESC, c.session_id DESC LIMIT :limit"

@@ -1,6 +1,8 @@
-"""The store's connections never JIT-compile a plan (docs/scaling.md, "No JIT"): the
-estimated cost of an export's read grows with the partitions it could reach, and on a
-year of calls PostgreSQL compiled every one of them (80 ms instead of 2)."""
+"""What the store's pooled connections ask of the server. No JIT (docs/scaling.md, "No
+JIT"): the estimated cost of an export's read grows with the partitions it could reach,
+and on a year of calls PostgreSQL compiled every one of them (80 ms instead of 2). UTF8
+as the client's encoding: the export's records are read as the bytes the server sends
+(storage/records.py), which must be UTF-8 whatever the database's encoding."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import psycopg
 
 from ivrlog.storage.postgres import PostgresStore
 from ivrlog.storage.records import POSTGRES_RECORDS
-from tests.factories import DAY, NOW
+from tests.factories import DAY, NOW, entry
 from tests.integration.postgres_partitions.helpers import rows_per_partition, stored
 
 EXPLAIN = "EXPLAIN (ANALYZE, FORMAT JSON) " + POSTGRES_RECORDS
@@ -52,3 +54,27 @@ def test_no_connection_of_the_store_compiles_a_plan(
         (available,) = conn.execute("SELECT pg_jit_available()").fetchone() or (None,)
         assert conn.execute("SHOW jit").fetchone() == ("on",)
         assert compiled(conn, params) == available
+
+
+def test_records_are_utf8_in_a_database_that_is_not(postgres_server: Any) -> None:
+    name = "latin1_records"
+    postgres_server.admin.execute(
+        f"CREATE DATABASE {name} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+    )
+    try:
+        store = PostgresStore(
+            f"postgresql://postgres@127.0.0.1:{postgres_server.port}/{name}", clock=lambda: NOW
+        )
+        try:
+            store.migrate()
+            account_id = store.create_account("a@example.com", "k", "t", NOW).id
+            opened = entry('Executing application "Zoë" version "1"', "info", NOW - 60)
+            store.put_calls(account_id, [stored("café", NOW - 60, detail=[opened])])
+            records = store.window_records(account_id, 0, NOW + 1, NOW - 5 * DAY, None, 10)
+        finally:
+            store.close()
+    finally:
+        postgres_server.admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    assert [row[1] for row in records] == ["café"]
+    assert records[0][2].startswith("café,".encode())
+    assert ",Zoë,1,".encode() in records[0][2]
