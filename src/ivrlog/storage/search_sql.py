@@ -187,6 +187,7 @@ class Shape:
     detail: bool
     walk: bool = False  # the words tested on a chunk of the newest calls (walk_search)
     long_names: bool = False  # `app` or `ended_in` of Dialect.name_prefix characters or more
+    ended_key: bool = False  # `ended_in` holds a colon: it may be a module_type:result_variable
 
 
 def _next_prefix(prefix: str) -> str | None:
@@ -253,8 +254,17 @@ def search_sql(dialect: Dialect, shape: Shape) -> str:
     if shape.reached:
         where.append(dialect.contains)
     if shape.ended_in:
-        same = _same_name(dialect, "ended_variable", "ended_in", shape.long_names)
-        where.append(f"({same} OR c.ended_in = :ended_in)")
+        # a module's key (module_type:result_variable) always holds a colon: a value without
+        # one is a result_variable, which the index of ended_variable finds in order
+        ended = _same_name(dialect, "ended_variable", "ended_in", shape.long_names)
+        if shape.ended_key:
+            ended = f"({ended} OR c.ended_in = :ended_in)"
+        if shape.ended_key and dialect.name_prefix is not None:
+            # the result_variable is the value or what follows one of its colons: the index
+            # finds a rare one's calls (SQLite's planner has no statistics to weigh it)
+            any_end = f"left(c.ended_variable, {dialect.name_prefix}) = ANY(:ended_variables)"
+            ended = f"{any_end} AND {ended}"
+        where.append(ended)
     if shape.has_error:
         where.append("c.has_error = :has_error")
     if shape.words:  # a chunk tests the words itself (the index it reads, or a join)
@@ -366,6 +376,9 @@ def _prepared(
         "session_id": query.session_id,
     }
     params.update({k: v for k, v in optional.items() if v is not None})
+    if query.ended_in is not None and dialect.name_prefix is not None:  # what it may end in
+        ends = [query.ended_in.split(":", n)[-1] for n in range(query.ended_in.count(":") + 1)]
+        params["ended_variables"] = [end[: dialect.name_prefix] for end in ends]
     if query.reached is not None:
         params["reached"] = module_needle(query.reached)
     if query.words:
@@ -388,6 +401,7 @@ def _prepared(
         **{k: v is not None for k, v in optional.items()},
         long_names=dialect.name_prefix is not None
         and any(len(v or "") >= dialect.name_prefix for v in (query.app, query.ended_in)),
+        ended_key=":" in (query.ended_in or ""),
     )
     return shape, params
 
