@@ -94,7 +94,8 @@ def test_ended_in_is_found_by_what_its_last_module_s_variable_may_be() -> None:
         return lite, pg, params
 
     # without a colon a value is a result_variable: a key (type:variable) has a colon
-    lite, pg, _ = searched("card_number")
+    lite, pg, params = searched("card_number")
+    assert "ended_variables" not in params
     assert "c.ended_in =" not in lite
     assert "c.ended_in =" not in pg
     assert "c.ended_variable = :ended_in" in lite

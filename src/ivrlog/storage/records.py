@@ -185,8 +185,9 @@ _LOG: Final = {
 _LINE: Final = {
     "sqlite": "CAST({stem} || CASE WHEN {log} THEN 'true' ELSE 'false' END || char(13, 10)"
     " AS BLOB)",
-    "postgresql": "textsend({stem}) || CASE WHEN {log} THEN '\\x747275650d0a'::bytea"
-    " ELSE '\\x66616c73650d0a'::bytea END",
+    # (escape strings: the same bytes whatever standard_conforming_strings says)
+    "postgresql": "textsend({stem}) || CASE WHEN {log} THEN E'\\\\x747275650d0a'::bytea"
+    " ELSE E'\\\\x66616c73650d0a'::bytea END",
 }
 _TABLE: Final = {"sqlite": "call_records c", "postgresql": "calls c"}
 

@@ -376,7 +376,7 @@ def _prepared(
         "session_id": query.session_id,
     }
     params.update({k: v for k, v in optional.items() if v is not None})
-    if query.ended_in is not None and dialect.name_prefix is not None:  # what it may end in
+    if query.ended_in and ":" in query.ended_in and dialect.name_prefix is not None:
         ends = [query.ended_in.split(":", n)[-1] for n in range(query.ended_in.count(":") + 1)]
         params["ended_variables"] = [end[: dialect.name_prefix] for end in ends]
     if query.reached is not None:

@@ -2,7 +2,8 @@
 JIT"): the estimated cost of an export's read grows with the partitions it could reach,
 and on a year of calls PostgreSQL compiled every one of them (80 ms instead of 2). UTF8
 as the client's encoding: the export's records are read as the bytes the server sends
-(storage/records.py), which must be UTF-8 whatever the database's encoding."""
+(storage/records.py), which must be UTF-8 whatever the database's encoding, and whatever
+the server's other settings."""
 
 from __future__ import annotations
 
@@ -78,3 +79,30 @@ def test_records_are_utf8_in_a_database_that_is_not(postgres_server: Any) -> Non
     assert [row[1] for row in records] == ["café"]
     assert records[0][2].startswith("café,".encode())
     assert ",Zoë,1,".encode() in records[0][2]
+
+
+def test_records_end_the_same_whatever_standard_conforming_strings_says(
+    postgres_server: Any,
+) -> None:
+    name = postgres_server.create_database()
+    url = postgres_server.url(name).replace(
+        "options=", "options=-cstandard_conforming_strings%3Doff%20", 1
+    )
+    store = PostgresStore(url, clock=lambda: NOW)
+    try:
+        store.migrate()
+        with store._read() as conn:
+            assert conn.execute("SHOW standard_conforming_strings").fetchone() == ("off",)
+        account_id = store.create_account("a@example.com", "k", "t", NOW).id
+        opened = entry('Executing application "Bank" version "1"', "info", NOW - 60)
+        store.put_calls(
+            account_id,
+            [stored("kept", NOW - 60, detail=[opened]), stored("bare", NOW - 30, detail=[])],
+        )
+        records = store.window_records(account_id, 0, NOW + 1, NOW - 5 * DAY, None, 10)
+    finally:
+        store.close()
+        postgres_server.drop_database(name)
+    assert [row[1] for row in records] == ["bare", "kept"]
+    assert records[0][2].endswith(b",false\r\n")
+    assert records[1][2].endswith(b",true\r\n")
