@@ -19,6 +19,7 @@ from ivrlog.core.model import (
     ChangeRow,
     DetailFormat,
     Erasure,
+    RecordChunk,
     StoredCall,
     SummaryRow,
 )
@@ -152,10 +153,11 @@ class Reads:
         detail_cutoff: int,
         after: CallKey | None,
         limit: int,
-    ) -> list[tuple[int, str, bytes]]:
+    ) -> RecordChunk:
         window = CallFilter(account_id, start, end, detail_cutoff)
         rows = Reads.search_calls(self, window, after, limit)
-        return [(row[4], row[0], csv_text([call_fields(row)]).encode()) for row in rows]
+        records = b"".join(csv_text([call_fields(row)]).encode() for row in rows)
+        return RecordChunk(records, len(rows), CallKey(rows[-1][4], rows[-1][0]) if rows else None)
 
     def changes(
         self: _Tabled, account_id: int, after: int, limit: int, detail_cutoff: int

@@ -48,5 +48,5 @@ def test_a_name_longer_than_an_index_entry_is_stored_and_found(
     assert (rows[0][7], rows[0][10]) == (LONG, f"menu:{LONG}")
     window = CallFilter(account_id, 0, NOW + 1, 0)
     records = store.window_records(account_id, 0, NOW + 1, 0, None, 10)
-    assert b"".join(r[2] for r in records) == csv_rows(store.search_calls(window, None, 10), False)
-    assert LONG.encode() in b"".join(r[2] for r in records)
+    assert records.records == csv_rows(store.search_calls(window, None, 10), False)
+    assert LONG.encode() in records.records

@@ -54,7 +54,7 @@ def _check(url: str, *, again: bool = False) -> None:
         # migration 8's step, after 6's: each call's export record is of its summary
         listed = store.search_calls(everything, None, 100)
         records = store.window_records(1, 0, NOW + 1, 0, None, 100)
-        assert b"".join(r[2] for r in records) == csv_rows(listed, False)
+        assert records.records == csv_rows(listed, False)
         words = CallFilter(1, 0, NOW + 1, 0, words=("balance", "account"))
         assert sorted(r[0] for r in store.search_calls(words, None, 100)) == [
             f"c{i}" for i in range(7)

@@ -58,8 +58,9 @@ def _check(url: str) -> None:
             rows = store.search_calls(window, None, 100)
             assert len(rows) == count
             records = store.window_records(account, 0, NOW + 1, T0 + 30, None, 100)
-            assert [(r[0], r[1]) for r in records] == [(row[4], row[0]) for row in rows]
-            assert b"".join(r[2] for r in records) == csv_rows(rows, False)
+            assert records.total == count
+            assert records.last == (rows[-1][4], rows[-1][0])
+            assert records.records == csv_rows(rows, False)
     finally:
         store.close()
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivrlog.core.ingest import past_detail_retention, prepare_call
-from ivrlog.core.model import CallFilter, CallKey, Erasure, StoredCall
+from ivrlog.core.model import CallFilter, CallKey, Erasure, RecordChunk, StoredCall
 from ivrlog.core.ports import Store
 from ivrlog.render.calls import csv_rows
 from tests.conftest import BACKENDS
@@ -62,10 +62,25 @@ def a_call(draw: st.DrawFn) -> StoredCall:
     return call
 
 
-def _records(store: Store, query: CallFilter, after: CallKey | None, limit: int) -> list[Any]:
+def _records(store: Store, query: CallFilter, after: CallKey | None, limit: int) -> RecordChunk:
     return store.window_records(
         query.account_id, query.start, query.end, query.detail_cutoff, after, limit
     )
+
+
+def walk(store: Store, query: CallFilter, sizes: list[int]) -> bytes:
+    """The records of the window, read by `after` a chunk of each size in turn."""
+    walked: list[bytes] = []
+    after: CallKey | None = None
+    for size in itertools.cycle(sizes):
+        chunk = _records(store, query, after, size)
+        walked.append(chunk.records)
+        assert chunk.records.count(b"\r\n") == chunk.total
+        if chunk.total < size:
+            return b"".join(walked)
+        assert chunk.last is not None
+        after = chunk.last
+    raise AssertionError("unreachable")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -116,14 +131,7 @@ def test_window_records_are_the_csv_of_the_listed_calls(
         # a cutoff before the purge's: `log` false for the purged detail all the same
         rows = store.search_calls(query, None, 1000)
         found = _records(store, query, None, 1000)
-        assert [(r[0], r[1]) for r in found] == [(row[4], row[0]) for row in rows]
-        assert b"".join(r[2] for r in found) == csv_rows(rows, False), query
-        walked: list[Any] = []
-        after: CallKey | None = None
-        for size in itertools.cycle(sizes):
-            page = _records(store, query, after, size)
-            walked += page
-            if len(page) < size or len(walked) > len(found):
-                break
-            after = CallKey(page[-1][0], page[-1][1])
-        assert walked == found
+        assert found.total == len(rows)
+        assert found.last == (None if not rows else (rows[-1][4], rows[-1][0]))
+        assert found.records == csv_rows(rows, False), query
+        assert walk(store, query, sizes) == found.records

@@ -232,6 +232,16 @@ class CallKey(NamedTuple):
     session_id: str
 
 
+class RecordChunk(NamedTuple):
+    """Consecutive CSV records of a window, newest first (Store.window_records): their
+    bytes, how many they are, and the place of the last (None when there is none), from
+    which the next chunk goes on."""
+
+    records: bytes
+    total: int
+    last: CallKey | None
+
+
 @dataclass(frozen=True, slots=True)
 class CallFilter:
     """The calls /v1/calls lists: every field that is set must hold (AND).

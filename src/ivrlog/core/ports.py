@@ -23,6 +23,7 @@ from ivrlog.core.model import (
     Fragments,
     KeptAnswer,
     OpenCall,
+    RecordChunk,
     RedactionPattern,
     SensitiveModule,
     StaleCall,
@@ -228,12 +229,15 @@ class Store(Protocol):
         detail_cutoff: int,
         after: CallKey | None,
         limit: int,
-    ) -> list[tuple[int, str, bytes]]:
-        """Up to `limit` of the account's calls with `start <= call.start < end`, newest
-        first and strictly after `after` (as search_calls lists them for a filter of that
-        window alone), each as (start, session id, CSV record): the record that
-        core/records.call_fields gives of the call's row (`detail_cutoff` decides its
-        `log`), ended by CRLF, in UTF-8. Kept ready by the store (core/records.record_stem)."""
+    ) -> RecordChunk:
+        """The next records of the account's calls with `start <= call.start < end`,
+        newest first and strictly after `after` (as search_calls lists them for a filter
+        of that window alone): each the record that core/records.call_fields gives of the
+        call's row (`detail_cutoff` decides its `log`), ended by CRLF, in UTF-8. Kept
+        ready by the store (core/records.record_stem).
+
+        At least `limit` records while the window holds them (a store may give more,
+        records it keeps together): fewer only when none is left after them."""
 
     def changes(
         self, account_id: int, after: int, limit: int, detail_cutoff: int

@@ -311,14 +311,14 @@ def export_records(
     if not window_only(query) or request.detail:
         raise ValueError("records are kept for a filter of a time window alone, without detail")
     while True:
-        rows = store.window_records(
+        chunk = store.window_records(
             query.account_id, query.start, query.end, query.detail_cutoff, after, batch
         )
-        if rows:
-            yield b"".join([row[2] for row in rows])
-        if len(rows) < batch:
+        if chunk.records:
+            yield chunk.records
+        if chunk.total < batch or chunk.last is None:
             return
-        after = CallKey(rows[-1][0], rows[-1][1])
+        after = chunk.last
 
 
 def parse_changes(params: Sequence[tuple[str, str]]) -> tuple[int, int]:

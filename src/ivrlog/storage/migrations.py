@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ivrlog.core.ports import StoreOpenError
 from ivrlog.storage.migration_6 import POSTGRESQL_6, SQLITE_6
 from ivrlog.storage.migration_7 import POSTGRESQL_7, SQLITE_7
+from ivrlog.storage.record_blocks import POSTGRESQL_9, SQLITE_9
 from ivrlog.storage.records import POSTGRESQL_8, SQLITE_8
 
 
@@ -384,6 +385,12 @@ CREATE TABLE sensitive_modules (
         sqlite=SQLITE_8,
         postgresql=POSTGRESQL_8,
         backfill="records",
+    ),
+    Migration(
+        version=9,
+        description="PostgreSQL: an hour's export records kept together",
+        sqlite=SQLITE_9,
+        postgresql=POSTGRESQL_9,
     ),
 )
 

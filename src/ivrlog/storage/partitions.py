@@ -329,3 +329,13 @@ class Partitions:
                 ranges = self._ranges[table]
                 ranges[:] = [r for r in ranges if r != bounds[1:]]
         return rows
+
+
+class RetryTransaction(Exception):
+    """Raised inside a live transaction when a partition must be made outside any
+    transaction first: run_live lets the transaction roll back, calls `prepare()`, and
+    runs it again."""
+
+    def __init__(self, prepare: Callable[[], None]) -> None:
+        super().__init__("the transaction must run again once the partition is made")
+        self.prepare = prepare

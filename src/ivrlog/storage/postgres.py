@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, TypeVar
@@ -26,24 +25,28 @@ from psycopg.errors import UniqueViolation
 from psycopg_pool import ConnectionPool
 
 from ivrlog.core.model import (
+    CallKey,
     CallQuery,
     DetailFormat,
     EntryFragments,
+    RecordChunk,
     StaleCall,
     StoredCall,
 )
 from ivrlog.core.ports import LiveTransaction, StoreOpenError
-from ivrlog.storage import backfill, records
+from ivrlog.storage import backfill, record_blocks, records
 from ivrlog.storage.migrations import pending
 from ivrlog.storage.partitions import (
     LOCK_CLASS,
     LOCK_MIGRATE,
     Partitions,
+    RetryTransaction,
     Table,
     is_missing_partition,
     partition_of,
 )
 from ivrlog.storage.postgres_page import Page, has_nul
+from ivrlog.storage.postgres_words import tsvector_binary
 from ivrlog.storage.search_sql import (
     POSTGRES_DIALECT,
     SUMMARY_COLUMNS,
@@ -106,29 +109,6 @@ def _delete_details_of(conn: psycopg.Connection[Any], calls: Sequence[tuple[int,
             " WHERE d.call_id = o.id AND d.start = o.s",
             ([c[0] for c in calls], [c[1] for c in calls]),
         )
-
-
-def tsvector_binary(words: str | None) -> bytes | None:
-    """The search words as a tsvector in PostgreSQL's binary form (tsvectorsend: the
-    lexeme count, then each lexeme as NUL-ended UTF-8 with no positions), so that COPY
-    BINARY writes them with the detail: exactly the tsvector that
-    array_to_tsvector(string_to_array(words, ' ')) makes (the server sorts the lexemes)."""
-    if not words:
-        return None
-    lexemes = words.split(" ")
-    parts = [struct.pack("!i", len(lexemes))]
-    parts += [w.encode() + b"\x00\x00\x00" for w in lexemes]
-    return b"".join(parts)
-
-
-class RetryTransaction(Exception):
-    """Raised inside a live transaction when a partition must be made outside any
-    transaction first: run_live lets the transaction roll back, calls `prepare()`, and
-    runs it again."""
-
-    def __init__(self, prepare: Callable[[], None]) -> None:
-        super().__init__("the transaction must run again once the partition is made")
-        self.prepare = prepare
 
 
 class _Live(SqlLive):
@@ -226,6 +206,9 @@ class PostgresStore(SqlStore, SearchStore):
             timeout=30.0,
         )
         self._partitions = Partitions(url, self._pool, clock)
+        self._blocks = record_blocks.Blocks(
+            self._read, self._snapshot, self._transaction, self._records
+        )
         try:
             self._pool.open(wait=True, timeout=timeout)
         except Exception as exc:
@@ -349,6 +332,7 @@ class PostgresStore(SqlStore, SearchStore):
                     copy.write_row((call_id, c.start, c.detail_json, c.detail_xml, words))
         existing = {row[2] for row in old}
         take_places(conn, _PLACES, account_id, completion_places(calls, existing))
+        record_blocks.touch(conn, account_id, [row[1] for row in old] + [c.start for c in calls])
 
     def put_calls(self, account_id: int, calls: Sequence[StoredCall]) -> None:
         if not calls:
@@ -376,6 +360,7 @@ class PostgresStore(SqlStore, SearchStore):
             ).fetchall()
             _delete_details_of(conn, deleted)
             conn.execute("DELETE FROM changes WHERE account_id = %s", (account_id,))
+            record_blocks.forget_account(conn, account_id)
             return len(deleted)
 
     @contextlib.contextmanager
@@ -419,10 +404,13 @@ class PostgresStore(SqlStore, SearchStore):
         return deleted
 
     def delete_calls_before(self, cutoff: int, limit: int) -> int:
+        with self._transaction() as conn:  # before the calls go (storage/record_blocks.py)
+            record_blocks.raise_calls_since(conn, cutoff)
         deleted = self._partitions.drop_before(cutoff, ("calls", "call_details"))
         if deleted is None:
             return 0
         with self._transaction() as conn:
+            record_blocks.forget_before(conn, cutoff)
             if deleted:
                 # the detail of calls dropped above, when its partition is coarser (a year
                 # of old detail) than theirs (the purge's detail step has usually removed it)
@@ -475,7 +463,7 @@ class PostgresStore(SqlStore, SearchStore):
     def _lock_sessions(self, conn: Any, account_id: int, sessions: list[str]) -> None:
         conn.execute(_LOCK_CALLS, (account_id, sessions))
 
-    def _delete_calls(self, conn: Any, calls: Sequence[Found]) -> None:
+    def _delete_calls(self, conn: Any, account_id: int, calls: Sequence[Found]) -> None:
         if calls:
             conn.execute(
                 "DELETE FROM calls c USING unnest(%s::bigint[], %s::bigint[]) AS o(id, s)"
@@ -483,11 +471,17 @@ class PostgresStore(SqlStore, SearchStore):
                 ([c[0] for c in calls], [c[2] for c in calls]),
             )
             _delete_details_of(conn, [(c[0], c[2]) for c in calls])
+            record_blocks.touch(conn, account_id, [c[2] for c in calls])
 
     def scrub(self, *, only_if_owed: bool = False) -> bool:
         # a dropped partition takes its files with it; rows deleted one by one (a replaced
         # call, a completed call's live entries) are PostgreSQL's to reclaim (VACUUM)
         return True
+
+    def window_records(
+        self, account_id: int, start: int, end: int, cutoff: int, after: CallKey | None, limit: int
+    ) -> RecordChunk:
+        return self._blocks.window_records(account_id, start, end, cutoff, after, limit)
 
     def open_page(self, query: CallQuery, detail: DetailFormat | None) -> Page:
         conn = self._pool.getconn()

@@ -11,7 +11,14 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Final
 
-from ivrlog.core.model import CallFilter, CallKey, ChangeRow, Erasure, SummaryRow
+from ivrlog.core.model import (
+    CallFilter,
+    CallKey,
+    ChangeRow,
+    Erasure,
+    RecordChunk,
+    SummaryRow,
+)
 from ivrlog.core.summary import words
 from ivrlog.storage import search_sql
 from ivrlog.storage.migration_7 import WORDS_SLOT
@@ -211,9 +218,9 @@ class SearchStore:
         detail_cutoff: int,
         after: CallKey | None,
         limit: int,
-    ) -> list[tuple[int, str, bytes]]:
+    ) -> RecordChunk:
         if limit <= 0:
-            return []
+            return RecordChunk(b"", 0, None)
         after_start, after_session = (end, "") if after is None else after
         params = {
             "account": account_id,
@@ -225,8 +232,9 @@ class SearchStore:
             "limit": limit,
         }
         with self._read() as conn:
-            rows: list[tuple[int, str, bytes]] = self._records(conn, params)
-        return rows
+            rows = self._records(conn, params)
+        last = CallKey(rows[-1][0], rows[-1][1]) if rows else None
+        return RecordChunk(b"".join([row[2] for row in rows]), len(rows), last)
 
     def _records(self, conn: Any, params: dict[str, Any]) -> list[tuple[int, str, bytes]]:
         """window_records' statement (storage/records.py) on the read connection."""
@@ -260,7 +268,7 @@ class SearchStore:
     def _lock_sessions(self, conn: Any, account_id: int, sessions: list[str]) -> None:
         """Take the locks of these calls for the transaction (PostgreSQL)."""
 
-    def _delete_calls(self, conn: Any, calls: Sequence[Found]) -> None:
+    def _delete_calls(self, conn: Any, account_id: int, calls: Sequence[Found]) -> None:
         """Delete completed calls with their detail and search words."""
         raise NotImplementedError
 
@@ -297,7 +305,7 @@ class SearchStore:
             count = len(calls) + len(live)
             if not count:
                 return 0
-            self._delete_calls(conn, calls)
+            self._delete_calls(conn, account_id, calls)
             sql = self._erase_sql
             conn.cursor().executemany(sql.delete_open, [{"id": o[0]} for o in live])
             erased = {c[1] for c in calls} | {o[1] for o in live}

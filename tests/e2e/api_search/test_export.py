@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
 from ivrlog.core.ingest import ingest_calls
-from ivrlog.core.model import CallFilter, CallKey, SummaryRow
+from ivrlog.core.model import CallFilter, CallKey, RecordChunk, SummaryRow
 from ivrlog.core.search import EXPORT_BATCH, RECORD_BATCH, parse_search
 from ivrlog.web.calls import export_chunks
 from tests.e2e.api_search.helpers import WIDE, find, ids, stored
@@ -102,10 +102,10 @@ class CountingStore(MemoryStore):
         detail_cutoff: int,
         after: CallKey | None,
         limit: int,
-    ) -> list[tuple[int, str, bytes]]:
-        rows = super().window_records(account_id, start, end, detail_cutoff, after, limit)
-        self.records.append(len(rows))
-        return rows
+    ) -> RecordChunk:
+        chunk = super().window_records(account_id, start, end, detail_cutoff, after, limit)
+        self.records.append(chunk.total)
+        return chunk
 
 
 # each format, CSV by its kept records (a window alone) and by the calls' rows (a
