@@ -136,6 +136,9 @@ def test_a_version_7_postgresql_database_gets_its_records(
         # past the newest call with entries: what earlier purges left is not known, so
         # the detail of those calls is probed (as _check's reads do: all true)
         assert conn.execute("SELECT since FROM detail_kept").fetchone() == (T0 + 181,)
+        # migration 9: a version for each account's hours of calls (storage/record_blocks.py)
+        hours = conn.execute("SELECT account_id, hour FROM record_blocks").fetchall()
+        assert sorted(hours) == sorted({(a, c.start // 3600) for a, c in CALLS})
     _check(url)
 
 

@@ -5,6 +5,7 @@ what a block kept. Each export is compared with the CSV of search_calls' rows.""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
@@ -67,7 +68,7 @@ def filled(pg: tuple[PostgresStore, str], account_id: int) -> tuple[PostgresStor
     return pg
 
 
-def built(hours: range, count: int = 10, past: bool = False) -> dict[int, tuple[int, bool]]:
+def built(hours: Iterable[int], count: int = 10, past: bool = False) -> dict[int, tuple[int, bool]]:
     return {h * HOUR: (count, past) for h in hours}
 
 
