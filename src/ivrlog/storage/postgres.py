@@ -410,7 +410,8 @@ class PostgresStore(SqlStore, SearchStore):
         if deleted is None:
             return 0
         with self._transaction() as conn:
-            record_blocks.forget_before(conn, cutoff)
+            record_blocks.forget_before(conn, cutoff)  # (never waits: none is used again)
+        with self._transaction() as conn:
             if deleted:
                 # the detail of calls dropped above, when its partition is coarser (a year
                 # of old detail) than theirs (the purge's detail step has usually removed it)
@@ -463,7 +464,7 @@ class PostgresStore(SqlStore, SearchStore):
     def _lock_sessions(self, conn: Any, account_id: int, sessions: list[str]) -> None:
         conn.execute(_LOCK_CALLS, (account_id, sessions))
 
-    def _delete_calls(self, conn: Any, account_id: int, calls: Sequence[Found]) -> None:
+    def _delete_calls(self, conn: Any, calls: Sequence[Found]) -> None:
         if calls:
             conn.execute(
                 "DELETE FROM calls c USING unnest(%s::bigint[], %s::bigint[]) AS o(id, s)"
@@ -471,7 +472,9 @@ class PostgresStore(SqlStore, SearchStore):
                 ([c[0] for c in calls], [c[2] for c in calls]),
             )
             _delete_details_of(conn, [(c[0], c[2]) for c in calls])
-            record_blocks.touch(conn, account_id, [c[2] for c in calls])
+
+    def _erased_hours(self, conn: Any, account_id: int, calls: Sequence[Found]) -> None:
+        record_blocks.touch(conn, account_id, [c[2] for c in calls])
 
     def scrub(self, *, only_if_owed: bool = False) -> bool:
         # a dropped partition takes its files with it; rows deleted one by one (a replaced

@@ -129,8 +129,13 @@ def raise_calls_since(conn: Any, cutoff: int) -> None:
 
 
 def forget_before(conn: Any, cutoff: int) -> None:
-    """After the purge dropped the calls before `cutoff`: their hours' rows."""
-    conn.execute("DELETE FROM record_blocks WHERE hour * 3600 < %s", (cutoff,))
+    """After the purge dropped the calls before `cutoff`: their hours' rows, but for those
+    a writer holds (calls_since keeps every one of them unused; the next purge goes on)."""
+    conn.execute(
+        "DELETE FROM record_blocks WHERE (account_id, hour) IN (SELECT account_id, hour"
+        " FROM record_blocks WHERE hour < %s FOR UPDATE SKIP LOCKED)",
+        (-(-cutoff // HOUR),),
+    )
 
 
 Block = tuple[int, int, int, "int | None", "str | None"]  # hour, version, count, last place

@@ -268,9 +268,13 @@ class SearchStore:
     def _lock_sessions(self, conn: Any, account_id: int, sessions: list[str]) -> None:
         """Take the locks of these calls for the transaction (PostgreSQL)."""
 
-    def _delete_calls(self, conn: Any, account_id: int, calls: Sequence[Found]) -> None:
+    def _delete_calls(self, conn: Any, calls: Sequence[Found]) -> None:
         """Delete completed calls with their detail and search words."""
         raise NotImplementedError
+
+    def _erased_hours(self, conn: Any, account_id: int, calls: Sequence[Found]) -> None:
+        """What the adapter keeps of the hours of erased calls (PostgreSQL: their export
+        blocks), after the account's change places (the order of every writer's locks)."""
 
     def _erased(self) -> None:
         """Make what an erasure deleted unreadable in the database's files."""
@@ -305,7 +309,7 @@ class SearchStore:
             count = len(calls) + len(live)
             if not count:
                 return 0
-            self._delete_calls(conn, account_id, calls)
+            self._delete_calls(conn, calls)
             sql = self._erase_sql
             conn.cursor().executemany(sql.delete_open, [{"id": o[0]} for o in live])
             erased = {c[1] for c in calls} | {o[1] for o in live}
@@ -320,6 +324,7 @@ class SearchStore:
                 (c[1], "erased", c[2]) for c in sorted(calls, key=lambda c: (c[2], c[1]))
             ]
             search_sql.take_places(conn, self._places, account_id, places)
+            self._erased_hours(conn, account_id, calls)
             audit = {"account": account_id, "now": now, "erased": count, "hash": selector_hash}
             conn.execute(sql.audit, audit)
         self._erased()

@@ -455,9 +455,7 @@ class SqliteStore(SqlStore, SearchStore):
         return deleted
 
     # erasure
-    def _delete_calls(
-        self, conn: sqlite3.Connection, _account_id: int, calls: Sequence[Found]
-    ) -> None:
+    def _delete_calls(self, conn: sqlite3.Connection, calls: Sequence[Found]) -> None:
         # their detail goes by its foreign key, and their words with it (the trigger)
         conn.executemany("DELETE FROM calls WHERE id = ?", [(c[0],) for c in calls])
 

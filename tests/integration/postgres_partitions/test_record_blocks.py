@@ -1,10 +1,14 @@
 """PostgreSQL's blocks of an hour's export records (storage/record_blocks.py): an export
 keeps the hours it read whole and reads them again as one row; every write, erasure,
 purge and move of the detail cutoff makes the export read what the calls are now, never
-what a block kept. Each export is compared with the CSV of search_calls' rows."""
+what a block kept. Each export is compared with the CSV of search_calls' rows.
+
+A block is built only for an hour that has ended by the database's clock: the calls here
+are three days before the tests' fixed NOW (2026-11-17), which that clock has passed."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -163,6 +167,14 @@ def test_the_purge_of_calls_leaves_no_block_of_the_calls_it_dropped(
 ) -> None:
     store, url = filled
     export(store, account_id, SIX, H0 - DAY, 1000)
+    # from the moment the purge begins, before it drops anything (another process's
+    # purge, say), the blocks of the hours before its cutoff are not sent
+    with psycopg.connect(url) as conn:
+        record_blocks.raise_calls_since(conn, H0 + 2 * HOUR + 60)
+        conn.execute(
+            "UPDATE record_blocks SET body = 'kept' || body WHERE hour < %s", (H0 // HOUR + 3,)
+        )
+    assert export(store, account_id, SIX, H0 - DAY, 1000).count(b"kept") == 0
     store.delete_calls_before(H0 + 2 * HOUR + 60, 10_000)
     export(store, account_id, SIX, H0 - DAY, 1000)
     assert blocks(url) == built(range(3, 6))
@@ -194,6 +206,19 @@ def test_a_write_during_the_read_of_an_hour_keeps_no_block_of_it(
     assert blocks(url)[3 * HOUR] == (11, False)
 
 
+def test_an_hour_a_writer_holds_is_not_kept_and_the_export_does_not_wait(
+    filled: tuple[PostgresStore, str], account_id: int
+) -> None:
+    store, url = filled
+    with psycopg.connect(url) as writer:  # a transaction that has touched hour 4, open
+        record_blocks.touch(writer, account_id, [H0 + 4 * HOUR])
+        export(store, account_id, SIX, H0 - DAY, 1000)
+        assert blocks(url) == {**built(range(4)), 5 * HOUR: (10, False)}
+        writer.rollback()
+    export(store, account_id, SIX, H0 - DAY, 1000)
+    assert blocks(url) == built(range(6))
+
+
 def test_an_hour_of_more_calls_than_a_block_holds_is_read_row_by_row(
     pg: tuple[PostgresStore, str], account_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -210,6 +235,9 @@ def test_the_hour_going_on_has_no_block(pg: tuple[PostgresStore, str], account_i
     store, url = pg
     with psycopg.connect(url) as conn:
         now = conn.execute("SELECT extract(epoch FROM now())::bigint").fetchone()[0]  # type: ignore[index]
+    if now % HOUR > HOUR - 10:  # not across the hour's end
+        time.sleep(11)
+        now += 11
     hour = now // HOUR * HOUR
     store.put_calls(account_id, [stored("now", now - 1), stored("before", hour - 60)])
     export(store, account_id, (hour - HOUR, hour + HOUR), hour - DAY, 100)
