@@ -95,15 +95,14 @@ _KEPT: Final = "SELECT since, calls_since, extract(epoch FROM now())::bigint FRO
 _VERSIONS: Final = (
     "SELECT hour, version FROM record_blocks WHERE account_id = %s AND hour >= %s AND hour <= %s"
 )
+# one statement a block: an UPDATE joined to arrays of the blocks took 13 times as long
+# as as many single ones (pipelined by executemany)
 _BUILD: Final = (
-    "UPDATE record_blocks b SET past = v.past, count = v.count, last_start = v.last_start,"
-    " last_session = v.last_session, body = v.body"
-    " FROM unnest(%(hours)s::bigint[], %(versions)s::bigint[], %(past)s::boolean[],"
-    " %(counts)s::integer[], %(last_starts)s::bigint[], %(last_sessions)s::text[],"
-    " %(bodies)s::bytea[]) AS v(hour, version, past, count, last_start, last_session, body)"
-    " WHERE b.account_id = %(account)s AND b.hour = v.hour AND b.version = v.version"
-    " AND b.hour IN (SELECT hour FROM record_blocks WHERE account_id = %(account)s"
-    " AND hour = ANY(%(hours)s) FOR UPDATE SKIP LOCKED)"
+    "UPDATE record_blocks SET past = %(past)s, count = %(count)s, last_start = %(last_start)s,"
+    " last_session = %(last_session)s, body = %(body)s"
+    " WHERE (account_id, hour) = (SELECT account_id, hour FROM record_blocks"
+    " WHERE account_id = %(account)s AND hour = %(hour)s AND version = %(version)s"
+    " FOR UPDATE SKIP LOCKED)"
 )
 
 Rows = list[tuple[int, str, bytes]]
@@ -297,31 +296,26 @@ class Blocks:
         for row in rows:
             if row[0] // HOUR in by_hour:
                 by_hour[row[0] // HOUR].append(row)
-        columns: dict[str, list[Any]] = {name: [] for name in _BUILT}
+        built = []
         for hour, held in by_hour.items():
             past = kept.past(hour)
             if past is None or len(held) > BLOCK_MAX:
                 continue
-            for name, value in zip(
-                _BUILT,
-                (
-                    hour,
-                    versions[hour],
-                    past,
-                    len(held),
-                    held[-1][0] if held else None,
-                    held[-1][1] if held else None,
-                    b"".join([row[2] for row in held]),
-                ),
-                strict=True,
-            ):
-                columns[name].append(value)
-        if columns["hours"]:
+            built.append(
+                {
+                    "account": account_id,
+                    "hour": hour,
+                    "version": versions[hour],
+                    "past": past,
+                    "count": len(held),
+                    "last_start": held[-1][0] if held else None,
+                    "last_session": held[-1][1] if held else None,
+                    "body": b"".join([row[2] for row in held]),
+                }
+            )
+        if built:
             with self._write() as conn:
-                conn.execute(_BUILD, {"account": account_id, **columns})
-
-
-_BUILT: Final = ("hours", "versions", "past", "counts", "last_starts", "last_sessions", "bodies")
+                conn.cursor().executemany(_BUILD, built)
 
 
 class Kept(NamedTuple):
