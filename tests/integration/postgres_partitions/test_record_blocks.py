@@ -8,6 +8,7 @@ are three days before the tests' fixed NOW (2026-11-17), which that clock has pa
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -244,3 +245,27 @@ def test_the_hour_going_on_has_no_block(pg: tuple[PostgresStore, str], account_i
     with psycopg.connect(url) as conn:
         kept = conn.execute("SELECT hour FROM record_blocks WHERE body IS NOT NULL").fetchall()
     assert kept == [(hour // HOUR - 1,)]
+
+
+def test_an_erasure_and_a_write_take_their_locks_in_one_order(
+    filled: tuple[PostgresStore, str], account_id: int
+) -> None:
+    """A writer takes its account's change counter, then its hours (_write_calls). An
+    erasure that took the hours first would wait for the counter while the writer waits
+    for the hour: PostgreSQL would abort one of them as a deadlock."""
+    store, url = filled
+    erased: list[int] = []
+    with psycopg.connect(url) as writer:
+        writer.execute("SELECT 1 FROM accounts WHERE id = %s FOR UPDATE", (account_id,))
+        erasure = threading.Thread(
+            target=lambda: erased.append(
+                store.erase(account_id, Erasure(session_id="c4-003"), "hash", NOW)
+            )
+        )
+        erasure.start()
+        time.sleep(0.5)  # the erasure is waiting for the counter by now
+        record_blocks.touch(writer, account_id, [H0 + 4 * HOUR])  # the erased call's hour
+        writer.commit()
+    erasure.join()
+    assert erased == [1]
+    assert b"c4-003" not in export(store, account_id, SIX, H0 - DAY, 1000)
