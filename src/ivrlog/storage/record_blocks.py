@@ -46,6 +46,9 @@ from ivrlog.core.model import CallKey, RecordChunk
 HOUR: Final = 3600
 BLOCK_MAX: Final = 5000  # records a block holds at most
 _RUN: Final = 64  # the blocks looked up at once
+# the records a chunk of blocks holds at least, whatever the export asks (a few MB): each
+# chunk costs two statements and a write to the client, which are most of a block's cost
+RUN_RECORDS: Final = 10_000
 
 POSTGRESQL_9: Final = """
 CREATE SEQUENCE record_block_versions;
@@ -179,7 +182,8 @@ class Blocks:
             low = max(start, hour * HOUR)  # the hour alone, when part of it is left
             if hour * HOUR >= start and (hour + 1) * HOUR <= min(end, place.start):
                 found = self._found(account_id, hour, -(-start // HOUR), cutoff)
-                blocks = self._bodies(account_id, _run(found, hour, limit - count), cutoff)
+                run = _run(found, hour, max(limit, RUN_RECORDS) - count)
+                blocks = self._bodies(account_id, run, cutoff)
                 for hour_start, body, n, key in blocks:
                     parts.append(body)
                     count += n
