@@ -1,10 +1,11 @@
 """Helpers of the contract tests of ivrlog's own read API on every store backend
 (test_search_store.py, test_changes_store.py): calls with a chosen path and lines, the
-filter of an account's whole history, and the erasure audit's rows as each backend
-keeps them."""
+filter of an account's whole history, the erasure audit's rows as each backend keeps
+them, and a window's export records read chunk by chunk."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from typing import Any
 
@@ -12,7 +13,7 @@ import psycopg
 import pytest
 
 from ivrlog.core.ingest import prepare_call
-from ivrlog.core.model import CallFilter, StoredCall
+from ivrlog.core.model import CallFilter, CallKey, StoredCall
 from ivrlog.core.ports import Store
 from ivrlog.storage import sqlite_path
 from tests.conftest import MEMORY_URL, STORE_BACKENDS
@@ -77,3 +78,21 @@ def audit_rows(store: Store, db_url: str) -> list[tuple[int, int, int, str]]:
             conn.close()
     with psycopg.connect(db_url) as pg:
         return [tuple(r) for r in pg.execute(query)]
+
+
+def walk(store: Store, query: CallFilter, sizes: list[int]) -> bytes:
+    """The records of a window alone (Store.window_records), read by `after` a chunk of
+    each size in turn."""
+    walked: list[bytes] = []
+    after: CallKey | None = None
+    for size in itertools.islice(itertools.cycle(sizes), 1000):  # (a walk that never ends)
+        chunk = store.window_records(
+            query.account_id, query.start, query.end, query.detail_cutoff, after, size
+        )
+        walked.append(chunk.records)
+        assert chunk.records.count(b"\r\n") == chunk.total
+        if chunk.total < size:
+            return b"".join(walked)
+        assert chunk.last is not None
+        after = chunk.last
+    raise AssertionError(f"no end to the walk of {query}")

@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivrlog.core.ingest import past_detail_retention, prepare_call
-from ivrlog.core.model import CallFilter, CallKey, Erasure, RecordChunk, StoredCall
+from ivrlog.core.model import CallFilter, Erasure, StoredCall
 from ivrlog.core.ports import Store
 from ivrlog.render.calls import csv_rows
 from tests.conftest import BACKENDS
 from tests.factories import NOW, entry
+from tests.integration.search_helpers import walk
 
 T0 = NOW - 1000
 SESSIONS = ["s1", "s2", "s3", "s;4", 's"5', "t,1", "u"]
@@ -36,6 +37,11 @@ MODULES = [
     *((f"long{n}", "".join(random.Random(n).choices(HAN, k=500))) for n in range(2)),
 ]
 counter = itertools.count()
+# the examples share the test's store (a database each backend)
+STORE = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 # calls a few hours apart, long ended: PostgreSQL keeps whole hours as blocks
@@ -78,33 +84,8 @@ def a_call(draw: st.DrawFn, starts: st.SearchStrategy[int] | None = None) -> Sto
     return call
 
 
-def _records(store: Store, query: CallFilter, after: CallKey | None, limit: int) -> RecordChunk:
-    return store.window_records(
-        query.account_id, query.start, query.end, query.detail_cutoff, after, limit
-    )
-
-
-def walk(store: Store, query: CallFilter, sizes: list[int]) -> bytes:
-    """The records of the window, read by `after` a chunk of each size in turn."""
-    walked: list[bytes] = []
-    after: CallKey | None = None
-    for size in itertools.islice(itertools.cycle(sizes), 1000):  # (a walk that never ends)
-        chunk = _records(store, query, after, size)
-        walked.append(chunk.records)
-        assert chunk.records.count(b"\r\n") == chunk.total
-        if chunk.total < size:
-            return b"".join(walked)
-        assert chunk.last is not None
-        after = chunk.last
-    raise AssertionError(f"no end to the walk of {query}")
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(STORE, max_examples=60)
 @given(
     # a batch holds a session id once (ingestion refuses it twice)
     batches=st.lists(
@@ -146,7 +127,7 @@ def test_window_records_are_the_csv_of_the_listed_calls(
         query = CallFilter(account_id, start, start + span * 100, T0 + cutoff * 100)
         # a cutoff before the purge's: `log` false for the purged detail all the same
         rows = store.search_calls(query, None, 1000)
-        found = _records(store, query, None, 1000)
+        found = store.window_records(account_id, start, query.end, query.detail_cutoff, None, 1000)
         assert found.total == len(rows)
         assert found.last == (None if not rows else (rows[-1][4], rows[-1][0]))
         assert found.records == csv_rows(rows, False), query
@@ -154,11 +135,7 @@ def test_window_records_are_the_csv_of_the_listed_calls(
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(STORE, max_examples=40)
 @given(
     steps=st.lists(
         st.one_of(

@@ -140,7 +140,7 @@ def forget_before(conn: Any, cutoff: int) -> None:
     )
 
 
-Block = tuple[int, int, int, "int | None", "str | None"]  # hour, version, count, last place
+Block = tuple[int, int, int, int | None, str | None]  # hour, version, count, last place
 
 
 class Blocks:
@@ -253,7 +253,6 @@ class Blocks:
             "limit": need,
         }
         with self._snapshot() as conn:
-            since, calls_since, now = conn.execute(_KEPT).fetchone()
             rows = self._records(conn, params)
             lowest: int | None = low  # every record from `low` on is in `rows`
             if len(rows) == need:  # on to the start of the last one's hour
@@ -274,15 +273,14 @@ class Blocks:
                 lowest = bottom if len(more) <= BLOCK_MAX else None
             whole = (rows[-1][0] // HOUR + 1) * HOUR if lowest is None else lowest
             # the hours that lie whole in [max(start, whole), min(end, place.start)), with
-            # a version (the hours that ever held a call), newest first
+            # a version (the hours that ever held a call)
             bounds = (-(-max(start, whole) // HOUR), min(end, place.start) // HOUR - 1)
-            versions = (
-                dict(conn.execute(_VERSIONS, (account_id, *bounds)).fetchall())
-                if bounds[0] <= bounds[1]
-                else {}
-            )
-        kept = Kept(cutoff, since, calls_since, now)
-        self._build(account_id, rows, versions, kept)
+            versions: dict[int, int] = {}
+            if bounds[0] <= bounds[1]:  # (in the rows' snapshot)
+                versions = dict(conn.execute(_VERSIONS, (account_id, *bounds)).fetchall())
+                kept = Kept(cutoff, *conn.execute(_KEPT).fetchone())
+        if versions:
+            self._build(account_id, rows, versions, kept)
         if lowest is None:
             return rows, CallKey(rows[-1][0], rows[-1][1])
         return rows, CallKey(lowest, "")

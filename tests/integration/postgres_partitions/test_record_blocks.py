@@ -16,12 +16,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from ivrlog.core.model import CallFilter, CallKey, Erasure, StoredCall
+from ivrlog.core.model import CallFilter, Erasure, StoredCall
 from ivrlog.render.calls import csv_rows
 from ivrlog.storage import record_blocks
 from ivrlog.storage.postgres import PostgresStore
 from tests.factories import DAY, NOW, entry
 from tests.integration.postgres_partitions.helpers import stored
+from tests.integration.search_helpers import walk
 
 HOUR = 3600
 H0 = (NOW - 3 * DAY) // HOUR * HOUR  # the first of six hours of calls, long ended
@@ -42,20 +43,12 @@ def hour_calls(hours: range, per_hour: int, prefix: str = "c") -> list[StoredCal
 def export(
     store: PostgresStore, account_id: int, window: tuple[int, int], cutoff: int, size: int
 ) -> bytes:
-    """The window's records read by `after`, `size` at a time; checked against the CSV of
-    search_calls' rows."""
-    parts = []
-    after: CallKey | None = None
-    while True:
-        chunk = store.window_records(account_id, *window, cutoff, after, size)
-        parts.append(chunk.records)
-        assert chunk.records.count(b"\r\n") == chunk.total
-        if chunk.total < size:
-            break
-        after = chunk.last
-    rows = store.search_calls(CallFilter(account_id, *window, cutoff), None, 10_000)
-    assert b"".join(parts) == csv_rows(rows, False)
-    return b"".join(parts)
+    """The window's records read by `after`, `size` at a time (search_helpers.walk);
+    checked against the CSV of search_calls' rows."""
+    query = CallFilter(account_id, *window, cutoff)
+    records = walk(store, query, [size])
+    assert records == csv_rows(store.search_calls(query, None, 10_000), False)
+    return records
 
 
 def blocks(url: str) -> dict[int, tuple[int, bool]]:
