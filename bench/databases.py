@@ -16,7 +16,7 @@ from bench.client import basic
 from bench.config import BIN, OUT, console
 from bench.dataset import DAY, Shape, batches
 from ivrlog.core.accounts import add_account
-from ivrlog.core.ingest import prepare_call
+from ivrlog.core.ingest import past_detail_retention, prepare_call
 from ivrlog.storage import open_store
 
 
@@ -47,6 +47,7 @@ def load(shape: Shape, now: int, database: str, what: str) -> tuple[str, list[st
     """Write the dataset with ivrlog's own write path; account 0's authorization and up
     to 5,000 of its calls with detail, spread over the whole set."""
     detailed: list[str] = []
+    detail_from = now - shape.detail_days * DAY
     store = open_store(database)
     try:
         store.migrate()
@@ -57,10 +58,12 @@ def load(shape: Shape, now: int, database: str, what: str) -> tuple[str, list[st
             for account, batch in batches(shape, now):
                 account_row = ids[account]
                 assert account_row is not None
-                store.put_calls(account_row.id, [prepare_call(call) for call in batch])
+                # older calls' entries go as retention would have taken them
+                stored = [past_detail_retention(prepare_call(c), detail_from) for c in batch]
+                store.put_calls(account_row.id, stored)
                 progress.advance(task, len(batch))
                 if account == 0:
-                    detailed += (call["session_id"] for call in batch if call["detail"])
+                    detailed += (c.session_id for c in stored if c.detail_json is not None)
         step = max(1, len(detailed) // 5000)
         return basic(keys[0].email, keys[0].developer_key), detailed[::step][:5000]
     finally:
@@ -68,7 +71,7 @@ def load(shape: Shape, now: int, database: str, what: str) -> tuple[str, list[st
 
 
 def sqlite_dataset(size: int) -> Dataset:
-    shape = Shape(size)
+    shape = Shape(size, old_paths=True)
     path = OUT / f"sqlite-{size}.db"
     meta = OUT / f"sqlite-{size}.json"
     if path.exists() and meta.exists():
@@ -85,7 +88,7 @@ def sqlite_dataset(size: int) -> Dataset:
 
 
 def postgres_dataset(server: PostgresServer, size: int) -> Dataset:
-    shape = Shape(size)
+    shape = Shape(size, old_paths=True)
     now = int(time.time())
     url = server.url(server.create_database())
     authorization, ids = load(shape, now, url, "PostgreSQL")

@@ -18,7 +18,7 @@ from typing import Any
 
 DAY = 86_400
 
-_APPS = (
+APPS = (
     ("Acme Wireless Billing", "billing"),
     ("Harbor Bank Card Services", "cards"),
     ("City Clinic Appointments", "appointments"),
@@ -62,6 +62,10 @@ class Shape:
     detail_days: int = 4
     hot_share: float = 0.3
     seed: int = 20261125
+    # calls older than detail_days carry the few entries their path and application need
+    # (the datasets: a loader drops them as retention would, past_detail_retention, so
+    # that their summaries and report steps are kept as in production); else none
+    old_paths: bool = False
     # the generator's version: a kept dataset made by another one is made again
     generator: int = 2
 
@@ -138,11 +142,39 @@ def _entry(rng: random.Random, t: int, app: str, index: int, last: bool) -> dict
 
 
 def _detail(rng: random.Random, start: int, count: int) -> tuple[list[dict[str, Any]], int]:
-    app = rng.choice(_APPS)[0]
+    app = rng.choice(APPS)[0]
     entries, t = [], start
     for index in range(count):
         entries.append(_entry(rng, t, app, index, index == count - 1))
         t += rng.randint(0, 12)
+    return entries, t
+
+
+def _path(rng: random.Random, start: int, count: int) -> tuple[list[dict[str, Any]], int]:
+    """An older call's entries, only as many as its application and path need."""
+    app = rng.choice(APPS)[0]
+    line = f'Executing application "{app}" version "{rng.randint(3, 41)}"'
+    entries = [
+        {
+            "event": {"line": line, "data": _data(rng, ("start", "start"))},
+            "class": "info",
+            "timestamp": start,
+        }
+    ]
+    t = start
+    for _ in range(min(count, 6)):
+        t += rng.randint(0, 12)
+        cls = "error" if rng.random() < 0.02 else "info"
+        data = _data(rng, rng.choice(_MODULES))
+        entries.append({"event": {"line": "step", "data": data}, "class": cls, "timestamp": t})
+    t += rng.randint(0, 12)
+    entries.append(
+        {
+            "event": {"line": "Disconnecting call", "data": _data(rng, ("exit", "hangup"))},
+            "class": "event",
+            "timestamp": t,
+        }
+    )
     return entries, t
 
 
@@ -164,6 +196,8 @@ def calls(shape: Shape, now: int) -> Iterator[tuple[int, dict[str, Any]]]:
         count = rng.randint(5, 40)
         if start >= detail_from:
             detail, end = _detail(rng, start, count)
+        elif shape.old_paths:
+            detail, end = _path(rng, start, count)
         else:
             detail, end = [], start + count * 6
         number, caller = shape.number(account, numbers[index]), rng.choice(callers)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ivrlog.core.model import (
     CallDetail,
@@ -24,6 +24,14 @@ from ivrlog.core.model import (
     SummaryRow,
 )
 from ivrlog.core.records import call_fields, csv_text
+from ivrlog.core.reports import (
+    ModuleKey,
+    Piece,
+    ReportRow,
+    VolumeKey,
+    call_facts,
+    deltas,
+)
 from tests.search_model import matches, summary_row
 
 if TYPE_CHECKING:
@@ -216,3 +224,45 @@ class Reads:
             if not t.audit_key:
                 t.audit_key = secrets.token_bytes(32)
             return t.audit_key
+
+    def report_rows(
+        self: _Tabled,
+        account_id: int,
+        table: Literal["volume", "modules"],
+        app: str | None,
+        wanted: Sequence[Piece],
+        *,
+        by_at: bool,
+    ) -> list[ReportRow]:
+        # the aggregates of the calls stored now, summed as the SQL stores sum their rows
+        t = self._read()
+        mine = [call_facts(c) for (a, _), c in t.calls.items() if a == account_id]
+        changes = deltas(account_id, [], mine)
+        rows: Sequence[tuple[VolumeKey | ModuleKey, list[int]]] = (
+            changes.sorted_volume() if table == "volume" else changes.sorted_modules()
+        )
+        sums: dict[tuple[int, str], list[int]] = {}
+        for key, counts in rows:
+            if app is not None and key.app != app:
+                continue
+            if not any(p.span == key.span and p.first <= key.at < p.end for p in wanted):
+                continue
+            name = key.type if isinstance(key, VolumeKey) else key.module
+            total = sums.setdefault((key.at if by_at else 0, name), [0] * len(counts))
+            for i, value in enumerate(counts):
+                total[i] += value
+        return [ReportRow(at, name, tuple(c)) for (at, name), c in sorted(sums.items())]
+
+    def report_apps(self: _Tabled, account_id: int, wanted: Sequence[Piece]) -> list[str]:
+        t = self._read()
+        return sorted(
+            {
+                c.summary.app
+                for (a, _), c in t.calls.items()
+                if a == account_id
+                and c.summary.app
+                and any(
+                    p.first <= c.start - c.start % p.span < p.end and c.start >= 0 for p in wanted
+                )
+            }
+        )

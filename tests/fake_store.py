@@ -54,6 +54,7 @@ _CALL_TYPES: dict[str, tuple[type, ...]] = {
     "detail_json": (str, type(None)),
     "detail_xml": (str, type(None)),
     "summary": (CallSummary,),
+    "steps": (tuple,),
 }
 
 

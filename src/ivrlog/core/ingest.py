@@ -16,6 +16,7 @@ import orjson
 from ivrlog.core.model import Fragments, StoredCall
 from ivrlog.core.ports import Store
 from ivrlog.core.redact import BUILTIN_RULES, Redactor
+from ivrlog.core.reports import call_steps
 from ivrlog.core.sensitive import NONE
 from ivrlog.core.summary import PRIVATE_LINE, summarize
 from ivrlog.core.validation import KEPT_DATA, validate_batch
@@ -79,6 +80,7 @@ def prepare_call(call: dict[str, Any], redactor: Redactor = BUILTIN_RULES) -> St
         detail_json=detail_json,
         detail_xml=detail_xml,
         summary=summarize(entries),
+        steps=call_steps(entries, call["end"]),
     )
 
 

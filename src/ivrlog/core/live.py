@@ -36,7 +36,8 @@ from ivrlog.core.limits import MAX_ENTRIES
 from ivrlog.core.model import NO_SUMMARY, EntryFragments, Fragments, OpenCall, StoredCall
 from ivrlog.core.ports import LiveTransaction, Store
 from ivrlog.core.redact import BUILTIN_RULES, Redactor
-from ivrlog.core.summary import summarize_fragments
+from ivrlog.core.reports import call_steps
+from ivrlog.core.summary import summarize
 from ivrlog.core.validation import (
     Problems,
     check_entry,
@@ -100,6 +101,7 @@ def validate_update(session_id: str, update: Any) -> None:
 
 def _stored(call: OpenCall, fragments: list[Fragments], end: int) -> StoredCall:
     has_detail = not call.private and bool(fragments)
+    entries = [orjson.loads(j) for j, _ in fragments] if has_detail else []
     return StoredCall(
         session_id=call.session_id,
         src=call.src,
@@ -111,7 +113,8 @@ def _stored(call: OpenCall, fragments: list[Fragments], end: int) -> StoredCall:
         entry_count=0 if call.private else len(fragments),
         detail_json="[" + ",".join(j for j, _ in fragments) + "]" if has_detail else None,
         detail_xml="".join(x for _, x in fragments) if has_detail else None,
-        summary=summarize_fragments(j for j, _ in fragments) if has_detail else NO_SUMMARY,
+        summary=summarize(entries) if has_detail else NO_SUMMARY,
+        steps=call_steps(entries, end),
     )
 
 

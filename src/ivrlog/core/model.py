@@ -59,13 +59,26 @@ class CallSummary:
 NO_SUMMARY: Final = CallSummary(None, None, (), False, 0, "")
 
 
+class Step(NamedTuple):
+    """A module a call reached, in the order it first reached them (core/reports.py):
+    the seconds it spent there (every visit: from the visit's first entry to the next
+    visit's, or to the call's end), None when unknown; whether it had an `error` entry
+    there; whether the call ended there (its last visit)."""
+
+    module: str  # module_type:result_variable
+    seconds: int | None
+    error: bool
+    ended: bool
+
+
 @dataclass(frozen=True, slots=True)
 class StoredCall:
     """A validated call, ready to write: its detail is already rendered text.
 
     `detail_json` is the JSON array of entries; `detail_xml` the same entries as a
     run of `<item>` elements. Both are None when the call is private or has no entries.
-    `summary` is derived from the entries (core/summary.py).
+    `summary` is derived from the entries (core/summary.py), `steps` from the entries
+    and the end (core/reports.call_steps): what the reports count of the call.
     """
 
     session_id: str
@@ -79,6 +92,7 @@ class StoredCall:
     detail_json: str | None
     detail_xml: str | None
     summary: CallSummary = NO_SUMMARY
+    steps: tuple[Step, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from ivrlog.core.model import (
     StoredCall,
     SummaryRow,
 )
+from ivrlog.core.reports import Piece, ReportRow
 
 T = TypeVar("T")
 
@@ -263,3 +264,23 @@ class Store(Protocol):
     def audit_key(self) -> bytes:
         """The key of the erasure audit's keyed hashes: made at random on first use and
         kept in the database (docs/privacy.md, erasure)."""
+
+    # reports (core/reports.py)
+    def report_rows(
+        self,
+        account_id: int,
+        table: Literal["volume", "modules"],
+        app: str | None,
+        wanted: Sequence[Piece],
+        *,
+        by_at: bool,
+    ) -> list[ReportRow]:
+        """The account's aggregate rows of `wanted` summed: of one application (every
+        one when None), by call type ("volume") or module ("modules"), and by `at` when
+        `by_at` (else `at` is 0). The counts are as core/reports.Deltas keeps them. Rows
+        of hours past call retention may have lost calls to the purge: a report asks
+        for none (core/reports.report_window)."""
+
+    def report_apps(self, account_id: int, wanted: Sequence[Piece]) -> list[str]:
+        """The applications (by name, sorted) of the account's calls in the aggregate
+        rows of `wanted`; the calls that name none are left out."""

@@ -22,10 +22,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+import orjson
+
+from ivrlog.core.reports import CallFacts, Deltas, call_steps, path_steps, steps_json
 from ivrlog.core.summary import summarize_detail
-from ivrlog.storage import records, sqlite_words
+from ivrlog.storage import records, report_sql, sqlite_words
 from ivrlog.storage.migrations import MIGRATIONS
 from ivrlog.storage.search_sql import SUMMARY_COLUMNS, same, summary_values, without_nul
+from ivrlog.storage.sql import postgres_style
 
 BATCH: Final = 500
 _SET = ", ".join(f"{c} = ?" for c in SUMMARY_COLUMNS.split(", "))
@@ -56,7 +60,12 @@ def sqlite_batch(conn: Any, limit: int = BATCH) -> bool:
     if pending is None:
         return False
     version, last = pending
-    steps = {"summaries": _sqlite_summaries, "words": _sqlite_words, "records": _sqlite_records}
+    steps = {
+        "summaries": _sqlite_summaries,
+        "words": _sqlite_words,
+        "records": _sqlite_records,
+        "reports": _sqlite_reports,
+    }
     step = steps[_step(version)]
     done = step(conn, last, limit)
     if done is None:
@@ -156,7 +165,11 @@ def postgres_batch(conn: Any, limit: int = BATCH) -> bool:
     if pending is None:
         return False
     version, last = pending
-    step = {"summaries": _postgres_summaries, "records": _postgres_records}[_step(version)]
+    step = {
+        "summaries": _postgres_summaries,
+        "records": _postgres_records,
+        "reports": _postgres_reports,
+    }[_step(version)]
     done = step(conn, last, limit)
     if done is None:
         conn.execute("DELETE FROM pending_backfills WHERE version = %s", (version,))
@@ -217,4 +230,73 @@ def _postgres_summaries(conn: Any, last: int, limit: int) -> int | None:
             " WHERE d.call_id = u.id AND d.start = u.start",
             ([d[0] for d in worded], [d[1] for d in worded], [d[-1] for d in worded]),
         )
+    return int(rows[-1][0])
+
+
+# migration 10's step: (id, account, app, type, start, end, path, detail JSON or None)
+_REPORT_ROWS = (
+    'SELECT c.id, c.account_id, c.app, c.type, c.start, c."end", c.path, d.json FROM calls c'
+    " LEFT JOIN call_details d ON d.call_id = c.id{same_start}"
+    " WHERE c.id > {after} AND c.steps IS NULL ORDER BY c.id LIMIT {limit}"
+)
+
+
+def _report_steps(rows: list[Any]) -> list[tuple[int, int, CallFacts]]:
+    """(id, start, facts) of calls stored before reports were kept: their steps from
+    their detail, or from their path when the detail is gone (seconds unknown)."""
+    done = []
+    for call_id, account_id, app, call_type, start, end, path, json in rows:
+        steps = (
+            call_steps(orjson.loads(json), end) if json else path_steps(orjson.loads(path or "[]"))
+        )
+        done.append(
+            (call_id, account_id, CallFacts(app or "", call_type, start, end - start, steps))
+        )
+    return done
+
+
+def _counted(done: list[tuple[int, int, CallFacts]], ids: set[int]) -> Deltas:
+    changes = Deltas()
+    for call_id, account_id, facts in done:
+        if call_id in ids:
+            changes.add(account_id, facts, 1)
+    return changes
+
+
+def _sqlite_reports(conn: Any, last: int, limit: int) -> int | None:
+    """Migration 10's step: the next calls' steps, counted in the reports' aggregates;
+    the last call id done, or None when no call is left."""
+    query = _REPORT_ROWS.format(same_start="", after="?", limit="?")
+    rows = conn.execute(query, (last, limit)).fetchall()
+    if not rows:
+        return None
+    done = _report_steps(rows)
+    conn.executemany(
+        "UPDATE calls SET steps = ? WHERE id = ?",
+        [(steps_json(facts.steps), call_id) for call_id, _, facts in done],
+    )
+    report_sql.write(conn, _counted(done, {d[0] for d in done}), report_sql.as_is, same)
+    return int(rows[-1][0])
+
+
+def _postgres_reports(conn: Any, last: int, limit: int) -> int | None:
+    """Migration 10's step on PostgreSQL: only the calls whose steps this transaction set
+    are counted (a call replaced or erased meanwhile is not, nor counted twice)."""
+    query = _REPORT_ROWS.format(same_start=" AND d.start = c.start", after="%s", limit="%s")
+    rows = conn.execute(query, (last, limit)).fetchall()
+    if not rows:
+        return None
+    done = _report_steps(rows)
+    set_now = conn.execute(
+        "UPDATE calls c SET steps = u.steps"
+        " FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS u(id, start, steps)"
+        " WHERE c.id = u.id AND c.start = u.start AND c.steps IS NULL RETURNING c.id",
+        (
+            [d[0] for d in done],
+            [d[2].start for d in done],
+            [steps_json(d[2].steps) for d in done],
+        ),
+    ).fetchall()
+    changes = _counted(done, {row[0] for row in set_now})
+    report_sql.write(conn, changes, postgres_style, without_nul)
     return int(rows[-1][0])

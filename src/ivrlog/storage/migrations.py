@@ -12,6 +12,7 @@ from ivrlog.storage.migration_6 import POSTGRESQL_6, SQLITE_6
 from ivrlog.storage.migration_7 import POSTGRESQL_7, SQLITE_7
 from ivrlog.storage.record_blocks import POSTGRESQL_9, SQLITE_9
 from ivrlog.storage.records import POSTGRESQL_8, SQLITE_8
+from ivrlog.storage.report_sql import POSTGRESQL_10, SQLITE_10
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +392,13 @@ CREATE TABLE sensitive_modules (
         description="PostgreSQL: an hour's export records kept together",
         sqlite=SQLITE_9,
         postgresql=POSTGRESQL_9,
+    ),
+    Migration(
+        version=10,
+        description="reports: calls, durations and modules counted by hour and by day",
+        sqlite=SQLITE_10,
+        postgresql=POSTGRESQL_10,
+        backfill="reports",
     ),
 )
 

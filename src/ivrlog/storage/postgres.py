@@ -28,13 +28,12 @@ from ivrlog.core.model import (
     CallKey,
     CallQuery,
     DetailFormat,
-    EntryFragments,
     RecordChunk,
-    StaleCall,
     StoredCall,
 )
 from ivrlog.core.ports import LiveTransaction, StoreOpenError
-from ivrlog.storage import backfill, record_blocks, records
+from ivrlog.core.reports import call_facts, deltas, row_facts, steps_json
+from ivrlog.storage import backfill, record_blocks, records, report_sql
 from ivrlog.storage.migrations import pending
 from ivrlog.storage.partitions import (
     LOCK_CLASS,
@@ -45,6 +44,7 @@ from ivrlog.storage.partitions import (
     is_missing_partition,
     partition_of,
 )
+from ivrlog.storage.postgres_live import LOCK_CALLS, Live, delete_details_of
 from ivrlog.storage.postgres_page import Page, has_nul
 from ivrlog.storage.postgres_words import tsvector_binary
 from ivrlog.storage.search_sql import (
@@ -59,13 +59,11 @@ from ivrlog.storage.search_sql import (
 )
 from ivrlog.storage.search_store import EraseStatements, Found, SearchStore
 from ivrlog.storage.sql import (
-    OPEN_COLUMNS,
     POSTGRES,
     call_values,
     postgres_style,
-    stale_calls,
 )
-from ivrlog.storage.sql_store import SqlLive, SqlStore
+from ivrlog.storage.sql_store import SqlStore
 
 log = logging.getLogger("ivrlog.storage")
 T = TypeVar("T")
@@ -89,82 +87,9 @@ _CALL_TYPES = (
     *("int8", "int8", "text", "text", "text", "text", "int8", "int8", "bool", "int4"),
     *("text", "text", "text", "text", "text", "text", "bool", "int4"),  # SUMMARY_COLUMNS
     *("text", "text"),  # record, long_record (storage/records.py)
+    "text",  # steps (core/reports.py)
 )
 _PLACES = place_statements(postgres_style, arrays=True)
-# A call's lock is one of _STRIPES keys (its hash), so that a batch of 10,000 calls takes
-# at most _STRIPES locks of PostgreSQL's shared lock table, in key order.
-_STRIPES = 256
-_STALE_PER_TRANSACTION = 16
-_LOCK_CALLS = (
-    "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT"
-    f" abs(hashtextextended(s, %s) %% {_STRIPES}) AS k FROM unnest(%s::text[]) AS s ORDER BY 1) ks"
-)
-
-
-def _delete_details_of(conn: psycopg.Connection[Any], calls: Sequence[tuple[int, int]]) -> None:
-    """Delete the stored detail of these calls, given as (id, start)."""
-    if calls:
-        conn.execute(
-            "DELETE FROM call_details d USING unnest(%s::bigint[], %s::bigint[]) AS o(id, s)"
-            " WHERE d.call_id = o.id AND d.start = o.s",
-            ([c[0] for c in calls], [c[1] for c in calls]),
-        )
-
-
-class _Live(SqlLive):
-    """A LiveTransaction on one pooled connection, inside one transaction."""
-
-    _sql = POSTGRES
-
-    def __init__(self, store: PostgresStore, conn: psycopg.Connection[Any]) -> None:
-        super().__init__(conn)
-        self._store = store
-
-    def _lock_call(self, account_id: int, session_id: str) -> None:
-        self._conn.execute(_LOCK_CALLS, (account_id, [session_id]))
-
-    def add_entries(self, call_id: int, first_seq: int, entries: Sequence[EntryFragments]) -> None:
-        with self._conn.cursor().copy(
-            "COPY open_entries (call_id, timestamp, seq, json, xml) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(["int8", "int8", "int4", "text", "text"])
-            for seq, (timestamp, json, xml) in enumerate(entries, start=first_seq):
-                copy.write_row((call_id, timestamp, seq, json, xml))
-
-    def drop_entries(self, call_id: int) -> None:
-        self._conn.execute("DELETE FROM open_entries WHERE call_id = %s", (call_id,))
-
-    def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
-        # No partition is made while this transaction is open: waiting here for another
-        # connection (whose ATTACH may wait for locks this transaction holds) could hang
-        # where PostgreSQL sees no deadlock. The caller rolls back, has the partition
-        # made, and runs the transaction again.
-        store = self._store
-        retry = RetryTransaction(lambda: store._partitions.ensure([call], reload=True))
-        if not store._partitions.covers(call):
-            raise retry
-        self._conn.execute("DELETE FROM open_calls WHERE id = %s", (call_id,))
-        try:
-            with self._conn.transaction():  # a savepoint: a stale cache is recoverable
-                store._write_calls(self._conn, account_id, [call])
-        except psycopg.Error as exc:
-            if not is_missing_partition(exc):
-                raise
-            raise retry from None  # another process's purge dropped the partition
-
-    def stale(self, touched_before: int, started_before: int, limit: int) -> list[StaleCall]:
-        # only calls whose lock is free now: a call being updated is left for the next run
-        rows = self._conn.execute(
-            f"SELECT account_id, {OPEN_COLUMNS} FROM open_calls"
-            " WHERE (touched_at < %s OR start < %s)"
-            f" AND pg_try_advisory_xact_lock(abs(hashtextextended(session_id, account_id)"
-            f" %% {_STRIPES}))"
-            " LIMIT %s FOR UPDATE SKIP LOCKED",
-            # each call found holds its stripe until commit: few at a time, so that live
-            # updates of other calls rarely wait for the sweep
-            (touched_before, started_before, min(limit, _STALE_PER_TRANSACTION)),
-        ).fetchall()
-        return stale_calls(rows)
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
@@ -294,13 +219,13 @@ class PostgresStore(SqlStore, SearchStore):
     ) -> None:
         """Replace calls (by session id) inside the caller's transaction."""
         sessions = [c.session_id for c in calls]
-        conn.execute(_LOCK_CALLS, (account_id, sessions))
+        conn.execute(LOCK_CALLS, (account_id, sessions))
         old = conn.execute(
             "DELETE FROM calls WHERE account_id = %s AND session_id = ANY(%s)"
-            " RETURNING id, start, session_id",
+            ' RETURNING id, start, session_id, app, type, "end", steps',
             (account_id, sessions),
         ).fetchall()
-        _delete_details_of(conn, [(row[0], row[1]) for row in old])
+        delete_details_of(conn, [(row[0], row[1]) for row in old])
         conn.execute(
             "DELETE FROM open_calls WHERE account_id = %s AND session_id = ANY(%s)",
             (account_id, sessions),
@@ -314,13 +239,15 @@ class PostgresStore(SqlStore, SearchStore):
         cursor = conn.cursor()
         with cursor.copy(
             'COPY calls (id, account_id, session_id, src, dest, type, start, "end", private,'
-            f" entry_count, {SUMMARY_COLUMNS}, record, long_record) FROM STDIN (FORMAT BINARY)"
+            f" entry_count, {SUMMARY_COLUMNS}, record, long_record, steps)"
+            " FROM STDIN (FORMAT BINARY)"
         ) as copy:
             copy.set_types(list(_CALL_TYPES))
             for call_id, c in zip(ids, calls, strict=True):
                 summary = summary_values(c.summary, without_nul)
                 values = (call_id, *call_values(account_id, c), *summary)
-                copy.write_row((*values, *records.split(records.stem(c, summary))))
+                record = records.split(records.stem(c, summary))
+                copy.write_row((*values, *record, steps_json(c.steps)))
         with cursor.copy(
             "COPY call_details (call_id, start, json, xml, words) FROM STDIN (FORMAT BINARY)"
         ) as copy:
@@ -333,6 +260,9 @@ class PostgresStore(SqlStore, SearchStore):
         existing = {row[2] for row in old}
         take_places(conn, _PLACES, account_id, completion_places(calls, existing))
         record_blocks.touch(conn, account_id, [row[1] for row in old] + [c.start for c in calls])
+        removed = [row_facts(r[3], r[4], r[1], r[5], r[6]) for r in old]
+        changes = deltas(account_id, removed, map(call_facts, calls))
+        report_sql.write(conn, changes, postgres_style, without_nul)  # locks after the hours'
 
     def put_calls(self, account_id: int, calls: Sequence[StoredCall]) -> None:
         if not calls:
@@ -358,15 +288,16 @@ class PostgresStore(SqlStore, SearchStore):
             deleted = conn.execute(
                 "DELETE FROM calls WHERE account_id = %s RETURNING id, start", (account_id,)
             ).fetchall()
-            _delete_details_of(conn, deleted)
+            delete_details_of(conn, deleted)
             conn.execute("DELETE FROM changes WHERE account_id = %s", (account_id,))
             record_blocks.forget_account(conn, account_id)
+            report_sql.forget_account(conn, postgres_style, account_id)
             return len(deleted)
 
     @contextlib.contextmanager
-    def _live(self) -> Iterator[_Live]:
+    def _live(self) -> Iterator[Live]:
         with self._transaction() as conn:
-            yield _Live(self, conn)
+            yield Live(self, conn)
 
     def run_live(self, body: Callable[[LiveTransaction], T]) -> T:
         for run in range(_LIVE_RUNS):
@@ -434,7 +365,7 @@ class PostgresStore(SqlStore, SearchStore):
                 " (SELECT id, start FROM calls WHERE start < %s LIMIT %s) RETURNING id, start",
                 (cutoff, limit - deleted),
             ).fetchall()
-            _delete_details_of(conn, rows)
+            delete_details_of(conn, rows)
             if rows:
                 conn.execute(
                     "DELETE FROM changes ch WHERE start < %s AND NOT EXISTS (SELECT 1 FROM"
@@ -443,6 +374,8 @@ class PostgresStore(SqlStore, SearchStore):
                 )
         if deleted + len(rows) < limit:  # the purge's last batch
             self._fold_counts()
+            with self._transaction() as conn:
+                report_sql.drop_before(conn, postgres_style, cutoff)
         return deleted + len(rows)
 
     def _fold_counts(self) -> None:
@@ -462,7 +395,7 @@ class PostgresStore(SqlStore, SearchStore):
 
     # erasure
     def _lock_sessions(self, conn: Any, account_id: int, sessions: list[str]) -> None:
-        conn.execute(_LOCK_CALLS, (account_id, sessions))
+        conn.execute(LOCK_CALLS, (account_id, sessions))
 
     def _delete_calls(self, conn: Any, calls: Sequence[Found]) -> None:
         if calls:
@@ -471,7 +404,7 @@ class PostgresStore(SqlStore, SearchStore):
                 " WHERE c.id = o.id AND c.start = o.s",
                 ([c[0] for c in calls], [c[2] for c in calls]),
             )
-            _delete_details_of(conn, [(c[0], c[2]) for c in calls])
+            delete_details_of(conn, [(c[0], c[2]) for c in calls])
 
     def _erased_hours(self, conn: Any, account_id: int, calls: Sequence[Found]) -> None:
         record_blocks.touch(conn, account_id, [c[2] for c in calls])

@@ -9,7 +9,9 @@ import dataclasses
 import secrets
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Literal
+
+import orjson
 
 from ivrlog.core.model import (
     CallFilter,
@@ -19,11 +21,13 @@ from ivrlog.core.model import (
     RecordChunk,
     SummaryRow,
 )
+from ivrlog.core.reports import CallFacts, Piece, ReportRow, deltas, row_facts
 from ivrlog.core.summary import words
-from ivrlog.storage import search_sql
+from ivrlog.storage import report_sql, search_sql
 from ivrlog.storage.migration_7 import WORDS_SLOT
 from ivrlog.storage.records import POSTGRES_RECORDS, SQLITE_RECORDS
 from ivrlog.storage.search_sql import Dialect, Place, PlaceStatements
+from ivrlog.storage.sql import postgres_style
 
 # an erasure without `before`: every start is before this
 _NO_BEFORE: Final = 2**62
@@ -254,6 +258,44 @@ class SearchStore:
             ChangeRow(row[0], row[1], row[2], tuple(row[4:]) if row[3] else None) for row in rows
         ]
 
+    def _named(self, query: str) -> str:
+        """A query with `:name` parameters in the driver's style."""
+        return query if self._dialect.name == "sqlite" else postgres_style(query)
+
+    def _facts(self, conn: Any, calls: Sequence[Found]) -> list[CallFacts | None]:
+        """What the reports counted of these calls (read before they are deleted)."""
+        if not calls:
+            return []
+        if self._dialect.name == "sqlite":
+            where = "id IN (SELECT value FROM json_each(:ids))"
+            ids: Any = orjson.dumps([c[0] for c in calls]).decode()
+        else:
+            where = "id = ANY(:ids) AND start = ANY(:starts)"
+            ids = [c[0] for c in calls]
+        query = f'SELECT app, type, start, "end", steps FROM calls WHERE {where}'
+        params = {"ids": ids, "starts": sorted({c[2] for c in calls})}
+        return [row_facts(*row) for row in conn.execute(self._named(query), params)]
+
+    def report_rows(
+        self,
+        account_id: int,
+        table: Literal["volume", "modules"],
+        app: str | None,
+        wanted: Sequence[Piece],
+        *,
+        by_at: bool,
+    ) -> list[ReportRow]:
+        if self._matches_none(app):
+            return []
+        with self._read() as conn:
+            return report_sql.read(
+                conn, self._named, account_id, table, self._stored_name(app), wanted, by_at
+            )
+
+    def report_apps(self, account_id: int, wanted: Sequence[Piece]) -> list[str]:
+        with self._read() as conn:
+            return report_sql.apps(conn, self._named, account_id, wanted)
+
     def audit_key(self) -> bytes:
         with self._write() as conn:
             conn.execute(self._erase_sql.put_key, {"key": secrets.token_bytes(32)})
@@ -309,6 +351,7 @@ class SearchStore:
             count = len(calls) + len(live)
             if not count:
                 return 0
+            removed = self._facts(conn, calls)
             self._delete_calls(conn, calls)
             sql = self._erase_sql
             conn.cursor().executemany(sql.delete_open, [{"id": o[0]} for o in live])
@@ -325,6 +368,8 @@ class SearchStore:
             ]
             search_sql.take_places(conn, self._places, account_id, places)
             self._erased_hours(conn, account_id, calls)
+            # the reports' rows last, as every writer locks them (storage/report_sql.py)
+            report_sql.write(conn, deltas(account_id, removed, []), self._named, self._stored_name)
             audit = {"account": account_id, "now": now, "erased": count, "hash": selector_hash}
             conn.execute(sql.audit, audit)
         self._erased()

@@ -27,7 +27,8 @@ from ivrlog.core.model import (
     StoredCall,
 )
 from ivrlog.core.ports import LiveTransaction
-from ivrlog.storage import backfill, records, sql, sqlite_words
+from ivrlog.core.reports import call_facts, deltas, row_facts, steps_json
+from ivrlog.storage import backfill, records, report_sql, sql, sqlite_words
 from ivrlog.storage.migrations import pending
 from ivrlog.storage.search_sql import (
     SQLITE_DIALECT,
@@ -35,6 +36,7 @@ from ivrlog.storage.search_sql import (
     completion_places,
     indexed_words,
     place_statements,
+    same,
     summary_values,
     take_places,
 )
@@ -123,14 +125,12 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
     """Upsert calls with their detail, summary, search words and places in the change
     sequence; how many stored details or open calls it replaced."""
     sessions = orjson.dumps([c.session_id for c in calls]).decode()
-    existing = {
-        session
-        for (session,) in conn.execute(
-            "SELECT session_id FROM calls WHERE account_id = ?"
-            " AND session_id IN (SELECT value FROM json_each(?))",
-            (account_id, sessions),
-        )
-    }
+    old = conn.execute(
+        'SELECT session_id, app, type, start, "end", steps FROM calls WHERE account_id = ?'
+        " AND session_id IN (SELECT value FROM json_each(?))",
+        (account_id, sessions),
+    ).fetchall()
+    existing = {row[0] for row in old}
     # each call with search words takes its place in the index (sqlite_words) first: a
     # replaced call's old row, still there, is passed over, and goes with its detail below
     texts = [indexed_words(c) for c in calls]
@@ -140,8 +140,8 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
     summaries = [summary_values(c.summary) for c in calls]
     conn.executemany(
         f"""INSERT INTO calls (account_id, session_id, src, dest, type, start, "end",
-                              private, entry_count, {SUMMARY_COLUMNS}, words_id)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              private, entry_count, {SUMMARY_COLUMNS}, words_id, steps)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (account_id, session_id) DO UPDATE SET
              src = excluded.src, dest = excluded.dest, type = excluded.type,
              start = excluded.start, "end" = excluded."end",
@@ -149,9 +149,10 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
              app = excluded.app, app_version = excluded.app_version, path = excluded.path,
              modules = excluded.modules, ended_in = excluded.ended_in,
              ended_variable = excluded.ended_variable, has_error = excluded.has_error,
-             inputs = excluded.inputs, words_id = excluded.words_id""",
+             inputs = excluded.inputs, words_id = excluded.words_id,
+             steps = excluded.steps""",
         [
-            (*sql.call_values(account_id, c), *summary, place)
+            (*sql.call_values(account_id, c), *summary, place, steps_json(c.steps))
             for c, summary, place in zip(calls, summaries, places, strict=True)
         ],
     )
@@ -185,6 +186,9 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
         ],
     )
     take_places(conn, _PLACES, account_id, completion_places(calls, existing))
+    removed = [row_facts(*row[1:]) for row in old]
+    changes = deltas(account_id, removed, map(call_facts, calls))
+    report_sql.write(conn, changes, report_sql.as_is, same)
     return max(replaced, 0)
 
 
@@ -398,6 +402,7 @@ class SqliteStore(SqlStore, SearchStore):
             conn.execute("DELETE FROM changes WHERE account_id = ?", (account_id,))
             for table in ("account_hours", "number_hours"):  # all at 0 now
                 conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))
+            report_sql.forget_account(conn, report_sql.as_is, account_id)
             self._scrub_owed = self._words_owed = True
             return deleted
 
@@ -446,6 +451,7 @@ class SqliteStore(SqlStore, SearchStore):
                 (cutoff, limit),
             )
             if deleted < limit:  # the last batch: the hours before the cutoff count none
+                report_sql.drop_before(conn, report_sql.as_is, cutoff)
                 for table in ("account_hours", "number_hours"):
                     conn.execute(
                         f"DELETE FROM {table} WHERE hour < ? AND calls = 0", (cutoff // sql.HOUR,)

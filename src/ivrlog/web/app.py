@@ -22,7 +22,7 @@ from ivrlog.core.ports import Store
 from ivrlog.core.throttle import Throttle, parse_rate
 from ivrlog.settings import SETTINGS_ENV, Settings
 from ivrlog.storage import open_store
-from ivrlog.web import calls, compat, erasure, ingest, metrics, system
+from ivrlog.web import calls, compat, erasure, ingest, metrics, reports, system
 from ivrlog.web.context import AppContext
 from ivrlog.web.errors import install_error_handlers
 from ivrlog.web.logs import redacted_logs
@@ -110,6 +110,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(compat.router)
     app.include_router(calls.router)
+    app.include_router(reports.router)
     app.include_router(ingest.router)
     app.include_router(erasure.router)
     app.include_router(system.router)

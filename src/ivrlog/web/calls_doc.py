@@ -47,7 +47,7 @@ MODULE: Final = (
 )
 
 
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+def query_parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
@@ -58,7 +58,7 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 
 
 def _number(name: str, what: str) -> dict[str, Any]:
-    return _query(
+    return query_parameter(
         name,
         f"Only calls whose `{name}` (the {what} number) is this one, or starts with it when "
         f"it ends in `*` (`617*`). 1 to {MAX_NUMBER} characters, no other `*`.",
@@ -67,44 +67,48 @@ def _number(name: str, what: str) -> dict[str, Any]:
 
 
 CALLS_PARAMETERS: Final = [
-    _query(
+    query_parameter(
         "from",
         "Window start, inclusive: " + WHEN_FORMS + " Default: 24 hours before now. A start "
         "older than `call_retention_days` is moved up to it. Must be before `to`.",
         {"type": "string", "pattern": WHEN_PATTERN},
     ),
-    _query(
+    query_parameter(
         "to",
         "Window end, exclusive: " + WHEN_FORMS + " Default: the second after now.",
         {"type": "string", "pattern": WHEN_PATTERN},
     ),
-    _query(
+    query_parameter(
         "number",
         "Only calls to this number (`dest`, exact), as in the compatible API. Not with `dest`.",
         {"type": "string", "pattern": rf"^[^*\x00]{{1,{MAX_NUMBER}}}$"},
     ),
     _number("src", "caller's (for an outbound call, the calling)"),
     _number("dest", "called"),
-    _query("type", "Only calls of this type.", {"type": "string", "enum": list(CALL_TYPES)}),
-    _query(
+    query_parameter(
+        "type", "Only calls of this type.", {"type": "string", "enum": list(CALL_TYPES)}
+    ),
+    query_parameter(
         "min_duration",
         "Only calls that lasted at least this many seconds (`end - start`).",
         {"type": "integer", "minimum": 0, "maximum": MAX_TIME},
     ),
-    _query(
+    query_parameter(
         "max_duration",
         "Only calls that lasted at most this many seconds; not less than `min_duration`.",
         {"type": "integer", "minimum": 0, "maximum": MAX_TIME},
     ),
-    _query("app", "Only calls of this application (its name, exact).", NAME_SCHEMA),
-    _query("reached", f"Only calls that visited this module: {MODULE}.", NAME_SCHEMA),
-    _query("ended_in", f"Only calls whose last module was this one: {MODULE}.", NAME_SCHEMA),
-    _query(
+    query_parameter("app", "Only calls of this application (its name, exact).", NAME_SCHEMA),
+    query_parameter("reached", f"Only calls that visited this module: {MODULE}.", NAME_SCHEMA),
+    query_parameter(
+        "ended_in", f"Only calls whose last module was this one: {MODULE}.", NAME_SCHEMA
+    ),
+    query_parameter(
         "has_error",
         "Only calls with (`true`) or without (`false`) an `error` entry.",
         {"type": "string", "enum": ["true", "false"]},
     ),
-    _query(
+    query_parameter(
         "q",
         f"Only calls whose entries' lines hold every one of these words (1 to {MAX_Q_WORDS} "
         f"words of letters and digits, each at most {MAX_WORD} characters; any case), "
@@ -112,7 +116,7 @@ CALLS_PARAMETERS: Final = [
         "private entries never do, and redacted text is what is searched.",
         {"type": "string", "minLength": 1, "maxLength": MAX_Q},
     ),
-    _query(
+    query_parameter(
         "limit",
         f"Calls a page (default {DEFAULT_PAGE}), or `all`: every call the filter matches, "
         "streamed (no `next`).",
@@ -123,19 +127,19 @@ CALLS_PARAMETERS: Final = [
             ]
         },
     ),
-    _query(
+    query_parameter(
         "cursor",
         "Where the page starts: the cursor of a previous answer's `next` link (opaque; "
         "`next` repeats every other parameter).",
         {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
     ),
-    _query(
+    query_parameter(
         "include",
         "`detail`: each call carries its entries (as `/api/call/{session_id}` gives "
         "them); in CSV, one row per entry.",
         {"type": "string", "enum": ["detail"]},
     ),
-    _query(
+    query_parameter(
         "format",
         "The answer's format, whatever `Accept` says; without it, `Accept` chooses ("
         + ", ".join(f"`{media}`" for _, media in LISTED_FORMATS)
@@ -145,13 +149,13 @@ CALLS_PARAMETERS: Final = [
 ]
 
 CHANGES_PARAMETERS: Final = [
-    _query(
+    query_parameter(
         "after",
         "The position to resume from: the `after` of the previous answer (default 0: "
         "from the start).",
         {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
     ),
-    _query(
+    query_parameter(
         "limit",
         f"Changes an answer at most (default {CHANGES_DEFAULT}).",
         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},

@@ -1,0 +1,206 @@
+"""The reports' aggregates in SQL (migration 10), the same on SQLite and PostgreSQL: their
+tables, the upsert that applies core/reports.Deltas inside a write transaction, the read
+of a report's rows, and what the purge and an account's deletion drop.
+
+`report_volume` has a row for each (account, span, at, application, call type): the calls
+that started in that hour (span 3600) or UTC day (86400) and a column each of the bins
+of their durations. `report_modules` has a row for each (account, application, span, at,
+module): how many of those calls reached it, ended there, had an error there, the sum of
+its places in their flows, and a column each of the bins of the seconds spent there.
+Bins are columns, not rows, so that a report reads as many rows for a thousand calls as
+for a million (docs/performance.md, B8). Writers change rows in key order (Deltas'
+sorted_*), after the other rows they lock (docs/architecture.md, reports)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Literal
+
+from ivrlog.core.reports import BINS, Deltas, Piece, ReportRow
+
+BIN_COLUMNS: Final = {
+    "report_volume": [f"d{i}" for i in range(BINS)],
+    "report_modules": [f"s{i}" for i in range(BINS)],
+}
+KEYS: Final = {
+    "report_volume": ["account_id", "span", "at", "app", "type"],
+    "report_modules": ["account_id", "app", "span", "at", "module_key"],
+}
+# a name longer than this (characters) is keyed by its start and its SHA-256: a key of
+# PostgreSQL's indexes holds at most 2,704 bytes, and a name has no bound
+KEPT_NAME: Final = 200
+COUNTS: Final = {
+    "report_volume": ["calls", *BIN_COLUMNS["report_volume"]],
+    "report_modules": ["reached", "ended", "errors", "place", *BIN_COLUMNS["report_modules"]],
+}
+TABLES: Final = {"volume": "report_volume", "modules": "report_modules"}
+
+
+def _ddl(integer: str, count: str, text: str, without_rowid: str) -> str:
+    tables = []
+    for table, keys in KEYS.items():
+        key_columns = [
+            f"{name} {text if name in ('app', 'type', 'module_key') else integer} NOT NULL"
+            for name in keys
+        ]
+        if table == "report_modules":  # the module's name whole
+            key_columns.append(f"module {text} NOT NULL")
+        counts = [f"{name} {count} NOT NULL" for name in COUNTS[table]]
+        tables.append(
+            f"CREATE TABLE {table} (\n    "
+            + ",\n    ".join([*key_columns, *counts, f"PRIMARY KEY ({', '.join(keys)})"])
+            + f"\n){without_rowid};"
+        )
+    return "\n".join(tables)
+
+
+# calls stored before have no steps (NULL: not counted) until the backfill counts them
+_BACKFILL = "INSERT INTO pending_backfills (version, last_id) VALUES (10, 0);\n"
+SQLITE_10: Final = (
+    "ALTER TABLE calls ADD COLUMN steps TEXT;\n"
+    + _ddl("INTEGER", "INTEGER", "TEXT", " WITHOUT ROWID")
+    + "\n"
+    + _BACKFILL
+)
+POSTGRESQL_10: Final = (
+    "ALTER TABLE calls ADD COLUMN steps text;\n"
+    + _ddl("bigint", "integer", 'text COLLATE "C"', "")
+    + "\n"
+    + _BACKFILL
+)
+
+
+def as_is(query: str) -> str:
+    """A query's parameters as SQLite takes them (`:name`)."""
+    return query
+
+
+def key_name(name: str) -> str:
+    """A name as a key column keeps it: itself up to KEPT_NAME characters, else its
+    first KEPT_NAME characters, `#` and the SHA-256 of the whole (a shorter name is
+    never one of those)."""
+    if len(name) <= KEPT_NAME:
+        return name
+    return name[:KEPT_NAME] + "#" + hashlib.sha256(name.encode()).hexdigest()
+
+
+def _upsert(table: str) -> str:
+    columns = KEYS[table] + (["module"] if table == "report_modules" else []) + COUNTS[table]
+    added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTS[table])
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)})"
+        f" VALUES ({', '.join(f':c{i}' for i in range(len(columns)))})"
+        f" ON CONFLICT ({', '.join(KEYS[table])}) DO UPDATE SET {added}"
+    )
+
+
+UPSERT: Final = {table: _upsert(table) for table in KEYS}
+
+
+def write(
+    conn: Any,
+    changes: Deltas,
+    named: Callable[[str], str],
+    name: Callable[[str | None], str | None],
+) -> None:
+    """Apply `changes` inside the caller's transaction, a row at a time in key order;
+    `name` is how the backend keeps application and module names."""
+    for table, rows in (
+        ("report_volume", changes.sorted_volume()),
+        ("report_modules", changes.sorted_modules()),
+    ):
+        if rows:
+            conn.cursor().executemany(
+                named(UPSERT[table]),
+                [
+                    {f"c{i}": v for i, v in enumerate(_named_key(table, key, name) + counts)}
+                    for key, counts in rows
+                ],
+            )
+
+
+def _named_key(
+    table: str, key: Sequence[Any], name: Callable[[str | None], str | None]
+) -> list[Any]:
+    """A row's key as stored: names as the backend keeps them, long ones shortened (and
+    a module's whole name after its key)."""
+    named = [name(v) or "" if isinstance(v, str) else v for v in key]
+    if table == "report_modules":
+        return [named[0], key_name(named[1]), *named[2:4], key_name(named[4]), named[4]]
+    return [*named[:3], key_name(named[3]), named[4]]
+
+
+def _ranges(wanted: Sequence[Piece]) -> tuple[str, dict[str, Any]]:
+    """The condition that keeps the rows of `wanted`, and its parameters."""
+    ranges, params = [], {}
+    for i, piece in enumerate(wanted):
+        ranges.append(f"(span = :span{i} AND at >= :first{i} AND at < :end{i})")
+        params.update({f"span{i}": piece.span, f"first{i}": piece.first, f"end{i}": piece.end})
+    return " OR ".join(ranges), params
+
+
+def read(
+    conn: Any,
+    named: Callable[[str], str],
+    account_id: int,
+    which: Literal["volume", "modules"],
+    app: str | None,
+    wanted: Sequence[Piece],
+    by_at: bool,
+) -> list[ReportRow]:
+    """The summed rows of `wanted` (see Store.report_rows)."""
+    if not wanted:
+        return []
+    table = TABLES[which]
+    ranges, params = _ranges(wanted)
+    params.update(account=account_id, app=None if app is None else key_name(app))
+    sums = ", ".join(f"sum({c})" for c in COUNTS[table])
+    at = "at" if by_at else "0"
+    key, named_key = ("type", "type") if which == "volume" else ("module_key", "max(module)")
+    query = (
+        f"SELECT {at}, {named_key}, {sums} FROM {table}"
+        f" WHERE account_id = :account{'' if app is None else ' AND app = :app'}"
+        f" AND ({ranges}) GROUP BY 1, {key} ORDER BY 1, {key}"
+    )
+    rows = conn.execute(named(query), params).fetchall()
+    return [ReportRow(int(r[0]), r[1], tuple(int(v) for v in r[2:])) for r in rows]
+
+
+def apps(
+    conn: Any, named: Callable[[str], str], account_id: int, wanted: Sequence[Piece]
+) -> list[str]:
+    """The applications of the account's volume rows of `wanted` (names as keyed)."""
+    if not wanted:
+        return []
+    ranges, params = _ranges(wanted)
+    params["account"] = account_id
+    query = (
+        "SELECT DISTINCT app FROM report_volume WHERE account_id = :account"
+        f" AND ({ranges}) AND app <> '' AND calls > 0 ORDER BY app"
+    )
+    return [row[0] for row in conn.execute(named(query), params).fetchall()]
+
+
+def forget_account(conn: Any, named: Callable[[str], str], account_id: int) -> None:
+    for table in KEYS:
+        conn.execute(
+            named(f"DELETE FROM {table} WHERE account_id = :account"), {"account": account_id}
+        )
+
+
+def drop_before(conn: Any, named: Callable[[str], str], cutoff: int) -> int:
+    """Delete the rows of hours and days that ended before `cutoff` (their calls are past
+    call retention), an account and a span at a time (each a range of the key); how
+    many."""
+    dropped = 0
+    accounts = [row[0] for row in conn.execute("SELECT id FROM accounts").fetchall()]
+    for account_id in accounts:
+        for table in KEYS:
+            for span in (3600, 86_400):
+                where = "account_id = :account AND span = :span AND at <= :last"
+                params = {"account": account_id, "span": span, "last": cutoff - span}
+                dropped += conn.execute(
+                    named(f"DELETE FROM {table} WHERE {where}"), params
+                ).rowcount
+    return dropped
