@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench lint docs-cli clean
+.PHONY: run test bench lint docs-cli vendor screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,10 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 run: $(VENV)/.run-installed
 	$(BIN)/ivrlog demo
 
-## make test: lint, format check, mypy strict, then every test
+## make test: lint, format check, mypy strict, then every test. The browser tests drive
+## the system's Chromium: installed from Debian (as root) when it is missing.
 test: $(VENV)/.test-installed
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -44,5 +46,15 @@ bench: $(VENV)/.test-installed $(PEER)/bin/datasette
 docs-cli: $(VENV)/.run-installed
 	$(BIN)/python -m ivrlog.clidoc > docs/cli.md
 
+## make vendor: the pinned front-end files (package.json, package-lock.json) from npm into
+## src/ivrlog/web/static/vendor/ and tests/e2e/browser/vendor/, with their digests
+vendor:
+	npm ci --ignore-scripts --no-audit --no-fund
+	$(PYTHON) scripts/vendor.py
+
+## make screenshots: the pages' screenshots in docs/img/, made by the browser tests
+screenshots: $(VENV)/.test-installed
+	IVRLOG_SCREENSHOTS=docs/img $(BIN)/pytest -q --no-cov -p no:cacheprovider tests/e2e/browser
+
 clean:
-	rm -rf $(VENV) $(PEER) bench/out .pytest_cache .mypy_cache .ruff_cache .coverage ivrlog-demo.db*
+	rm -rf $(VENV) $(PEER) node_modules bench/out .pytest_cache .mypy_cache .ruff_cache .coverage ivrlog-demo.db*

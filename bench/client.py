@@ -26,8 +26,11 @@ class Load:
         return f"{self.rps:,.0f} req/s, p50 {self.p50_ms:.2f} ms, p99 {self.p99_ms:.2f} ms"
 
 
-def wrk(port: int, paths: Sequence[str], authorization: str | None = None) -> Load:
-    """GET random paths of `paths` for SECONDS with CONNECTIONS connections (1 s warm-up)."""
+def wrk(
+    port: int, paths: Sequence[str], authorization: str | None = None, cookie: str | None = None
+) -> Load:
+    """GET random paths of `paths` for SECONDS with CONNECTIONS connections (1 s warm-up),
+    with an Authorization header, or a Cookie header (a page's session)."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", dir=OUT, delete=False) as listing:
         listing.write("\n".join(paths) + "\n")
     try:
@@ -36,7 +39,8 @@ def wrk(port: int, paths: Sequence[str], authorization: str | None = None) -> Lo
             command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "30s"]
             command += ["-s", str(LUA)]
             command += [f"http://127.0.0.1:{port}", "--", listing.name]
-            command += [authorization] if authorization else []
+            command += [authorization or ""] if authorization or cookie else []
+            command += [cookie] if cookie else []
             out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
             result = json.loads(out.strip().splitlines()[-1])
         if result["errors"] or result["non_2xx"]:

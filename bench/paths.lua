@@ -1,6 +1,7 @@
 -- wrk script: GET a random path from a file (one path a line), with an optional
--- Authorization header; prints one JSON line of figures when the run ends.
--- Usage: wrk -s paths.lua URL -- PATHS_FILE [AUTHORIZATION]
+-- Authorization header (or, with a third argument, a Cookie header instead: "" for the
+-- second); prints one JSON line of figures when the run ends.
+-- Usage: wrk -s paths.lua URL -- PATHS_FILE [AUTHORIZATION [COOKIE]]
 local paths = {}
 local headers = {}
 
@@ -8,8 +9,11 @@ function init(args)
   for line in io.lines(args[1]) do
     paths[#paths + 1] = line
   end
-  if args[2] then
+  if args[2] and args[2] ~= "" then
     headers["Authorization"] = args[2]
+  end
+  if args[3] then
+    headers["Cookie"] = args[3]
   end
   math.randomseed(#paths * 7919 + (wrk.thread and 1 or 0))
 end

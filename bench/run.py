@@ -5,7 +5,7 @@ Environment:
   BENCH_SIZES        calls in the datasets, smallest to largest (default 10000,100000,1000000)
   BENCH_SECONDS      seconds of load a wrk measurement (default 5)
   BENCH_BACKENDS     sqlite,postgresql (default both)
-  BENCH_SCENARIOS    which scenarios to run (default all: B1,B2,B3,B4,B5,B6,B7,B8,B11)
+  BENCH_SCENARIOS    which scenarios to run (default all: B1,B2,B3,B4,B5,B6,B7,B8,B9,B11)
   BENCH_SOAK_SECONDS seconds of B11's mixed load (default 600)
   BENCH_PEER         the Datasette executable (default .venv-peer/bin/datasette)
 It takes no arguments (`--help` prints this).
@@ -30,21 +30,15 @@ from bench.config import ALL_SCENARIOS, BACKENDS, OUT, PEER, SCENARIOS, SIZES, S
 from bench.databases import Dataset, fresh_postgres, fresh_sqlite, postgres_dataset, sqlite_dataset
 from bench.ingest import b3_ingest
 from bench.lookup import b1_lookup, b4_growth, lookups
+from bench.pages import b9_pages
 from bench.peer import b5_peer
 from bench.reports import b8_reports
 from bench.results import print_table
 from bench.search import b6_search, b7_export
 from bench.soak_scenario import b11_soak
 
-DATASET_SCENARIOS = {
-    "B1",
-    "B2",
-    "B4",
-    "B5",
-    "B6",
-    "B7",
-    "B8",
-}  # those that read the prepared datasets
+# those that read the prepared datasets
+DATASET_SCENARIOS = {"B1", "B2", "B4", "B5", "B6", "B7", "B8", "B9"}
 
 
 def check_arguments(arguments: list[str]) -> None:
@@ -72,7 +66,11 @@ def check_soak() -> None:
 
 
 def check_tools() -> None:
-    needed = {"wrk": {"B1", "B4", "B5", "B6", "B8"}, "nginx": {"B2", "B7"}, "curl": {"B2", "B7"}}
+    needed = {
+        "wrk": {"B1", "B4", "B5", "B6", "B8", "B9"},
+        "nginx": {"B2", "B7"},
+        "curl": {"B2", "B7"},
+    }
     missing = [
         tool for tool, users in needed.items() if users & SCENARIOS and shutil.which(tool) is None
     ]
@@ -83,7 +81,8 @@ def check_tools() -> None:
 
 
 def measure(backend: str, datasets: list[Dataset], new_database: Callable[[str], str]) -> None:
-    """The chosen scenarios of one backend; B1, B2, B5, B6 and B7 on the largest dataset."""
+    """The chosen scenarios of one backend; B1, B2, B5, B6, B7 and B9 on the largest
+    dataset."""
     loads: list[Load] = []
     if datasets:
         largest = datasets[-1]
@@ -99,6 +98,8 @@ def measure(backend: str, datasets: list[Dataset], new_database: Callable[[str],
             b6_search(backend, largest)
         if "B7" in SCENARIOS:
             b7_export(backend, largest)
+        if "B9" in SCENARIOS:
+            b9_pages(backend, largest)
     if "B3" in SCENARIOS:
         b3_ingest(backend, new_database("ingest"))
     if "B4" in SCENARIOS:

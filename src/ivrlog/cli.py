@@ -240,12 +240,21 @@ def demo(
         detail_retention_days=settings.detail_retention_days,
     ):
         out.print(line, markup=False)
-    out.print(f"\nAPI reference: http://{settings.host}:{settings.port}/docs\n")
+    web = f"http://{reachable(settings.host)}:{settings.port}"
+    out.print(f"\nAPI reference: {web}/docs")
+    out.print(f"\n[bold]Web pages:[/] {web}/sign-in")
+    out.print(f"  sign in with the email {DEMO_EMAIL} and the developer key above;")
+    out.print(f"  where callers drop off: {web}/reports?app=Acme%20Utilities%20Payments&from=-7d\n")
     if serve:
         _serve(settings)
 
 
 ANY_ADDRESS: Final = ("0.0.0.0", "::", "")  # a server there is reached at 127.0.0.1
+
+
+def reachable(host: str) -> str:
+    """The address a browser on this machine reaches a server listening on `host` at."""
+    return "127.0.0.1" if host in ANY_ADDRESS else host
 
 
 def curl_lines(
@@ -262,8 +271,7 @@ def curl_lines(
     """Ready-to-paste curl commands for the three compatible read endpoints (one asking
     for XML), over the readable detail window at `now`, then one of ivrlog's own list:
     the calls that hung up in the card-number step."""
-    shown_host = "127.0.0.1" if host in ANY_ADDRESS else host
-    base = f"http://{shown_host}:{port}"
+    base = f"http://{reachable(host)}:{port}"
     user = shlex.quote(f"{email}:{key}")
     start = now - detail_retention_days * DAY
     end = now + 3600

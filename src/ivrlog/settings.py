@@ -129,6 +129,22 @@ class Settings:
         "body always proceeds). 1 or more.",
     )
 
+    session_hours: int = _setting(
+        12,
+        "Hours a sign-in to the web pages lasts (1 to 720); a key rotation or a disabled "
+        "account ends it at once.",
+    )
+    secure_cookies: bool = _setting(
+        False,
+        "Mark the pages' cookies Secure (sent over HTTPS only): set it when ivrlog is "
+        "served behind HTTPS.",
+    )
+    session_secret: str = _setting(
+        "",
+        "Key that signs the pages' cookies (32 characters or more). Empty: one derived from "
+        "a random key kept in the database, shared by every server on it.",
+    )
+
     def __post_init__(self) -> None:
         if not self.database:
             raise SettingsError("database: must name a SQLite file or a database URL.")
@@ -161,6 +177,10 @@ class Settings:
             raise SettingsError(
                 f"max_connections: {self.max_connections} is not 0 (automatic) or more."
             )
+        if not 1 <= self.session_hours <= 720:
+            raise SettingsError(f"session_hours: {self.session_hours} is not from 1 to 720.")
+        if self.session_secret and len(self.session_secret) < 32:
+            raise SettingsError("session_secret: must be 32 characters or more (or empty).")
         if self.ingest_buffer_mib < 1:
             raise SettingsError(f"ingest_buffer_mib: {self.ingest_buffer_mib} is not 1 or more.")
         if self.log_level not in LOG_LEVELS:

@@ -148,6 +148,9 @@ def test_demo_fills_prints_and_is_deterministic(runner: CliRunner, db: str, tmp_
     assert any("/api/all_logs/" in c for c in curls)
     assert any("/api/call/" in c and "%3B" in c for c in curls)
     assert any("Accept: application/xml" in c for c in curls)
+    # the web pages' address and the demo sign-in
+    assert "http://127.0.0.1:8080/sign-in" in output
+    assert f"sign in with the email {DEMO_EMAIL}" in output
     assert run(runner, *args, "--db", second)[0] == 0
     dumps = []
     for path in (first, second):

@@ -13,6 +13,7 @@ from ivrlog.core.demo import DEMO_EMAIL, demo_calls
 from ivrlog.core.demo_database import fill_demo_database, sample_call
 from ivrlog.core.model import CallQuery
 from ivrlog.core.ports import Store
+from ivrlog.core.report_requests import funnel_report, parse_report
 from tests.factories import call, entry
 
 NOW = 1_795_000_000
@@ -117,3 +118,24 @@ def test_curl_lines_cover_the_read_endpoints_over_the_detail_window() -> None:
         detail_retention_days=5,
     )
     assert named[2] == "curl -u a@b.c:k http://logs.example:80/api/call/s"
+
+
+def test_the_demo_s_funnels_show_where_callers_drop_off(store: Store) -> None:
+    fill_demo_database(store, 1500, seed=3, now=NOW)
+    account = store.account_by_email(DEMO_EMAIL)
+    assert account is not None
+
+    def modules(app: str) -> dict[str, dict[str, Any]]:
+        asked = parse_report(
+            "funnel",
+            [("app", app), ("from", str(NOW - 8 * DAY)), ("to", str(NOW + 1))],
+            account_id=account.id,
+            now=NOW,
+            call_cutoff=0,
+        )
+        return {m["module"]: m for m in funnel_report(store, asked)["modules"]}
+
+    card = modules("Acme Utilities Payments")["digits:card_number"]
+    assert card["ended"] / card["reached"] > 0.12  # callers give up at the card number
+    second = modules("Customer Survey")["yes_no:recommend"]
+    assert second["ended"] / second["reached"] > 0.2  # and at the survey's second question

@@ -36,6 +36,9 @@ def test_defaults_are_valid() -> None:
         ({"send_timeout": 0}, "send_timeout"),
         ({"max_connections": -1}, "max_connections"),
         ({"ingest_buffer_mib": 0}, "ingest_buffer_mib"),
+        ({"session_hours": 0}, "session_hours"),
+        ({"session_hours": 721}, "session_hours"),
+        ({"session_secret": "too short"}, "session_secret"),
     ],
 )
 def test_bad_values_name_the_setting(values: dict[str, object], name: str) -> None:
@@ -72,6 +75,9 @@ def test_every_setting_has_flag_env_and_help() -> None:
         "send_timeout",
         "max_connections",
         "ingest_buffer_mib",
+        "session_hours",
+        "secure_cookies",
+        "session_secret",
     ]
     for info in infos:
         assert info.env == "IVRLOG_" + info.name.upper()

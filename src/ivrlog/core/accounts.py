@@ -128,6 +128,20 @@ class Authenticator:
         # that it ages with that account's data
         self._by_header: TtlCache[str, Account | None] = TtlCache(ttl, clock)
 
+    def account(self, email: str) -> Account | None:
+        """The account of an email (any case), as cached: the pages' session lookup."""
+        return self._by_email.entry(email, lambda: self._store.account_by_email(email)).value
+
+    def signed_in(self, email: str, key: str) -> Account:
+        """The active account of an email and one of its developer keys (the pages'
+        sign-in form), or Unauthorized; compared in constant time, as `reader` does."""
+        account = self.account(email) if email and key else None
+        if account is None or not account.active:
+            raise Unauthorized
+        if not hmac.compare_digest(hash_secret(key), account.developer_key_hash):
+            raise Unauthorized
+        return account
+
     def reader(self, authorization: str | None) -> Account:
         """The account of an `Authorization: Basic` header, or Unauthorized."""
         if not authorization:

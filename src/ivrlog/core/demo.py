@@ -118,11 +118,13 @@ class _Call:
         *,
         mode: str = "dtmf",
         private: bool = False,
+        hang_up: float | None = None,
     ) -> str:
-        """Prompt for an input; the caller may hang up, stay silent or mistype, up to 3 tries."""
+        """Prompt for an input; the caller may hang up (at `hang_up`, else the call's
+        rate), stay silent or mistype, up to 3 tries."""
         for attempt in range(3):
             self.prompt(line, module, var, prompt_id)
-            self.maybe_hang_up()
+            self.maybe_hang_up(hang_up)
             self.wait(2, 9)
             roll = self.rng.random()
             if roll < 0.07:
@@ -302,6 +304,7 @@ def _payment(c: _Call) -> None:
             710005,
             lambda: "4" + _digits(c.rng, 15),
             private=True,
+            hang_up=0.15,  # where payment callers give up most (the reports' funnel)
         )
         c.ask(
             "Please enter the expiration date as four digits.",
@@ -388,6 +391,7 @@ def _survey(c: _Call) -> None:
         730003,
         lambda: c.rng.choice(["true", "true", "false"]),
         mode="voice",
+        hang_up=0.25,  # the survey's second question loses a caller in four
     )
     c.maybe_hang_up()
     c.prompt(

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from ivrlog import __version__
@@ -22,12 +24,24 @@ from ivrlog.core.ports import Store
 from ivrlog.core.throttle import Throttle, parse_rate
 from ivrlog.settings import SETTINGS_ENV, Settings
 from ivrlog.storage import open_store
-from ivrlog.web import calls, compat, erasure, ingest, metrics, reports, system
+from ivrlog.web import (
+    call_pages,
+    calls,
+    compat,
+    erasure,
+    ingest,
+    metrics,
+    pages,
+    report_pages,
+    reports,
+    system,
+)
 from ivrlog.web.context import AppContext
 from ivrlog.web.errors import install_error_handlers
 from ivrlog.web.logs import redacted_logs
 from ivrlog.web.middleware import Observe
 from ivrlog.web.purge import maintain
+from ivrlog.web.session import Sessions, derived_secret
 
 DESCRIPTION = """\
 Call logs of IVR applications. The `/api/` endpoints are a drop-in replacement for the
@@ -107,6 +121,9 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.ctx = ctx
+    app.state.sessions = Sessions(
+        _session_secret(settings, the_store), settings.session_hours, settings.secure_cookies, clock
+    )
     install_error_handlers(app)
     app.include_router(compat.router)
     app.include_router(calls.router)
@@ -115,9 +132,24 @@ def create_app(
     app.include_router(erasure.router)
     app.include_router(system.router)
     app.include_router(metrics.router)
+    app.include_router(pages.router)
+    app.include_router(call_pages.router)
+    app.include_router(report_pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     app.add_middleware(Observe, metrics=counted)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _session_secret(settings: Settings, store: Store | None) -> bytes:
+    """The key of the pages' cookies: the setting, or one derived from the database's
+    own random key (every server on one database signs alike). An app made for its
+    OpenAPI document alone (no store) gets a random one."""
+    if settings.session_secret:
+        return settings.session_secret.encode()
+    if store is None:
+        return secrets.token_bytes(32)
+    return derived_secret(store.audit_key())
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
