@@ -19,6 +19,7 @@ from ivrlog.core.model import (
     ChangeRow,
     DetailFormat,
     Erasure,
+    OpenCall,
     RecordChunk,
     StoredCall,
     SummaryRow,
@@ -228,30 +229,37 @@ class Reads:
     def report_rows(
         self: _Tabled,
         account_id: int,
-        table: Literal["volume", "modules"],
+        table: Literal["volume", "durations", "modules"],
         app: str | None,
         wanted: Sequence[Piece],
         *,
-        by_at: bool,
+        by: int | None,
     ) -> list[ReportRow]:
         # the aggregates of the calls stored now, summed as the SQL stores sum their rows
         t = self._read()
         mine = [call_facts(c) for (a, _), c in t.calls.items() if a == account_id]
         changes = deltas(account_id, [], mine)
         rows: Sequence[tuple[VolumeKey | ModuleKey, list[int]]] = (
-            changes.sorted_volume() if table == "volume" else changes.sorted_modules()
+            changes.sorted_modules() if table == "modules" else changes.sorted_volume()
         )
         sums: dict[tuple[int, str], list[int]] = {}
         for key, counts in rows:
             if app is not None and key.app != app:
                 continue
-            if not any(p.span == key.span and p.first <= key.at < p.end for p in wanted):
+            signs = [p.sign for p in wanted if p.span == key.span and p.first <= key.at < p.end]
+            if not signs:
                 continue
             name = key.type if isinstance(key, VolumeKey) else key.module
-            total = sums.setdefault((key.at if by_at else 0, name), [0] * len(counts))
+            at = 0 if by is None else key.at - key.at % by
+            total = sums.setdefault((at, name), [0] * len(counts))
             for i, value in enumerate(counts):
-                total[i] += value
-        return [ReportRow(at, name, tuple(c)) for (at, name), c in sorted(sums.items())]
+                total[i] += value * sum(signs)
+        wide = 1 if table == "volume" else None  # volume: the calls alone
+        return [ReportRow(at, name, tuple(c[:wide])) for (at, name), c in sorted(sums.items())]
+
+    def call_in_progress(self: _Tabled, account_id: int, session_id: str) -> OpenCall | None:
+        found = self._read().open_calls.get((account_id, session_id))
+        return None if found is None else found.call
 
     def report_apps(self: _Tabled, account_id: int, wanted: Sequence[Piece]) -> list[str]:
         t = self._read()

@@ -172,3 +172,21 @@ def test_volume_is_by_hour_below_three_days_by_default() -> None:
     assert parse_report("volume", [("from", "-3d")], account_id=1, now=NOW, call_cutoff=0).by == DAY
     with pytest.raises(BadRequest, match="given more than once"):
         parse_report("volume", [("by", "day"), ("by", "day")], account_id=1, now=NOW, call_cutoff=0)
+
+
+def test_an_edge_of_more_than_half_a_day_is_its_day_less_the_hours_left_out() -> None:
+    # 20 hours of the first day: its day row less its first 4 hours
+    assert pieces(T + 4 * HOUR, T + 2 * DAY, whole_from=0) == [
+        Piece(DAY, T, T + DAY),
+        Piece(HOUR, T, T + 4 * HOUR, -1),
+        Piece(DAY, T + DAY, T + 2 * DAY),
+    ]
+    # within one day, both ends left out; 12 hours or less stays hours
+    assert pieces(T + HOUR, T + 23 * HOUR, whole_from=0) == [
+        Piece(DAY, T, T + DAY),
+        Piece(HOUR, T, T + HOUR, -1),
+        Piece(HOUR, T + 23 * HOUR, T + DAY, -1),
+    ]
+    assert pieces(T + HOUR, T + 13 * HOUR, whole_from=0) == [Piece(HOUR, T + HOUR, T + 13 * HOUR)]
+    # a day the purge may have taken calls of (before whole_from) is read by its hours
+    assert pieces(T + 4 * HOUR, T + DAY, whole_from=T + 1) == [Piece(HOUR, T + 4 * HOUR, T + DAY)]

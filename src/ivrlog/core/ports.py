@@ -212,6 +212,10 @@ class Store(Protocol):
         A call in progress counts: its entries so far are its detail. A call started
         before `call_cutoff` (past retention, not yet purged) is as if it were not there."""
 
+    def call_in_progress(self, account_id: int, session_id: str) -> OpenCall | None:
+        """The account's call in progress of this session id (its summary so far), read
+        outside any write transaction (the call page); None when there is none."""
+
     # ivrlog's own read API
     def search_calls(
         self, query: CallFilter, after: CallKey | None, limit: int, *, detail: bool = False
@@ -269,17 +273,18 @@ class Store(Protocol):
     def report_rows(
         self,
         account_id: int,
-        table: Literal["volume", "modules"],
+        table: Literal["volume", "durations", "modules"],
         app: str | None,
         wanted: Sequence[Piece],
         *,
-        by_at: bool,
+        by: int | None,
     ) -> list[ReportRow]:
         """The account's aggregate rows of `wanted` summed: of one application (every
-        one when None), by call type ("volume") or module ("modules"), and by `at` when
-        `by_at` (else `at` is 0). The counts are as core/reports.Deltas keeps them. Rows
-        of hours past call retention may have lost calls to the purge: a report asks
-        for none (core/reports.report_window)."""
+        one when None), by call type ("volume": calls alone; "durations": calls and
+        their duration bins) or module ("modules"), and by buckets of `by` seconds
+        (`at` the bucket's start; 0 for every row when None). The counts are as
+        core/reports.Deltas keeps them. Rows of hours past call retention may have lost
+        calls to the purge: a report asks for none (core/reports.report_window)."""
 
     def report_apps(self, account_id: int, wanted: Sequence[Piece]) -> list[str]:
         """The applications (by name, sorted) of the account's calls in the aggregate

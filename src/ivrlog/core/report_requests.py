@@ -49,6 +49,7 @@ class ReportRequest:
     start: int
     end: int
     by: int
+    whole_from: int  # the call cutoff: a day from then on was never purged in part
 
 
 def parse_report(
@@ -85,7 +86,7 @@ def parse_report(
     if by_name is not None and by_name not in BY:
         raise BadRequest(f"Invalid by {by_name!r}: must be hour or day.")
     by = BY[by_name] if by_name is not None else HOUR if end - start < HOURLY_BELOW else DAY
-    return ReportRequest(account_id, app, first, last, by)
+    return ReportRequest(account_id, app, first, last, by, call_cutoff)
 
 
 def _head(request: ReportRequest) -> dict[str, Any]:
@@ -94,10 +95,10 @@ def _head(request: ReportRequest) -> dict[str, Any]:
 
 def volume_report(store: Store, request: ReportRequest) -> dict[str, Any]:
     """Calls by hour or day (UTC) and type: every bucket of the window, 0 when none."""
-    wanted = pieces(request.start, request.end)
+    wanted = pieces(request.start, request.end, request.whole_from)
     if request.by == HOUR:
         wanted = [Piece(HOUR, request.start, request.end)] if request.start < request.end else []
-    rows = store.report_rows(request.account_id, "volume", request.app, wanted, by_at=True)
+    rows = store.report_rows(request.account_id, "volume", request.app, wanted, by=request.by)
     buckets = [
         {"at": b.at, "calls": b.calls, **dict(zip(CALL_TYPES, b.by_type, strict=True))}
         for b in volume(rows, request.start, request.end, request.by)
@@ -109,8 +110,8 @@ def volume_report(store: Store, request: ReportRequest) -> dict[str, Any]:
 def durations_report(store: Store, request: ReportRequest) -> dict[str, Any]:
     """The calls' durations on the scale of core/reports.SCALE: a bucket each, with
     `max_seconds` the last second it holds (None for the last)."""
-    wanted = pieces(request.start, request.end)
-    rows = store.report_rows(request.account_id, "volume", request.app, wanted, by_at=False)
+    wanted = pieces(request.start, request.end, request.whole_from)
+    rows = store.report_rows(request.account_id, "durations", request.app, wanted, by=None)
     found = durations(rows)
     buckets = [
         {
@@ -131,7 +132,7 @@ def durations_report(store: Store, request: ReportRequest) -> dict[str, Any]:
 def funnel_report(store: Store, request: ReportRequest) -> dict[str, Any]:
     """The application's modules in flow order, each with the calls that reached it,
     ended there, had an error there, and the median seconds spent in it."""
-    wanted = pieces(request.start, request.end)
-    rows = store.report_rows(request.account_id, "modules", request.app, wanted, by_at=False)
+    wanted = pieces(request.start, request.end, request.whole_from)
+    rows = store.report_rows(request.account_id, "modules", request.app, wanted, by=None)
     modules = [m._asdict() for m in funnel(rows)]
     return {**_head(request), "modules": modules}

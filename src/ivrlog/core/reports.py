@@ -180,11 +180,12 @@ def deltas(
 
 
 class Piece(NamedTuple):
-    """Rows of one span with `first <= at < end`."""
+    """Rows of one span with `first <= at < end`, added (`sign` 1) or taken away (-1)."""
 
     span: int
     first: int
     end: int
+    sign: int = 1
 
 
 def floor_to(t: int, span: int) -> int:
@@ -195,17 +196,30 @@ def ceil_to(t: int, span: int) -> int:
     return -(-t // span) * span
 
 
-def pieces(start: int, end: int) -> list[Piece]:
+def _part_of_day(day: int, start: int, end: int, whole_from: int | None) -> list[Piece]:
+    """The rows of [start, end), a part of the UTC day `day`: its hours, or, when it
+    holds more than half the day and the day is wholly kept (from `whole_from` on), the
+    day's row less the hours left out: at most 12 hour rows either way."""
+    if start >= end:
+        return []
+    if whole_from is None or day < whole_from or end - start <= DAY // 2:
+        return [Piece(HOUR, start, end)]
+    left_out = [Piece(HOUR, day, start, -1), Piece(HOUR, end, day + DAY, -1)]
+    return [Piece(DAY, day, day + DAY), *(p for p in left_out if p.first < p.end)]
+
+
+def pieces(start: int, end: int, whole_from: int | None = None) -> list[Piece]:
     """The rows that cover [start, end) (whole hours): the whole days from the days'
-    rows, the hours at either edge from the hours' rows."""
+    rows, a day at either edge from its hours' rows or, from `whole_from` on (a day
+    none of whose calls the purge can have taken), from its day's row less the hours
+    outside the window, whichever reads fewer rows."""
     first_day, last_day = ceil_to(start, DAY), floor_to(end, DAY)
-    if first_day >= last_day:
-        return [Piece(HOUR, start, end)] if start < end else []
-    out = [Piece(HOUR, start, first_day)] if start < first_day else []
-    out.append(Piece(DAY, first_day, last_day))
-    if last_day < end:
-        out.append(Piece(HOUR, last_day, end))
-    return out
+    if first_day > last_day:  # within one day
+        return _part_of_day(last_day, start, end, whole_from)
+    out = _part_of_day(first_day - DAY, start, first_day, whole_from)
+    if first_day < last_day:
+        out.append(Piece(DAY, first_day, last_day))
+    return out + _part_of_day(last_day, last_day, end, whole_from)
 
 
 def report_window(start: int, end: int, call_cutoff: int) -> tuple[int, int]:

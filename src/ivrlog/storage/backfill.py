@@ -29,7 +29,6 @@ from ivrlog.core.summary import summarize_detail
 from ivrlog.storage import records, report_sql, sqlite_words
 from ivrlog.storage.migrations import MIGRATIONS
 from ivrlog.storage.search_sql import SUMMARY_COLUMNS, same, summary_values, without_nul
-from ivrlog.storage.sql import postgres_style
 
 BATCH: Final = 500
 _SET = ", ".join(f"{c} = ?" for c in SUMMARY_COLUMNS.split(", "))
@@ -275,7 +274,7 @@ def _sqlite_reports(conn: Any, last: int, limit: int) -> int | None:
         "UPDATE calls SET steps = ? WHERE id = ?",
         [(steps_json(facts.steps), call_id) for call_id, _, facts in done],
     )
-    report_sql.write(conn, _counted(done, {d[0] for d in done}), report_sql.as_is, same)
+    report_sql.write(conn, _counted(done, {d[0] for d in done}), same)
     return int(rows[-1][0])
 
 
@@ -298,5 +297,5 @@ def _postgres_reports(conn: Any, last: int, limit: int) -> int | None:
         ),
     ).fetchall()
     changes = _counted(done, {row[0] for row in set_now})
-    report_sql.write(conn, changes, postgres_style, without_nul)
+    report_sql.write(conn, changes, without_nul, arrays=True)
     return int(rows[-1][0])

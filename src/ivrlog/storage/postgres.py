@@ -262,7 +262,7 @@ class PostgresStore(SqlStore, SearchStore):
         record_blocks.touch(conn, account_id, [row[1] for row in old] + [c.start for c in calls])
         removed = [row_facts(r[3], r[4], r[1], r[5], r[6]) for r in old]
         changes = deltas(account_id, removed, map(call_facts, calls))
-        report_sql.write(conn, changes, postgres_style, without_nul)  # locks after the hours'
+        report_sql.write(conn, changes, without_nul, arrays=True)  # (last)
 
     def put_calls(self, account_id: int, calls: Sequence[StoredCall]) -> None:
         if not calls:

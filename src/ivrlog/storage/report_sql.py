@@ -34,7 +34,11 @@ COUNTS: Final = {
     "report_volume": ["calls", *BIN_COLUMNS["report_volume"]],
     "report_modules": ["reached", "ended", "errors", "place", *BIN_COLUMNS["report_modules"]],
 }
-TABLES: Final = {"volume": "report_volume", "modules": "report_modules"}
+TABLES: Final = {
+    "volume": "report_volume",
+    "durations": "report_volume",
+    "modules": "report_modules",
+}
 
 
 def _ddl(integer: str, count: str, text: str, without_rowid: str) -> str:
@@ -90,7 +94,7 @@ def _upsert(table: str) -> str:
     added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTS[table])
     return (
         f"INSERT INTO {table} ({', '.join(columns)})"
-        f" VALUES ({', '.join(f':c{i}' for i in range(len(columns)))})"
+        f" VALUES ({', '.join('?' for _ in columns)})"
         f" ON CONFLICT ({', '.join(KEYS[table])}) DO UPDATE SET {added}"
     )
 
@@ -98,26 +102,69 @@ def _upsert(table: str) -> str:
 UPSERT: Final = {table: _upsert(table) for table in KEYS}
 
 
+def _array_type(column: str) -> str:
+    if column in ("app", "type", "module_key", "module"):
+        return "text[]"
+    return "bigint[]" if column in ("account_id", "span", "at") else "integer[]"
+
+
+def _upsert_arrays(table: str) -> str:
+    """PostgreSQL's upsert of every row at once: one statement over arrays, a column
+    each, rather than a statement a row (B3)."""
+    columns = KEYS[table] + (["module"] if table == "report_modules" else []) + COUNTS[table]
+    arrays = ", ".join(f"%s::{_array_type(c)}" for c in columns)
+    added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTS[table])
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ({', '.join(KEYS[table])}) DO UPDATE SET {added}"
+    )
+
+
+UPSERT_ARRAYS: Final = {table: _upsert_arrays(table) for table in KEYS}
+
+
 def write(
     conn: Any,
     changes: Deltas,
-    named: Callable[[str], str],
     name: Callable[[str | None], str | None],
+    *,
+    arrays: bool = False,
 ) -> None:
-    """Apply `changes` inside the caller's transaction, a row at a time in key order;
-    `name` is how the backend keeps application and module names."""
+    """Apply `changes` inside the caller's transaction, in key order (the order rows are
+    locked in); `name` is how the backend keeps application and module names. With
+    `arrays` (PostgreSQL), one statement a table over arrays; else (SQLite) a statement
+    a row, its parameters by position."""
     for table, rows in (
         ("report_volume", changes.sorted_volume()),
         ("report_modules", changes.sorted_modules()),
     ):
-        if rows:
-            conn.cursor().executemany(
-                named(UPSERT[table]),
-                [
-                    {f"c{i}": v for i, v in enumerate(_named_key(table, key, name) + counts)}
-                    for key, counts in rows
-                ],
-            )
+        stored = _as_stored(table, rows, name)
+        if stored and arrays:
+            columns = [list(column) for column in zip(*stored, strict=True)]
+            conn.execute(UPSERT_ARRAYS[table], columns)
+        elif stored:
+            conn.executemany(UPSERT[table], stored)
+
+
+def _as_stored(
+    table: str, rows: Sequence[tuple[Any, list[int]]], name: Callable[[str | None], str | None]
+) -> list[tuple[Any, ...]]:
+    """Rows with their keys as stored, in key order; rows whose keys become one (two
+    names that differ only where the backend cannot keep them: NUL on PostgreSQL, past
+    KEPT_NAME characters with the same digest) summed into one, as a single statement
+    may change a row only once."""
+    merged: dict[tuple[Any, ...], list[int]] = {}
+    width = len(KEYS[table]) + (1 if table == "report_modules" else 0)
+    for key, counts in rows:
+        named = tuple(_named_key(table, key, name))
+        total = merged.get(named[: len(KEYS[table])])
+        if total is None:
+            merged[named[: len(KEYS[table])]] = [*named[len(KEYS[table]) : width], *counts]
+        else:
+            extra = width - len(KEYS[table])
+            for i, value in enumerate(counts):
+                total[extra + i] += value
+    return [(*k, *v) for k, v in sorted(merged.items())]
 
 
 def _named_key(
@@ -131,37 +178,54 @@ def _named_key(
     return [*named[:3], key_name(named[3]), named[4]]
 
 
-def _ranges(wanted: Sequence[Piece]) -> tuple[str, dict[str, Any]]:
-    """The condition that keeps the rows of `wanted`, and its parameters."""
-    ranges, params = [], {}
+def _pieces(
+    table: str, columns: str, where: str, wanted: Sequence[Piece], counted: Sequence[str] = ()
+) -> tuple[str, dict[str, Any]]:
+    """The rows of `wanted` as one SELECT a piece joined by UNION ALL, each a range of
+    the table's key (one condition with OR would make the databases read every row of
+    the account), and its parameters; the `counted` columns of a piece taken away are
+    negated."""
+    parts, params = [], {}
     for i, piece in enumerate(wanted):
-        ranges.append(f"(span = :span{i} AND at >= :first{i} AND at < :end{i})")
+        selected = columns
+        if piece.sign < 0:
+            selected = ", ".join([columns, *(f"-{c} AS {c}" for c in counted)])
+        elif counted:
+            selected = ", ".join([columns, *counted])
+        parts.append(
+            f"SELECT {selected} FROM {table} WHERE {where}"
+            f" AND span = :span{i} AND at >= :first{i} AND at < :end{i}"
+        )
         params.update({f"span{i}": piece.span, f"first{i}": piece.first, f"end{i}": piece.end})
-    return " OR ".join(ranges), params
+    return " UNION ALL ".join(parts), params
 
 
 def read(
     conn: Any,
     named: Callable[[str], str],
     account_id: int,
-    which: Literal["volume", "modules"],
+    which: Literal["volume", "durations", "modules"],
     app: str | None,
     wanted: Sequence[Piece],
-    by_at: bool,
+    by: int | None,
 ) -> list[ReportRow]:
     """The summed rows of `wanted` (see Store.report_rows)."""
     if not wanted:
         return []
     table = TABLES[which]
-    ranges, params = _ranges(wanted)
+    # volume by the hour or day sums its calls alone: the bins are the durations'
+    counted = COUNTS[table][:1] if which == "volume" else COUNTS[table]
+    key, named_key = ("module_key", "max(module)") if which == "modules" else ("type", "type")
+    inner = ", ".join(["at", key, *(["module"] if which == "modules" else [])])
+    where = "account_id = :account" + ("" if app is None else " AND app = :app")
+    rows_of, params = _pieces(table, inner, where, wanted, counted)
     params.update(account=account_id, app=None if app is None else key_name(app))
-    sums = ", ".join(f"sum({c})" for c in COUNTS[table])
-    at = "at" if by_at else "0"
-    key, named_key = ("type", "type") if which == "volume" else ("module_key", "max(module)")
+    sums = ", ".join(f"sum({c})" for c in counted)
+    # summed into buckets here: a year by day is 365 rows to send, not 8,760 hours'
+    bucket = "0" if by is None else f"at - at % {int(by)}"
     query = (
-        f"SELECT {at}, {named_key}, {sums} FROM {table}"
-        f" WHERE account_id = :account{'' if app is None else ' AND app = :app'}"
-        f" AND ({ranges}) GROUP BY 1, {key} ORDER BY 1, {key}"
+        f"SELECT {bucket}, {named_key}, {sums} FROM ({rows_of}) AS r"
+        f" GROUP BY 1, {key} ORDER BY 1, {key}"
     )
     rows = conn.execute(named(query), params).fetchall()
     return [ReportRow(int(r[0]), r[1], tuple(int(v) for v in r[2:])) for r in rows]
@@ -173,12 +237,10 @@ def apps(
     """The applications of the account's volume rows of `wanted` (names as keyed)."""
     if not wanted:
         return []
-    ranges, params = _ranges(wanted)
+    where = "account_id = :account AND app <> '' AND calls > 0"
+    rows_of, params = _pieces("report_volume", "app", where, wanted)
     params["account"] = account_id
-    query = (
-        "SELECT DISTINCT app FROM report_volume WHERE account_id = :account"
-        f" AND ({ranges}) AND app <> '' AND calls > 0 ORDER BY app"
-    )
+    query = f"SELECT DISTINCT app FROM ({rows_of}) AS r ORDER BY app"
     return [row[0] for row in conn.execute(named(query), params).fetchall()]
 
 

@@ -279,17 +279,17 @@ class SearchStore:
     def report_rows(
         self,
         account_id: int,
-        table: Literal["volume", "modules"],
+        table: Literal["volume", "durations", "modules"],
         app: str | None,
         wanted: Sequence[Piece],
         *,
-        by_at: bool,
+        by: int | None,
     ) -> list[ReportRow]:
         if self._matches_none(app):
             return []
         with self._read() as conn:
             return report_sql.read(
-                conn, self._named, account_id, table, self._stored_name(app), wanted, by_at
+                conn, self._named, account_id, table, self._stored_name(app), wanted, by
             )
 
     def report_apps(self, account_id: int, wanted: Sequence[Piece]) -> list[str]:
@@ -369,7 +369,9 @@ class SearchStore:
             search_sql.take_places(conn, self._places, account_id, places)
             self._erased_hours(conn, account_id, calls)
             # the reports' rows last, as every writer locks them (storage/report_sql.py)
-            report_sql.write(conn, deltas(account_id, removed, []), self._named, self._stored_name)
+            removals = deltas(account_id, removed, [])
+            arrays = self._dialect.name != "sqlite"
+            report_sql.write(conn, removals, self._stored_name, arrays=arrays)
             audit = {"account": account_id, "now": now, "erased": count, "hash": selector_hash}
             conn.execute(sql.audit, audit)
         self._erased()

@@ -181,6 +181,15 @@ class SqlStore:
         params = {"account": account_id, "field": field, "name": name}
         return self._remove_row(self._sql.sensitive, params)
 
+    def call_in_progress(self, account_id: int, session_id: str) -> OpenCall | None:
+        if self._matches_none(session_id):
+            return None
+        with self._read() as conn:
+            row = conn.execute(
+                self._sql.open_call, {"account": account_id, "session": session_id}
+            ).fetchone()
+        return None if row is None else sql.open_call(row)
+
     # a call's detail
     def call_detail(
         self,

@@ -188,7 +188,7 @@ def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[Stored
     take_places(conn, _PLACES, account_id, completion_places(calls, existing))
     removed = [row_facts(*row[1:]) for row in old]
     changes = deltas(account_id, removed, map(call_facts, calls))
-    report_sql.write(conn, changes, report_sql.as_is, same)
+    report_sql.write(conn, changes, same)
     return max(replaced, 0)
 
 

@@ -233,10 +233,20 @@ def _call(request: Request, account: Account, session_id: str) -> dict[str, Any]
         if not row[6]:  # no readable detail
             expired = row[4] + ctx.settings.detail_retention_days * 86_400
             note = missing_note(expired if row[4] < cutoff else None)
-    elif entries:
-        first = min(e["timestamp"] for e in entries)
-        header = {"iso": iso_utc(first), "utc": utc_text(first), "end_iso": None}
-        header.update(src="", dest="", type="", duration="so far", app=None, ended_in=None)
+    else:
+        live = ctx.store.call_in_progress(account.id, session_id)
+        if live is not None:
+            header = {
+                "iso": iso_utc(live.start),
+                "utc": utc_text(live.start),
+                "end_iso": None,
+                "src": live.src,
+                "dest": live.dest,
+                "type": live.type,
+                "duration": "in progress",
+                "app": None,
+                "ended_in": None,
+            }
     shown = timeline(entries, in_progress=not rows, note=note)
     return {"call": header, "timeline": shown}
 

@@ -30,6 +30,8 @@ SESSION_COOKIE: Final = "ivrlog_session"
 CSRF_COOKIE: Final = "ivrlog_csrf"
 CSRF_FIELD: Final = "csrf_token"
 CSRF_SECONDS: Final = 24 * 3600  # a form's token is good this long
+TOKEN_REUSE: Final = 3600  # a token made less than this ago is given again
+CACHED: Final = 4096  # claims and tokens remembered at most
 SECRET_CONTEXT: Final = b"ivrlog session cookies v1"
 
 
@@ -58,6 +60,11 @@ class Sessions:
         self._clock = clock
         self.seconds = hours * 3600
         self._secure = secure
+        # what was checked or made recently, so that a page does not sign and check
+        # again what it did a moment ago (B9): raw cookie -> (claim, its signing time);
+        # nonce -> (form token, when made). Bounded: cleared when full.
+        self._claims: dict[str, tuple[dict[str, Any], int]] = {}
+        self._tokens: dict[str, tuple[str, float]] = {}
 
     def _cookie(self, response: Response, name: str, value: str, max_age: int | None) -> None:
         response.set_cookie(
@@ -84,12 +91,19 @@ class Sessions:
         raw = request.cookies.get(SESSION_COOKIE)
         if not raw:
             return None
+        known = self._claims.get(raw)
+        if known is not None:
+            claim, signed_at = known
+            return claim if self._clock() - signed_at <= self.seconds else None
         try:
-            value = self._session.loads(raw, max_age=self.seconds)
+            value, signed = self._session.loads(raw, max_age=self.seconds, return_timestamp=True)
         except BadSignature:  # expired signatures included
             return None
         if not isinstance(value, dict) or not {"e", "k"} <= value.keys():
             return None
+        if len(self._claims) >= CACHED:
+            self._claims.clear()
+        self._claims[raw] = (value, int(signed.timestamp()))
         return value
 
     @staticmethod
@@ -119,7 +133,15 @@ class Sessions:
         if nonce is None:
             nonce = secrets.token_urlsafe(24)
             response_cookies[CSRF_COOKIE] = self._nonce.dumps(nonce)
-        return self._form.dumps(nonce)
+        now = self._clock()
+        made = self._tokens.get(nonce)
+        if made is not None and now - made[1] < TOKEN_REUSE:
+            return made[0]
+        token = self._form.dumps(nonce)
+        if len(self._tokens) >= CACHED:
+            self._tokens.clear()
+        self._tokens[nonce] = (token, now)
+        return token
 
     def set_csrf_cookie(self, response: Response, cookies: dict[str, str]) -> None:
         for name, value in cookies.items():

@@ -94,6 +94,7 @@ def test_a_call_in_progress_gains_its_entries_without_a_reload(page: Page, site:
     )
     page.goto(site.url + "/calls/live-1")
     expect(page.locator("#timeline")).to_contain_text("in progress")
+    expect(page.locator(".call-head")).to_contain_text("6175550123")  # its numbers so far
     page.evaluate("window.notReloaded = true")
     site.ingest(
         path,
