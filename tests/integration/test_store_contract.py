@@ -325,3 +325,23 @@ def test_total_calls_agree_with_the_rows_for_any_window(store: Store, account_id
     assert read_all(store, query(account_id, limit=10_000))[0] == 0
     store.put_calls(account_id, some_calls("t", 5))
     assert read_all(store, query(account_id, limit=10_000))[0] == 5
+
+
+def test_a_call_in_progress_is_read_with_its_summary_so_far(store: Store, account_id: int) -> None:
+    other_account_id = store.create_account("other@example.com", "k2", "t2", NOW).id
+    opened = {"src": "6175550100", "dest": "8005550100", "type": "inbound"}
+    update = {**opened, "entries": [entry(timestamp=NOW - 50)]}
+    append_entries(store, account_id, "live;1", update, now=NOW)
+    found = store.call_in_progress(account_id, "live;1")
+    assert found is not None
+    assert (found.session_id, found.src, found.dest, found.type, found.start) == (
+        "live;1",
+        "6175550100",
+        "8005550100",
+        "inbound",
+        NOW - 50,
+    )
+    assert store.call_in_progress(other_account_id, "live;1") is None  # another account's
+    assert store.call_in_progress(account_id, "missing") is None
+    append_entries(store, account_id, "live;1", {"entries": [], "end": NOW}, now=NOW)
+    assert store.call_in_progress(account_id, "live;1") is None  # completed: no longer

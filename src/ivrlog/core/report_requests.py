@@ -24,7 +24,7 @@ from ivrlog.core.reports import (
     report_window,
     volume,
 )
-from ivrlog.core.search import MAX_NAME
+from ivrlog.core.search import MAX_NAME, given_once
 from ivrlog.core.when import parse_when
 
 Report = Literal["volume", "durations", "funnel"]
@@ -64,14 +64,7 @@ def parse_report(
     before now and `to` to the second after now, as times of /v1/calls; `app` is needed by
     the funnel; volume's `by` is hour or day (by default hour for a window shorter than 3
     days, else day)."""
-    allowed = PARAMETERS[report]
-    given: dict[str, str] = {}
-    for name, value in params:
-        if name not in allowed:
-            raise BadRequest(f"Unknown parameter {name!r}; allowed: {', '.join(allowed)}.")
-        if name in given:
-            raise BadRequest(f"Parameter {name!r} is given more than once; give it once.")
-        given[name] = value
+    given = given_once(params, PARAMETERS[report])
     end = parse_when("to", given["to"], now) if "to" in given else now + 1
     start = parse_when("from", given["from"], now) if "from" in given else now - DEFAULT_WINDOW
     if start >= end:

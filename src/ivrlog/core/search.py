@@ -116,7 +116,8 @@ def decode_cursor(raw: str) -> CallKey:
     )
 
 
-def _single(params: Sequence[tuple[str, str]], allowed: Sequence[str]) -> dict[str, str]:
+def given_once(params: Sequence[tuple[str, str]], allowed: Sequence[str]) -> dict[str, str]:
+    """The parameters by name; BadRequest for an unknown one or one given twice."""
     given: dict[str, str] = {}
     for name, value in params:
         if name not in allowed:
@@ -182,7 +183,7 @@ def parse_search(
     The window is [from, to): `from` defaults to 24 hours before now, `to` to the second
     after now; `from` must be before `to`. A window reaching past call retention starts
     at `call_cutoff` (those calls are as if deleted)."""
-    given = _single(params, PARAMETERS)
+    given = given_once(params, PARAMETERS)
     end = parse_when("to", given["to"], now) if "to" in given else now + 1
     start = parse_when("from", given["from"], now) if "from" in given else now - DEFAULT_WINDOW
     if start >= end and "from" in given:
@@ -324,7 +325,7 @@ def export_records(
 def parse_changes(params: Sequence[tuple[str, str]]) -> tuple[int, int]:
     """/v1/changes' `after` (default 0: from the start) and `limit` (default
     CHANGES_DEFAULT)."""
-    given = _single(params, CHANGES_PARAMETERS)
+    given = given_once(params, CHANGES_PARAMETERS)
     after = _whole("after", given["after"], 0, MAX_SEQ) if "after" in given else 0
     limit = _whole("limit", given["limit"], 1, MAX_LIMIT) if "limit" in given else CHANGES_DEFAULT
     return after, limit
