@@ -1,7 +1,8 @@
 """Migration 8 on a database left at version 7 with calls: the Python step "records" gives
 every call its CSV record stem (storage/records.py), in batches that resume, and the
 export of a window then answers the same bytes as the CSV of the calls' rows, on both
-backends; each account its own calls."""
+backends; each account its own calls. Migration 10's step "reports" counts the same calls
+in the reports' aggregates: from their detail, or from their path when it is gone."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from ivrlog.core.ingest import past_detail_retention, prepare_call
 from ivrlog.core.model import CallFilter, StoredCall
+from ivrlog.core.report_requests import funnel_report, parse_report
 from ivrlog.render.calls import csv_rows
 from ivrlog.storage import backfill, open_store
 from ivrlog.storage.migrations import MIGRATIONS
@@ -61,6 +63,17 @@ def _check(url: str) -> None:
             assert records.total == count
             assert records.last == (rows[-1][4], rows[-1][0])
             assert records.records == csv_rows(rows, False)
+        asked = parse_report(
+            "funnel", [("app", "Bank"), ("from", "0")], account_id=1, now=NOW, call_cutoff=0
+        )
+        modules = {m["module"]: m for m in funnel_report(store, asked)["modules"]}
+        # a1 and a5 from their detail; a4, whose detail is gone, from its path alone
+        assert {k: (m["reached"], m["ended"], m["errors"]) for k, m in modules.items()} == {
+            "start:start": (3, 0, 0),
+            "menu:main": (3, 0, 0),
+            "lookup:a,b": (3, 3, 2),
+        }
+        assert modules["menu:main"]["median_seconds"] == 1  # a4's seconds are unknown
     finally:
         store.close()
 
