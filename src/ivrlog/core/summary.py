@@ -97,12 +97,6 @@ def summarize(entries: list[dict[str, Any]]) -> CallSummary:
     )
 
 
-def summarize_fragments(fragments: Iterable[str]) -> CallSummary:
-    """The summary of a call whose entries are stored as JSON texts (a call in progress,
-    in order already)."""
-    return summarize([orjson.loads(text) for text in fragments])
-
-
 def summarize_detail(detail_json: str | None) -> CallSummary:
     """The summary of a call from its stored detail (a JSON array), NO_SUMMARY without."""
     return NO_SUMMARY if detail_json is None else summarize(orjson.loads(detail_json))

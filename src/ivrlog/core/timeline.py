@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from ivrlog.core.model import Module
 from ivrlog.core.summary import INPUT_PREFIX, PRIVATE_LINE
-from ivrlog.core.when import iso_utc
+from ivrlog.core.when import iso_utc, utc_text
 
 WEB_SERVICE: Final = ("web_service", "webservice", "web service", "webservices")
 LABELS: Final = {
@@ -38,7 +38,7 @@ class TimelineEntry:
 
     @property
     def utc(self) -> str:
-        return self.iso.replace("T", " ").replace("Z", " UTC")
+        return utc_text(self.timestamp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +102,7 @@ def missing_note(expired_at: int | None) -> str:
     """Why a completed call shows no entry: its detail expired (and when), or none was
     kept (a private call, or one ingested without entries)."""
     if expired_at is not None:
-        when = iso_utc(expired_at).replace("T", " ").replace("Z", " UTC")
-        return f"The detail of this call expired on {when}: only its summary is kept."
+        return (
+            f"The detail of this call expired on {utc_text(expired_at)}: only its summary is kept."
+        )
     return "No entry of this call is kept: it was ingested as private, or without entries."

@@ -52,6 +52,12 @@ def _iso(raw: str) -> int | None:
     return None if parsed.tzinfo is None else int(parsed.timestamp() // 1)
 
 
+def utc_text(seconds: int) -> str:
+    """UNIX seconds as the pages write them before a browser localizes them
+    (2026-11-30 09:00:00 UTC)."""
+    return iso_utc(seconds).replace("T", " ").replace("Z", " UTC")
+
+
 def iso_utc(seconds: int) -> str:
     """UNIX seconds as ISO 8601 in UTC with `Z` (2026-11-30T09:00:00Z)."""
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -22,10 +22,10 @@ from ivrlog.core.limits import MAX_TIME
 from ivrlog.core.model import CALL_TYPES, Account, CallFilter, SummaryRow
 from ivrlog.core.search import SearchRequest, parse_search, search_page
 from ivrlog.core.timeline import missing_note, timeline
-from ivrlog.core.when import iso_utc
+from ivrlog.core.when import iso_utc, utc_text
 from ivrlog.web.calls import MEDIA_TYPES, export_chunks
 from ivrlog.web.context import context
-from ivrlog.web.pages import PRESETS, duration_text, render, signed_in, to_sign_in, utc_text
+from ivrlog.web.pages import PRESETS, duration_text, render, signed_in, to_sign_in
 
 router = APIRouter(include_in_schema=False)
 COUNT_UP_TO: Final = 10_000  # a count past this says "more than"

@@ -20,7 +20,6 @@ from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core.errors import TooManyRequests, Unauthorized
 from ivrlog.core.model import Account
-from ivrlog.core.when import iso_utc
 from ivrlog.web.context import context
 from ivrlog.web.session import CSRF_FIELD, Sessions
 
@@ -57,11 +56,6 @@ def static(path: str) -> str:
 
 
 templates.env.globals["static"] = static
-
-
-def utc_text(seconds: int) -> str:
-    """UNIX seconds as the pages write them before the browser localizes them."""
-    return iso_utc(seconds).replace("T", " ").replace("Z", " UTC")
 
 
 def duration_text(seconds: int) -> str:

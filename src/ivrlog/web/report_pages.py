@@ -22,10 +22,10 @@ from ivrlog.core.report_requests import (
     volume_report,
 )
 from ivrlog.core.reports import pieces
-from ivrlog.core.when import iso_utc
+from ivrlog.core.when import iso_utc, utc_text
 from ivrlog.web.call_pages import given_params
 from ivrlog.web.context import context
-from ivrlog.web.pages import PRESETS, render, signed_in, to_sign_in, utc_text
+from ivrlog.web.pages import PRESETS, render, signed_in, to_sign_in
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_FROM = "-7d"
