@@ -143,6 +143,16 @@ def test_the_funnel_is_the_api_s_and_its_links_list_the_calls_it_counts(
     ).click()
     page.wait_for_url("**reached=**")
     expect(page.locator("#count")).to_have_text(f"{card['reached']} calls match.")
+    # the errors of the web service module: its calls with an error (here, all of them
+    # had it there; /v1/calls cannot tell in which module a call had its error)
+    charge = next(m for m in api["modules"] if m["module"] == "rest:charge")
+    assert charge["errors"] == 10
+    page.go_back()
+    page.locator("#funnel tbody tr", has_text="rest:charge").locator("td").nth(2).locator(
+        "a"
+    ).click()
+    page.wait_for_url("**has_error=true**")
+    expect(page.locator("#count")).to_have_text(f"{charge['errors']} calls match.")
 
 
 def test_export_gives_exactly_the_current_filter(page: Page, site: Site) -> None:
