@@ -103,6 +103,7 @@ class _Tables:
     change_seq: dict[int, int] = field(default_factory=dict)
     erasures: list[tuple[int, int, int, str]] = field(default_factory=list)
     audit_key: bytes = b""
+    sync: dict[tuple[int, str], int] = field(default_factory=dict)  # sync checkpoints
 
     def copy(self) -> _Tables:
         return _Tables(
@@ -118,6 +119,7 @@ class _Tables:
             dict(self.change_seq),
             list(self.erasures),
             self.audit_key,
+            dict(self.sync),
         )
 
     def new_id(self) -> int:
@@ -370,6 +372,13 @@ class MemoryStore(Reads):
             for key in expired:
                 del t.keys[key]
         return len(expired)
+
+    def sync_checkpoint(self, account_id: int, source: str) -> int | None:
+        return self._read().sync.get((account_id, source))
+
+    def save_sync_checkpoint(self, account_id: int, source: str, synced_to: int, now: int) -> None:
+        with self._writing() as t:
+            t.sync[(account_id, source)] = synced_to
 
     def scrub(self, *, only_if_owed: bool = False) -> bool:
         self._read()

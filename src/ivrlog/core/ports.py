@@ -142,6 +142,15 @@ class Store(Protocol):
         roll back and run `body` again (PostgreSQL, when a partition must be made outside
         any transaction first), so `body` must change nothing outside the transaction."""
 
+    # sync (core/sync.py)
+    def sync_checkpoint(self, account_id: int, source: str) -> int | None:
+        """Where the account's sync from `source` (its URL and email, never its key) got
+        to: every call of the source that started before it was copied. None before the
+        first window of the first run."""
+
+    def save_sync_checkpoint(self, account_id: int, source: str, synced_to: int, now: int) -> None:
+        """Keep `synced_to` as the checkpoint of the account's sync from `source`."""
+
     # retention
     def retention_floor(self, cutoff: int, table: Literal["calls", "call_details"]) -> int:
         """The cutoff the purge deletes before, for a retention `cutoff`: the cutoff itself,

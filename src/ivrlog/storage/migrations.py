@@ -400,6 +400,28 @@ CREATE TABLE sensitive_modules (
         postgresql=POSTGRESQL_10,
         backfill="reports",
     ),
+    Migration(
+        version=11,
+        description="sync: where each sync of an account from a source got to",
+        sqlite="""
+CREATE TABLE sync_checkpoints (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    synced_to INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, source)
+) WITHOUT ROWID;
+""",
+        postgresql="""
+CREATE TABLE sync_checkpoints (
+    account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    source text COLLATE "C" NOT NULL,
+    synced_to bigint NOT NULL,
+    updated_at bigint NOT NULL,
+    PRIMARY KEY (account_id, source)
+);
+""",
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

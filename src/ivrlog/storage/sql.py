@@ -222,6 +222,16 @@ class Statements:
             " (account_id, session_id, key, body_sha256, answer, created_at)"
             " VALUES (:account, :session, :key, :body_sha256, :answer, :now)"
         )
+        # where each sync of an account from a source got to (core/sync.py)
+        self.sync_checkpoint = named(
+            "SELECT synced_to FROM sync_checkpoints"
+            " WHERE account_id = :account AND source = :source"
+        )
+        self.save_sync_checkpoint = named(
+            "INSERT INTO sync_checkpoints (account_id, source, synced_to, updated_at)"
+            " VALUES (:account, :source, :synced_to, :now) ON CONFLICT (account_id, source)"
+            " DO UPDATE SET synced_to = excluded.synced_to, updated_at = excluded.updated_at"
+        )
         # what the purge would delete
         self.count_expired = named(
             f"SELECT (SELECT count(*) FROM {stored_detail}),"

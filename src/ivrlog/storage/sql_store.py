@@ -130,6 +130,20 @@ class SqlStore:
             ).rowcount
         return deleted
 
+    # sync checkpoints
+    def sync_checkpoint(self, account_id: int, source: str) -> int | None:
+        if self._matches_none(source):
+            return None
+        with self._read() as conn:
+            params = {"account": account_id, "source": source}
+            row = conn.execute(self._sql.sync_checkpoint, params).fetchone()
+        return None if row is None else int(row[0])
+
+    def save_sync_checkpoint(self, account_id: int, source: str, synced_to: int, now: int) -> None:
+        params = {"account": account_id, "source": source, "synced_to": synced_to, "now": now}
+        with self._write() as conn:
+            conn.execute(self._sql.save_sync_checkpoint, params)
+
     # redaction patterns and sensitive modules
     def _add_row(
         self, statements: AccountRows, params: dict[str, Any], taken: str
