@@ -37,6 +37,21 @@ def parse_when(name: str, raw: str, now: int) -> int:
     return value
 
 
+DURATION = re.compile(r"(\d{1,9})([smhdw])")
+
+
+def parse_duration(name: str, raw: str) -> int:
+    """A length of time written `30s`, `15m`, `1h`, `2d` or `1w`, in seconds; BadRequest
+    naming `name` otherwise."""
+    found = DURATION.fullmatch(raw.strip())
+    if found is None:
+        raise BadRequest(
+            f"Invalid {name} {raw!r}: must be a whole number and a unit, s, m, h, d or w"
+            " (30s, 15m, 1h, 2d, 1w)."
+        )
+    return int(found[1]) * UNITS[found[2]]
+
+
 def _relative(raw: str, now: int) -> int | None:
     found = RELATIVE.fullmatch(raw)
     return None if found is None else now - int(found[1]) * UNITS[found[2]]
