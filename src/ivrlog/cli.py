@@ -23,6 +23,7 @@ from ivrlog.cli_accounts import accounts_app, redaction_app, sensitive_app
 from ivrlog.cli_base import err, fail, opened_store, out, with_settings
 from ivrlog.cli_calls import calls_app
 from ivrlog.cli_erase import erase
+from ivrlog.cli_import import import_app
 from ivrlog.cli_sync import sync_command
 from ivrlog.core.demo import DAY, DEMO_EMAIL
 from ivrlog.core.demo_database import DEMO_DATABASE, fill_demo_database
@@ -46,6 +47,7 @@ app.add_typer(sensitive_app, name="sensitive")
 app.add_typer(calls_app, name="calls")
 app.command()(erase)
 app.command("sync")(sync_command)
+app.add_typer(import_app, name="import")
 
 PURGE_NOT_SCRUBBED = 3  # exit code of `purge` when the journal could not be cleared yet
 SERVER_SETTINGS = names()  # the server takes every declared setting

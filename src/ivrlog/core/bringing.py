@@ -8,9 +8,13 @@ the others are stored."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
+
+import orjson
 
 from ivrlog.core.errors import PayloadTooLarge, ValidationFailed
 from ivrlog.core.ingest import ingest_calls
@@ -52,9 +56,12 @@ class Target:
             return exc.message
         return None
 
-    def write(self, calls: Sequence[dict[str, Any]]) -> int:
+    def write(
+        self, calls: Sequence[dict[str, Any]], done: Callable[[int], None] = lambda n: None
+    ) -> int:
         """Store checked calls, a transaction each BATCH_CALLS calls (or BATCH_ENTRIES
-        entries); how many were written (calls past retention are counted, not stored)."""
+        entries), telling `done` how many each wrote; how many were written (calls past
+        retention are counted, not stored)."""
         written = 0
         batch: list[dict[str, Any]] = []
         entries = 0
@@ -62,13 +69,46 @@ class Target:
             size = len(call.get("detail") or ())
             if batch and (len(batch) == BATCH_CALLS or entries + size > BATCH_ENTRIES):
                 written += self._ingest(batch)
+                done(len(batch))
                 batch, entries = [], 0
             batch.append(call)
             entries += size
         if batch:
             written += self._ingest(batch)
+            done(len(batch))
         return written
 
     def _ingest(self, batch: list[dict[str, Any]]) -> int:
         cutoffs = (self.detail_cutoff, self.call_cutoff)
         return ingest_calls(self.store, self.account_id, batch, self.redactor, cutoffs=cutoffs)
+
+
+class ImportFailed(Exception):
+    """Input an importer cannot read: `message` names the file and the line (or the place
+    in a JSON document) and what is wrong. Nothing is imported."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def iso_seconds(value: object) -> int | None:
+    """An ISO 8601 time with a zone (`2024-03-12T14:05:31.482Z`) as whole UNIX seconds
+    (fractions dropped); None when `value` is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return math.floor(moment.timestamp())
+
+
+def parsed_json(where: str, data: bytes) -> Any:
+    """`data` parsed as one JSON document, or ImportFailed naming `where` and the line."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ImportFailed(f"{where}, line {exc.lineno}: not JSON ({exc.msg}).") from None
