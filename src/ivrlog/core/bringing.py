@@ -92,18 +92,22 @@ class ImportFailed(Exception):
         self.message = message
 
 
-def iso_seconds(value: object) -> int | None:
-    """An ISO 8601 time with a zone (`2024-03-12T14:05:31.482Z`) as whole UNIX seconds
-    (fractions dropped); None when `value` is not one."""
+def iso_moment(value: object) -> float | None:
+    """An ISO 8601 time with a zone (`2024-03-12T14:05:31.482Z`) as UNIX seconds; None
+    when `value` is not one."""
     if not isinstance(value, str):
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        return None
-    return math.floor(moment.timestamp())
+    return None if moment.tzinfo is None else moment.timestamp()
+
+
+def iso_seconds(value: object) -> int | None:
+    """iso_moment as whole seconds (fractions dropped)."""
+    moment = iso_moment(value)
+    return None if moment is None else math.floor(moment)
 
 
 def parsed_json(where: str, data: bytes) -> Any:

@@ -9,10 +9,12 @@ Input read:
 
 The records are grouped by ContactId (a contact's records may come from several streams
 and files, interleaved with other contacts'), and ordered by their Timestamp, then by
-the order they were read. A contact is a call; each record an entry."""
+the order they were read; a record read twice (overlapping exports) counts once. A
+contact is a call; each record an entry."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -20,7 +22,7 @@ from typing import Any, Final
 
 import orjson
 
-from ivrlog.core.bringing import ImportFailed, iso_seconds
+from ivrlog.core.bringing import ImportFailed, iso_moment
 
 INPUT_BLOCKS: Final = frozenset({"GetUserInput", "StoreUserInput"})
 NOT_INPUT: Final = frozenset({"Timeout", "NoMatchingCondition", "InvalidNumber", "Error"})
@@ -29,10 +31,11 @@ EXPORT_LINE: Final = re.compile(r"(\S+) (\{.*\})\s*")  # an S3 export: `<time> <
 
 
 class _Record:
-    __slots__ = ("at", "order", "record")
+    __slots__ = ("at", "moment", "order", "record")
 
-    def __init__(self, at: int, order: int, record: Mapping[str, Any]) -> None:
-        self.at, self.order, self.record = at, order, record
+    def __init__(self, moment: float, order: int, record: Mapping[str, Any]) -> None:
+        self.moment, self.order, self.record = moment, order, record
+        self.at = math.floor(moment)  # whole seconds, as entries keep time
 
 
 def _record(where: str, value: Any) -> Mapping[str, Any]:
@@ -51,7 +54,7 @@ def _record(where: str, value: Any) -> Mapping[str, Any]:
     for name in ("ContactId", "ContactFlowModuleType"):
         if not isinstance(value.get(name), str) or not value[name]:
             raise ImportFailed(f"{where}: no {name}; a contact flow log record has one.")
-    if iso_seconds(value.get("Timestamp")) is None:
+    if iso_moment(value.get("Timestamp")) is None:
         raise ImportFailed(
             f"{where}: Timestamp must be an ISO 8601 time (2024-03-12T14:05:31.482Z),"
             f" not {value.get('Timestamp')!r}."
@@ -81,6 +84,7 @@ def read_records(documents: Iterable[tuple[str, bytes]]) -> dict[str, list[_Reco
     """Every record of the input by ContactId, in order; ImportFailed at the first line
     that is not one (naming its file and line)."""
     contacts: dict[str, list[_Record]] = defaultdict(list)
+    seen: set[bytes] = set()  # records read twice (overlapping exports) count once
     order = 0
     for where, data in documents:
         whole: Any = None
@@ -97,10 +101,14 @@ def read_records(documents: Iterable[tuple[str, bytes]]) -> dict[str, list[_Reco
             found = _lines(where, data)
         for place, value in found:
             record = _record(place, value)
+            same = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+            if same in seen:
+                continue
+            seen.add(same)
             order += 1
-            at = iso_seconds(record["Timestamp"])
-            assert at is not None
-            contacts[record["ContactId"]].append(_Record(at, order, record))
+            moment = iso_moment(record["Timestamp"])
+            assert moment is not None  # checked by _record
+            contacts[record["ContactId"]].append(_Record(moment, order, record))
     return contacts
 
 
@@ -139,7 +147,7 @@ def connect_calls(contacts: Mapping[str, list[_Record]]) -> list[dict[str, Any]]
     and `dest` are empty and `type` is inbound (docs/import.md)."""
     calls = []
     for contact, records in contacts.items():
-        ordered = sorted(records, key=lambda r: (r.at, r.order))
+        ordered = sorted(records, key=lambda r: (r.moment, r.order))
         detail: list[dict[str, Any]] = []
         flow = None
         for item in ordered:

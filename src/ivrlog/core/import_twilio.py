@@ -38,6 +38,7 @@ class _Read:
     )
     contexts: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     step_contexts: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    step_sids: set[str] = field(default_factory=set)
     read: int = 0  # steps read, for their order
 
 
@@ -109,6 +110,9 @@ def _step(where: str, item: Mapping[str, Any], read: _Read) -> None:
     for name in ("name", "transitioned_from", "transitioned_to"):
         _text(where, item, name)
     _time(where, item, "date_created")
+    if item["sid"] in read.step_sids:
+        return  # the same step in two files (overlapping pages)
+    read.step_sids.add(item["sid"])
     read.read += 1
     read.steps[execution].append((read.read, item))
 
