@@ -17,13 +17,13 @@ CORE = Path(ivrlog.core.__file__).parent
 _DYNAMIC = ("import_module", "__import__")
 
 
-def _is_forbidden(module: str) -> bool:
-    """Whether `module` is a part of ivrlog outside core: what core may import is listed
-    (core itself, and the package's version), not what it may not."""
+def _outside(module: str, own: str) -> bool:
+    """Whether `module` is a part of ivrlog outside the layer `own`: what a layer may
+    import is listed (itself, and the package's version), not what it may not."""
     parts = module.split(".")
     if parts[0] != "ivrlog" or len(parts) == 1:
         return False
-    return parts[1] not in ("core", "__version__")
+    return parts[1] not in (own, "__version__")
 
 
 def _absolute(module: str | None, level: int, package: str) -> str:
@@ -37,6 +37,11 @@ def _absolute(module: str | None, level: int, package: str) -> str:
 
 def forbidden_imports(source: str, package: str = "ivrlog.core") -> list[str]:
     """The other layers' modules that `source` (a module of `package`) imports."""
+    own = (package.split(".") + ["core"])[1]  # the layer `package` is in
+
+    def _is_forbidden(module: str) -> bool:
+        return _outside(module, own)
+
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
@@ -67,6 +72,15 @@ def _package_of(path: Path) -> str:
 
 
 CORE_MODULES = sorted(CORE.rglob("*.py"))
+CLIENT_MODULES = sorted((CORE.parent / "client").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", CLIENT_MODULES, ids=lambda path: path.name)
+def test_the_client_stands_alone(path: Path) -> None:
+    """ivrlog.client imports nothing of ivrlog but itself and the version (docs/client.md):
+    a script can use it without the server's dependencies being set up."""
+    found = forbidden_imports(path.read_text(encoding="utf-8"), _package_of(path))
+    assert not found, f"client/{path.name} imports {', '.join(found)}"
 
 
 def test_the_walk_finds_the_core_modules() -> None:
