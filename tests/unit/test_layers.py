@@ -37,7 +37,7 @@ def _absolute(module: str | None, level: int, package: str) -> str:
 
 def forbidden_imports(source: str, package: str = "ivrlog.core") -> list[str]:
     """The other layers' modules that `source` (a module of `package`) imports."""
-    own = (package.split(".") + ["core"])[1]  # the layer `package` is in
+    own = [*package.split("."), "core"][1]  # the layer `package` is in
 
     def _is_forbidden(module: str) -> bool:
         return _outside(module, own)
