@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
@@ -64,17 +65,27 @@ def _files(paths: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]:
     return found
 
 
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0  # said when it is read
+
+
 def _read(files: list[Path], quiet: bool) -> list[tuple[str, bytes]]:
     documents = []
     with Progress(console=err, disable=quiet, transient=True) as progress:
-        task = progress.add_task("reading", total=sum(f.stat().st_size for f in files))
+        task = progress.add_task("reading", total=sum(map(_size, files)))
         for file in files:
-            data = file.read_bytes()
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                raise fail(f"{file}: cannot be read ({exc.strerror}).", UNREADABLE) from None
             progress.advance(task, len(data))
             if file.name.endswith(".gz"):
                 try:
                     data = gzip.decompress(data)
-                except (OSError, EOFError) as exc:
+                except (OSError, EOFError, zlib.error) as exc:
                     raise fail(f"{file}: not a gzip file ({exc}).", UNREADABLE) from None
             documents.append((str(file), data))
     return documents

@@ -22,6 +22,7 @@ from ivrlog.core.bringing import Target
 from ivrlog.core.errors import AccountError, BadRequest
 from ivrlog.core.patterns import Redactors
 from ivrlog.core.sync import (
+    DETAIL_PAGE,
     OVERLAP,
     PAGE_LIMIT,
     SyncPlan,
@@ -37,7 +38,7 @@ BAD_FLAG = 2
 SOURCE_FAILED = 1
 
 
-class Stopped(Exception):
+class Stopped(BaseException):  # not an Exception: a service's error handling lets it through
     """SIGTERM or SIGINT: stop between two windows (every window done is kept)."""
 
 
@@ -113,6 +114,13 @@ def _show(report: SyncReport, as_json: bool) -> None:
     )
 
 
+def _error(message: str, as_json: bool) -> None:
+    if as_json:
+        _emit(True, "error", message=message)
+    else:
+        err.print(f"[bold red]Error:[/] {escape(message)}")
+
+
 def _stop(signum: int, frame: FrameType | None) -> None:
     raise Stopped
 
@@ -169,7 +177,7 @@ def sync_command(
             help="How far before the checkpoint a run starts again, to see calls that finished"
             " or gained their detail late.",
         ),
-    ] = f"{OVERLAP // 3600}h",
+    ] = f"{OVERLAP // 86_400}d",
     restart: Annotated[
         bool,
         typer.Option("--restart", help="Walk from --since again, whatever the checkpoint says."),
@@ -250,16 +258,20 @@ def sync_command(
                     overlap=back,
                     restart=restart,
                     page_limit=page_size,
+                    detail_page=min(DETAIL_PAGE, page_size),
                 )
                 try:
                     _show(_run(client, target, plan, now, as_json), as_json)
                 except ClientError as exc:
-                    if as_json:
-                        _emit(True, "error", message=exc.message)
-                    else:
-                        err.print(f"[bold red]Error:[/] {escape(exc.message)}")
+                    _error(exc.message, as_json)
                     if period is None:
                         raise typer.Exit(SOURCE_FAILED) from None
+                except Exception as exc:
+                    if period is None:
+                        raise
+                    # a service outlives a failure of its own side too (a database that
+                    # restarts, a disk that fills): said, then the next run at its time
+                    _error(f"{type(exc).__name__}: {exc}", as_json)
                 if period is None:
                     return
                 restart = False  # a service restarts once, not every run

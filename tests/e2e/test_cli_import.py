@@ -128,16 +128,16 @@ def test_redaction_applies_to_imported_entries(db: str, tmp_path: Path) -> None:
     [
         (
             "connect-flow-logs",
-            "bad.jsonl",
+            "zz-bad.jsonl",
             b'{"ContactId": "c"}\n\n{oops',
-            "bad.jsonl, line 1: no ContactFlowModuleType",
+            "zz-bad.jsonl, line 1: no ContactFlowModuleType",
         ),
-        ("connect-flow-logs", "bad.jsonl", b"\n\n{oops\n", "bad.jsonl, line 3: not JSON"),
+        ("connect-flow-logs", "zz-bad.jsonl", b"\n\n{oops\n", "zz-bad.jsonl, line 3: not JSON"),
         (
             "twilio-studio",
-            "bad.json",
+            "zz-bad.json",
             b'{"sid": "FN1",\n\n "flow_sid": ',
-            "bad.json, line 3: not JSON",
+            "zz-bad.json, line 3: not JSON",
         ),
     ],
 )

@@ -98,7 +98,7 @@ def test_a_second_run_writes_nothing(target: Target) -> None:
     assert last_change(target) == seq  # not even a replacement
     assert (again.added, again.updated, again.skipped) == (0, 0, 0)
     # resumed at the checkpoint less the overlap, not at `since`
-    assert again.start == NOW - 4 * 3600
+    assert again.start == NOW - DAY
     assert all(kind == "calls" for kind, *_ in source.requests[-again.windows :])
 
 
@@ -161,7 +161,7 @@ def test_an_interrupted_run_resumes_at_its_last_window(target: Target) -> None:
     source.fail_after = None
     source.requests.clear()
     report = sync(source, target, plan(page_limit=200), NOW)
-    assert report.start == checkpoint - 4 * 3600
+    assert report.start == checkpoint - DAY
     assert set(stored(target)) == {c["session_id"] for c in everything}
 
 
@@ -256,3 +256,56 @@ def test_sub_windows_of_whole_seconds() -> None:
         (10, 10),
     ]
     assert _groups(Counter(), 4) == []
+
+
+def test_a_call_listed_hours_after_it_started_is_still_copied(target: Target) -> None:
+    source = FakeSource()
+    source.put(*source_calls(3))
+    sync(source, target, plan(), NOW)
+    # a call that started 6 hours before the checkpoint, listed only now that it completed
+    source.put(call("slow;1", NOW - 6 * 3600, end=NOW - 1800))
+    report = sync(source, target, plan(until=NOW + 3600), NOW + 3600)
+    assert report.added == 1
+    assert "slow;1" in stored(target)
+
+
+def test_what_a_source_lists_that_is_no_call_is_skipped(target: Target) -> None:
+    source = FakeSource()
+    source.put(*source_calls(2, start=NOW - 3600))
+    real = source.calls
+
+    def with_junk(start: int, end: int, *, offset: int, limit: int) -> Any:
+        page = real(start, end, offset=offset, limit=limit)
+        if not page.calls:
+            return page
+        junk: list[Any] = [None, {"session_id": ["not", "a", "string"]}, page.calls[0]]
+        return type(page)([*page.calls, *junk], page.total_calls)  # the last one a repeat
+
+    source.calls = with_junk  # type: ignore[method-assign]
+    windows: list[WindowDone] = []
+    report = sync(source, target, plan(), NOW, lambda w, r: windows.append(w))
+    reasons = [s.reason for w in windows for s in w.skipped]
+    assert reasons[0] == "not a call object: None"
+    assert reasons[1] == "no session_id"
+    assert len(reasons) == 2
+    assert report.added == 2
+    assert set(stored(target)) == {"s;0000", "s;0001"}
+
+
+def test_detail_expiring_between_the_list_and_its_read_keeps_the_local_one(
+    target: Target,
+) -> None:
+    source = FakeSource()
+    kept = source_calls(1, start=NOW - 3600)[0]
+    source.put(kept)
+    sync(source, target, plan(), NOW)
+    source.put({**kept, "end": kept["end"] + 9})  # changed: its detail is read again
+
+    def expire(kind: str, start: int, end: int) -> None:
+        if kind == "all_logs":
+            source.put({**kept, "end": kept["end"] + 9, "log": False})
+
+    source.on_request = expire
+    sync(source, target, plan(restart=True), NOW)
+    assert stored(target)["s;0000"][4] == kept["end"] + 9
+    assert stored(target)["s;0000"][6][1]["event"]["line"] == "Prompt 0"

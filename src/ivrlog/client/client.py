@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, cast
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx2 as httpx
 import orjson
@@ -177,7 +177,9 @@ class Client:
             yield from page.calls
             if page.next is None:
                 return
-            page = self._call_page(json_of(self._sender.send("GET", page.next, "basic")))
+            page = self._call_page(
+                json_of(self._sender.send("GET", self._same_origin(page.next), "basic"))
+            )
 
     def changes(self, after: int = 0, limit: int = 1000) -> ChangePage:
         """GET /v1/changes: up to `limit` changes of the account after position `after`."""
@@ -330,6 +332,16 @@ class Client:
         if include_detail:
             params.append(("include", "detail"))
         return params
+
+    def _same_origin(self, url: str) -> str:
+        """A `next` link on this client's server (its scheme too: behind a proxy a server
+        may write http for https), never another host: the credentials go with it."""
+        parts, base = urlsplit(url), urlsplit(self.base_url)
+        if parts.netloc and parts.netloc != base.netloc:
+            raise UnexpectedAnswer(
+                f"The next page is on another server ({parts.netloc}): not followed."
+            )
+        return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
 
     @staticmethod
     def _call_page(answer: Any) -> CallPage:

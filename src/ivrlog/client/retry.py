@@ -1,6 +1,7 @@
 """When the client tries a request again, and how long it waits first.
 
-Retried: a connection that failed or broke, a timeout, a 5xx answer and a 429. Every
+Retried: a connection that failed or broke, a timeout, a 5xx answer (but 501, "not
+implemented", which will not change) and a 429. Every
 request of ivrlog's API is safe to send twice: reads change nothing, a bulk ingestion
 replaces calls by session id, a live update carries an Idempotency-Key (the client makes
 one when none is given), and an erasure erases what is left (a retried erasure may count
@@ -17,7 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
-RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+def retried(status: int) -> bool:
+    """Whether an answer of this status is worth trying again."""
+    return status == 429 or (status >= 500 and status != 501)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from ivrlog.client.errors import (
     UnexpectedAnswer,
     error_class,
 )
-from ivrlog.client.retry import RETRIED_STATUSES, Retry, retry_after
+from ivrlog.client.retry import Retry, retried, retry_after
 
 Auth = Literal["basic", "bearer"]
 
@@ -106,16 +106,26 @@ class Sender:
                     f"{where}: no answer from {self.base_url} within {self._timeout} s"
                     f" ({attempt + 1} attempts)."
                 )
-            except httpx.TransportError as exc:
+            except httpx.DecodingError as exc:
+                raise UnexpectedAnswer(
+                    f"{where}: the answer's body cannot be decoded ({exc})."
+                ) from None
+            except httpx.RequestError as exc:
                 failure = ConnectionFailed(
                     f"{where}: could not reach {self.base_url} ({type(exc).__name__}: {exc};"
                     f" {attempt + 1} attempts)."
                 )
             else:
-                if response.status_code < 400:
+                if response.status_code < 300:
                     return response
+                if response.status_code < 400:  # redirects are not followed: say where to
+                    location = response.headers.get("location", "nowhere said")
+                    raise UnexpectedAnswer(
+                        f"{where}: answered {response.status_code}, a redirect to {location}:"
+                        " give the Client the URL it redirects to."
+                    )
                 failure = api_error(response)
-                if response.status_code not in RETRIED_STATUSES:
+                if not retried(response.status_code):
                     raise failure
                 wait = retry_after(response.headers.get("retry-after"))
                 if isinstance(failure, Throttled):

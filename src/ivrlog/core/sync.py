@@ -44,7 +44,10 @@ PAGE_LIMIT: Final = 10_000  # the largest `limit` of the compatible API (Plum Fu
 DETAIL_PAGE: Final = 200  # calls an /api/all_logs request: their entries can be many
 FIRST_WINDOW: Final = DAY
 LONGEST_WINDOW: Final = 7 * DAY
-OVERLAP: Final = 4 * HOUR  # ivrlog's own open_call_timeout: a call finishes within it
+# a call is listed once it is complete, which can be hours after its start (an ivrlog
+# source completes a call left open after open_call_timeout, 4 hours by default): a run
+# reads the day before its checkpoint again, at the cost of one summary request
+OVERLAP: Final = DAY
 LOCAL_PAGE: Final = 1000
 
 
@@ -121,7 +124,7 @@ def sync(
         if first.total_calls > len(first.calls) and end - at > 1:
             size = max(1, (end - at) // 2)
             continue
-        listed = [*first.calls, *_rest(source.calls, at, end, first, plan.page_limit)]
+        listed = _once([*first.calls, *_rest(source.calls, at, end, first, plan.page_limit)])
         window = _copy_window(source, target, plan, at, end, listed)
         store.save_sync_checkpoint(account_id, plan.source, end, now)
         report.count(window)
@@ -133,6 +136,21 @@ def sync(
 
 
 Reader = Callable[..., Any]
+
+
+def _once(listed: list[Any]) -> list[Any]:
+    """The listed calls, each session id once (offset pages of a crowded second shift when
+    calls arrive: a call may be given twice)."""
+    seen: set[str] = set()
+    kept = []
+    for raw in listed:
+        session_id = raw.get("session_id") if isinstance(raw, Mapping) else None
+        if isinstance(session_id, str):
+            if session_id in seen:
+                continue
+            seen.add(session_id)
+        kept.append(raw)
+    return kept
 
 
 def _rest(
@@ -185,7 +203,8 @@ def _copy_window(
     for raw in listed:
         call = source_call(raw)
         if isinstance(call, str):
-            window.skipped.append(Skipped(str(raw.get("session_id", "?")), call))
+            named = raw.get("session_id") if isinstance(raw, Mapping) else None
+            window.skipped.append(Skipped(named if isinstance(named, str) else "?", call))
             continue
         starts[call.start] += 1
         row = local.get(call.session_id)
@@ -201,7 +220,11 @@ def _copy_window(
         fetched = wanted.pop(str(raw.get("session_id")), None)
         if fetched is None:  # given twice (an offset page shifted)
             continue
-        ready.append(fetched.document(source_detail(raw), local.get(fetched.session_id)))
+        row = local.get(fetched.session_id)
+        detail = source_detail(raw)
+        if not detail and row is not None and row[6]:  # expired at the source meanwhile
+            detail = _local_detail(target, fetched.session_id)
+        ready.append(fetched.document(detail, row))
     for session_id in wanted:  # listed, then gone from the source (erased meanwhile)
         window.skipped.append(
             Skipped(session_id, "no longer at the source when its detail was read")
@@ -233,7 +256,10 @@ def _details(
             continue  # no call of this sub-window needs its detail
         page = source.all_logs(low, high + 1, offset=0, limit=plan.detail_page)
         every = [*page.calls, *_rest(source.all_logs, low, high + 1, page, plan.detail_page)]
-        yield from (raw for raw in every if raw.get("session_id") in wanted)
+        for raw in every:
+            session_id = raw.get("session_id") if isinstance(raw, Mapping) else None
+            if isinstance(session_id, str) and session_id in wanted:
+                yield raw
 
 
 def _groups(starts: Counter[int], most: int) -> list[tuple[int, int]]:

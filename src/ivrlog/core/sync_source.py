@@ -88,8 +88,10 @@ def _time(value: Any) -> int | None:
     return None
 
 
-def source_call(raw: Mapping[str, Any]) -> SourceCall | str:
+def source_call(raw: Any) -> SourceCall | str:
     """The listed call, or why it cannot be read (the reason a skip gives)."""
+    if not isinstance(raw, Mapping):
+        return f"not a call object: {raw!r:.80}"
     session_id = raw.get("session_id")
     if not isinstance(session_id, str) or not session_id:
         return "no session_id"

@@ -170,3 +170,70 @@ def test_an_answer_that_is_not_the_documented_json_is_unexpected() -> None:
             client.calls(0, 10)
         with pytest.raises(UnexpectedAnswer):
             client.changes()
+
+
+def test_every_5xx_but_501_is_retried() -> None:
+    waits = Waits()
+    with (
+        scripted_server([Answer(507, b""), Answer(522, b""), Answer(200, LISTING)]) as server,
+        client_of(server.url, waits) as client,
+    ):
+        client.calls(0, 10)
+    assert len(server.received) == 3
+    with (
+        scripted_server([Answer(501, b"")]) as server,
+        client_of(server.url, waits) as client,
+        pytest.raises(ServerError),
+    ):
+        client.calls(0, 10)
+    assert len(server.received) == 1
+
+
+def test_a_redirect_is_not_followed_but_named() -> None:
+    waits = Waits()
+    moved = [Answer(301, b"", {"Location": "https://logs.example.com/api/calls/0/10"})]
+    with (
+        scripted_server(moved) as server,
+        client_of(server.url, waits) as client,
+        pytest.raises(UnexpectedAnswer, match=r"a redirect to https://logs\.example\.com/api"),
+    ):
+        client.calls(0, 10)
+    assert len(server.received) == 1
+
+
+def test_a_next_page_on_another_host_is_not_followed() -> None:
+    elsewhere = orjson.dumps(
+        {"from": "", "to": "", "calls": [], "next": "http://evil.example.com/v1/calls?cursor=x"}
+    )
+    with (
+        scripted_server([Answer(200, elsewhere)]) as server,
+        client_of(server.url, Waits()) as client,
+        pytest.raises(UnexpectedAnswer, match="another server"),
+    ):
+        list(client.iter_search())
+    assert len(server.received) == 1
+
+
+def test_a_next_page_keeps_the_clients_scheme_and_host() -> None:
+    first: dict[str, object] = {"from": "", "to": "", "calls": [], "next": None}
+    script = [
+        Answer(200, b"{}"),  # made below, once the server's address is known
+        Answer(200, orjson.dumps(first)),
+    ]
+    with scripted_server(script) as server, client_of(server.url, Waits()) as client:
+        host = server.url.removeprefix("http://")
+        script[0] = Answer(
+            200, orjson.dumps({**first, "next": f"https://{host}/v1/calls?cursor=abc"})
+        )
+        assert list(client.iter_search()) == []
+    assert server.received[1].path == "/v1/calls?cursor=abc"
+
+
+def test_a_body_that_cannot_be_decoded_is_unexpected() -> None:
+    broken = [Answer(200, b"not gzip at all", {"Content-Encoding": "gzip"})]
+    with (
+        scripted_server(broken) as server,
+        client_of(server.url, Waits()) as client,
+        pytest.raises(UnexpectedAnswer, match="cannot be decoded"),
+    ):
+        client.calls(0, 10)

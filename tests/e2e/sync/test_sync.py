@@ -5,6 +5,7 @@ either side, rides a throttling source, and never shows the source's key."""
 from __future__ import annotations
 
 import signal
+import subprocess
 from pathlib import Path
 
 import httpx2 as httpx
@@ -14,6 +15,7 @@ import pytest
 from tests.e2e.scripted import Answer, Received, scripted_server
 from tests.e2e.sync.helpers import (
     DAY,
+    KEY_ENV,
     NOW,
     SOURCE_DETAIL_DAYS,
     Source,
@@ -25,6 +27,8 @@ from tests.e2e.sync.helpers import (
     make_source,
     run_sync,
     spread_calls,
+    sync_args,
+    sync_env,
     sync_process,
 )
 from tests.factories import call, database_text, entry
@@ -101,7 +105,8 @@ def test_a_sync_killed_mid_run_resumes_where_it_stopped(tmp_path: Path) -> None:
         with source.client() as client:
             client.ingest(spread_calls(600))
         wanted = expected(source)
-        with sync_process(local, source, "--page-size", "5", "--json") as process:
+        options = ("--page-size", "5", "--overlap", "2h", "--json")
+        with sync_process(local, source, *options) as process:
             assert process.stdout is not None
             for line in process.stdout:
                 event = orjson.loads(line)
@@ -114,11 +119,11 @@ def test_a_sync_killed_mid_run_resumes_where_it_stopped(tmp_path: Path) -> None:
         assert stopped_at is not None
         assert stopped_at < NOW
         assert 0 < len(partial) < len(wanted)
-        resumed = run_sync(local, source, "--page-size", "5", "--json")
+        resumed = run_sync(local, source, *options)
     assert resumed.returncode == 0, resumed.stderr
     events = json_lines(resumed.stdout)
     first_window = next(e for e in events if e["event"] == "window")
-    assert first_window["from"] == stopped_at - 4 * 3600  # the checkpoint, less the overlap
+    assert first_window["from"] == stopped_at - 2 * 3600  # the checkpoint, less the overlap
     assert local_holds(local) == wanted
 
 
@@ -155,7 +160,7 @@ def test_a_short_outage_of_the_source_is_ridden_through(tmp_path: Path) -> None:
         with source.client() as client:
             client.ingest(spread_calls(600))
         wanted = expected(source)
-    with sync_process(local, source, "--page-size", "5", "--json") as process:
+    with sync_process(local, source, "--page-size", "5", "--retries", "20", "--json") as process:
         # the source is down when the sync starts, and comes back while it retries
         assert process.stdout is not None
         with source.serve():
@@ -192,6 +197,8 @@ def test_a_throttling_source_is_waited_for(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert throttled >= 3
     assert local_holds(local) == wanted
+    limits = [int(p.split("limit=")[1].split("&")[0]) for p in (r.path for r in proxy.received)]
+    assert max(limits) <= 20  # detail pages too keep to the source's page size
 
 
 def test_the_source_key_is_never_shown_or_kept(tmp_path: Path) -> None:
@@ -202,14 +209,13 @@ def test_the_source_key_is_never_shown_or_kept(tmp_path: Path) -> None:
             client.ingest(spread_calls(30))
         with sync_process(local, source, "--every", "1h") as process:
             assert process.stderr is not None
-            cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes()
-            environ_seen = Path(f"/proc/{process.pid}/environ").exists()
             assert process.stdout is not None
             summary = process.stdout.readline()  # the first run's summary, then it sleeps
+            cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes()  # what ps shows
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=60)
             errors = process.stderr.read()
-    assert environ_seen
+    assert b"--key-env" in cmdline
     assert code == 0
     assert summary.startswith("Synced ")
     assert "Stopped" in errors
@@ -217,6 +223,31 @@ def test_the_source_key_is_never_shown_or_kept(tmp_path: Path) -> None:
     assert key not in summary + errors
     assert key not in database_text(local)
     assert len(local_holds(local)) == 30
+
+
+def test_failed_runs_do_not_show_the_key_either(tmp_path: Path) -> None:
+    source, local = make_source(tmp_path), make_local(tmp_path)
+    key = source.creds.developer_key
+    down = run_sync(local, source, "--retries", "1")  # nobody listens on its port yet
+    assert down.returncode == 1
+    assert "could not reach" in down.stderr
+    with source.serve():
+        wrong = subprocess.run(
+            sync_args(local, source, "--json"),
+            env={**sync_env(source), KEY_ENV: key[:-4] + "XXXX"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert wrong.returncode == 1
+    assert json_lines(wrong.stdout)[-1] == {
+        "event": "error",
+        "message": "Authentication headers invalid or the account is inactive.",
+    }
+    for output in (down.stdout, down.stderr, wrong.stdout, wrong.stderr):
+        assert key not in output
+        assert key[:-4] not in output
 
 
 def test_bad_options_are_clear(tmp_path: Path) -> None:
