@@ -36,9 +36,8 @@ from ivrlog.core.bringing import Skipped, Target
 from ivrlog.core.limits import MAX_TIME
 from ivrlog.core.model import CallFilter, SummaryRow
 from ivrlog.core.search import row_key
-from ivrlog.core.sync_source import Source, SourceCall, source_call, source_detail
+from ivrlog.core.sync_source import Listing, Source, SourceCall, source_call, source_detail
 
-HOUR: Final = 3600
 DAY: Final = 86_400
 PAGE_LIMIT: Final = 10_000  # the largest `limit` of the compatible API (Plum Fuse's too)
 DETAIL_PAGE: Final = 200  # calls an /api/all_logs request: their entries can be many
@@ -135,7 +134,7 @@ def sync(
     return report
 
 
-Reader = Callable[..., Any]
+Reader = Callable[..., Listing]  # Source.calls or Source.all_logs
 
 
 def _once(listed: list[Any]) -> list[Any]:
@@ -154,7 +153,7 @@ def _once(listed: list[Any]) -> list[Any]:
 
 
 def _rest(
-    read: Reader, start: int, end: int, first: Any, limit: int
+    read: Reader, start: int, end: int, first: Listing, limit: int
 ) -> Iterator[Mapping[str, Any]]:
     """The calls after a first page of a window, page by page (offsets)."""
     offset = len(first.calls)

@@ -36,16 +36,12 @@ from tests.factories import call, database_text, entry
 pytestmark = pytest.mark.e2e
 
 
-def expected(source: Source) -> dict[str, tuple[object, ...]]:
-    return source.holds()
-
-
 def test_a_sync_copies_the_account_and_a_second_run_adds_nothing(tmp_path: Path) -> None:
     source, local = make_source(tmp_path), make_local(tmp_path)
     with source.serve():
         with source.client() as client:
             client.ingest(spread_calls(120))
-        wanted = expected(source)
+        wanted = source.holds()
         first = run_sync(local, source, "--json")
         assert first.returncode == 0, first.stderr
         held = local_holds(local)
@@ -90,7 +86,7 @@ def test_windows_larger_than_the_page_limit(tmp_path: Path) -> None:
         with source.client() as client:
             client.ingest([*spread_calls(40, days=1), *crowded])
         result = run_sync(local, source, "--page-size", "5", "--json")
-        wanted = expected(source)
+        wanted = source.holds()
     assert result.returncode == 0, result.stderr
     assert local_holds(local) == wanted
     assert len(wanted) == 52
@@ -104,7 +100,7 @@ def test_a_sync_killed_mid_run_resumes_where_it_stopped(tmp_path: Path) -> None:
     with source.serve():
         with source.client() as client:
             client.ingest(spread_calls(600))
-        wanted = expected(source)
+        wanted = source.holds()
         options = ("--page-size", "5", "--overlap", "2h", "--json")
         with sync_process(local, source, *options) as process:
             assert process.stdout is not None
@@ -134,7 +130,7 @@ def test_a_source_killed_mid_run_fails_the_run_cleanly_and_the_next_resumes(
     with source.serve() as server:
         with source.client() as client:
             client.ingest(spread_calls(600))
-        wanted = expected(source)
+        wanted = source.holds()
         with sync_process(local, source, "--page-size", "5", "--retries", "2", "--json") as process:
             assert process.stdout is not None
             for line in process.stdout:
@@ -159,7 +155,7 @@ def test_a_short_outage_of_the_source_is_ridden_through(tmp_path: Path) -> None:
     with source.serve():
         with source.client() as client:
             client.ingest(spread_calls(600))
-        wanted = expected(source)
+        wanted = source.holds()
     with sync_process(local, source, "--page-size", "5", "--retries", "20", "--json") as process:
         # the source is down when the sync starts, and comes back while it retries
         assert process.stdout is not None
@@ -178,7 +174,7 @@ def test_a_throttling_source_is_waited_for(tmp_path: Path) -> None:
     with source.serve():
         with source.client() as client:
             client.ingest(spread_calls(60))
-        wanted = expected(source)
+        wanted = source.holds()
         upstream = httpx.Client(base_url=source.url)
 
         def every_third_throttled(request: Received) -> Answer:
