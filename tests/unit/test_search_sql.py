@@ -9,11 +9,11 @@ import re
 
 from ivrlog.core.ingest import prepare_call
 from ivrlog.core.model import CallFilter, CallKey, NumberMatch
+from ivrlog.storage.places import completion_places
 from ivrlog.storage.search_sql import (
     POSTGRES_DIALECT,
     SQLITE_DIALECT,
     _next_prefix,
-    completion_places,
     search,
     walk_search,
     without_nul,

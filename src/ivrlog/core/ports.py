@@ -31,6 +31,7 @@ from ivrlog.core.model import (
     SummaryRow,
 )
 from ivrlog.core.reports import Piece, ReportRow
+from ivrlog.core.webhooks import Claimed, DeliveryRecord, Endpoint, Outcome, QueueStats
 
 T = TypeVar("T")
 
@@ -84,7 +85,92 @@ class LiveTransaction(Protocol):
         """Keep an update's answer with its idempotency key (kept_answer was None)."""
 
 
-class Store(Protocol):
+class WebhookStore(Protocol):
+    """Webhook endpoints, the outbox of their deliveries and its log (core/webhooks.py).
+    Times are UNIX milliseconds. The outbox is filled by the writers of completed calls
+    themselves (put_calls, a live call's finish, erase), in their transaction."""
+
+    def add_endpoint(
+        self,
+        account_id: int,
+        url: str,
+        events: Sequence[str],
+        entries: bool,
+        secret: str,
+        now: int,
+    ) -> Endpoint: ...
+
+    def endpoints(self, account_id: int) -> list[Endpoint]:
+        """The account's endpoints, oldest first."""
+
+    def endpoint(self, account_id: int, endpoint_id: int) -> Endpoint | None: ...
+
+    def set_endpoint_enabled(
+        self, account_id: int, endpoint_id: int, enabled: bool, reason: str | None
+    ) -> Endpoint | None:
+        """Enable (its failing and reason cleared) or disable (saying why) an endpoint."""
+
+    def rotate_endpoint_secret(
+        self, account_id: int, endpoint_id: int, secret: str, previous_until: int
+    ) -> Endpoint | None:
+        """Give an endpoint a new secret; the old one signs too until `previous_until`."""
+
+    def remove_endpoint(self, account_id: int, endpoint_id: int) -> bool:
+        """Delete an endpoint with its deliveries and their log."""
+
+    def next_delivery_at(self) -> int | None:
+        """When the earliest delivery of an enabled endpoint is due (its lease, if any,
+        run out); None when none waits."""
+
+    def claim_deliveries(
+        self,
+        now: int,
+        lease_until: int,
+        limit: int,
+        choose: Callable[[list[Claimed]], list[Claimed]],
+    ) -> list[Claimed]:
+        """Lease, until `lease_until`, the deliveries `choose` takes among up to `limit`
+        due ones (oldest first; each the earliest waiting delivery of its call to its
+        endpoint, so a call's events go out in order). A leased delivery is claimed by no
+        one else until its lease runs out or its outcome is written, whatever the number
+        of processes on the database (PostgreSQL: FOR UPDATE SKIP LOCKED)."""
+
+    def finish_deliveries(self, outcomes: Sequence[Outcome]) -> None:
+        """Write attempts' outcomes in one transaction: the deliveries' states, their log,
+        their endpoints' failing or disabling."""
+
+    def deliveries(
+        self,
+        account_id: int,
+        endpoint_id: int | None,
+        *,
+        failed: bool,
+        before: int | None,
+        limit: int,
+    ) -> list[DeliveryRecord]:
+        """The account's deliveries (of one endpoint, or every one), newest first, below
+        id `before`, with their attempts; with `failed`, only those with a failed attempt
+        or that gave up."""
+
+    def replay_delivery(self, account_id: int, delivery_id: int, now: int) -> bool:
+        """Send a delivery again: waiting, due now, retried for a new period. False when
+        the account has no such delivery."""
+
+    def replay_calls(
+        self, account_id: int, endpoint_id: int, start: int, end: int, now: int
+    ) -> int:
+        """A new call.completed delivery to the endpoint for each of the account's stored
+        calls with `start <= call.start < end` (seconds), oldest first; how many."""
+
+    def webhook_queue(self, now: int) -> QueueStats: ...
+
+    def delete_webhook_log_before(self, cutoff: int, limit: int) -> int:
+        """Delete up to `limit` finished deliveries (delivered, failed, gone) last touched
+        before `cutoff`, with their attempts, and attempts of waiting deliveries older
+        than it; how many rows."""
+
+
+class Store(WebhookStore, Protocol):
     """Accounts and calls, behind one interface for SQLite and PostgreSQL."""
 
     # True when a one-row read (an account, a call's detail) takes microseconds and never

@@ -13,6 +13,7 @@ from ivrlog.storage.migration_7 import POSTGRESQL_7, SQLITE_7
 from ivrlog.storage.record_blocks import POSTGRESQL_9, SQLITE_9
 from ivrlog.storage.records import POSTGRESQL_8, SQLITE_8
 from ivrlog.storage.report_sql import POSTGRESQL_10, SQLITE_10
+from ivrlog.storage.webhook_schema import POSTGRESQL_12, SQLITE_12
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,6 +422,12 @@ CREATE TABLE sync_checkpoints (
     PRIMARY KEY (account_id, source)
 );
 """,
+    ),
+    Migration(
+        version=12,
+        description="webhooks: endpoints, the outbox of their deliveries, the attempts' log",
+        sqlite=SQLITE_12,
+        postgresql=POSTGRESQL_12,
     ),
 )
 

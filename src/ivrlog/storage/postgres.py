@@ -44,17 +44,15 @@ from ivrlog.storage.partitions import (
     is_missing_partition,
     partition_of,
 )
+from ivrlog.storage.places import completion_places, place_statements, take_places
 from ivrlog.storage.postgres_live import LOCK_CALLS, Live, delete_details_of
 from ivrlog.storage.postgres_page import Page, has_nul
 from ivrlog.storage.postgres_words import tsvector_binary
 from ivrlog.storage.search_sql import (
     POSTGRES_DIALECT,
     SUMMARY_COLUMNS,
-    completion_places,
     indexed_words,
-    place_statements,
     summary_values,
-    take_places,
     without_nul,
 )
 from ivrlog.storage.search_store import EraseStatements, Found, SearchStore
@@ -64,6 +62,7 @@ from ivrlog.storage.sql import (
     postgres_style,
 )
 from ivrlog.storage.sql_store import SqlStore
+from ivrlog.storage.webhook_store import WebhookSql
 
 log = logging.getLogger("ivrlog.storage")
 T = TypeVar("T")
@@ -96,10 +95,11 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute(SESSION)
 
 
-class PostgresStore(SqlStore, SearchStore):
+class PostgresStore(SqlStore, SearchStore, WebhookSql):
     """A Store on one PostgreSQL database (any number of ivrlog processes may share it)."""
 
     inline_reads = False  # a round trip to the server: never on the event loop
+    _postgres = True
     _sql = POSTGRES
     _dialect = POSTGRES_DIALECT
     _places = _PLACES

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ivrlog.core.model import CallFilter, CallKey, CallSummary, ChangeKind, StoredCall
+from ivrlog.core.model import CallFilter, CallKey, CallSummary, StoredCall
 from ivrlog.core.summary import module_needle, modules_text, path_json
 from ivrlog.storage import sqlite_words
 from ivrlog.storage.migration_7 import WORDS_SLOT
@@ -62,76 +62,6 @@ def indexed_words(call: StoredCall) -> str | None:
     """The words a call's search index row holds: None when it has none, or no stored
     detail (a private call, detail past retention)."""
     return call.summary.words or None if call.detail_json is not None else None
-
-
-Place = tuple[str, ChangeKind, int]
-
-
-def completion_places(calls: Sequence[StoredCall], existing: set[str]) -> list[Place]:
-    """The places a batch of completed calls takes, in order: `replaced` for a session id
-    the account had completed already (or one earlier in the batch), else `completed`.
-    A session id given twice takes one place, its last."""
-    seen = set(existing)
-    latest: dict[str, Place] = {}
-    for call in calls:
-        kind: ChangeKind = "replaced" if call.session_id in seen else "completed"
-        seen.add(call.session_id)
-        latest.pop(call.session_id, None)  # its later place: the end of the order
-        latest[call.session_id] = (call.session_id, kind, call.start)
-    return list(latest.values())
-
-
-def take_places(
-    conn: Any, statements: PlaceStatements, account_id: int, places: list[Place]
-) -> None:
-    """Give `places` the account's next places of its change sequence, inside the
-    caller's write transaction.
-
-    The counter is the account's row, taken with UPDATE ... RETURNING as late as the
-    transaction allows. On PostgreSQL that row stays locked until the transaction ends,
-    so a second writer of the account waits here until the first has committed: places
-    are handed out in commit order, and a reader that saw place N never sees a place
-    below N commit afterwards (it resumes `after` N and misses nothing). SQLite has one
-    writer at a time."""
-    if not places:
-        return
-    params = {"account": account_id, "n": len(places)}
-    (last,) = conn.execute(statements.take, params).fetchone()
-    first = int(last) - len(places) + 1
-    if statements.put_arrays is not None:  # PostgreSQL: the whole batch in one statement
-        sessions, kinds, starts = zip(*places, strict=True)
-        arrays = {
-            "account": account_id,
-            "seqs": list(range(first, first + len(places))),
-            "sessions": list(sessions),
-            "changes": list(kinds),
-            "starts": list(starts),
-        }
-        conn.execute(statements.put_arrays, arrays)
-        return
-    conn.cursor().executemany(
-        statements.put,
-        [
-            {
-                "account": account_id,
-                "seq": first + i,
-                "session": session,
-                "change": kind,
-                "start": start,
-            }
-            for i, (session, kind, start) in enumerate(places)
-        ],
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceStatements:
-    """Take n places (`take`); keep a call's place, one (`put`) or, where the backend
-    takes arrays, a batch of them (`put_arrays`)."""
-
-    take: str
-    put: str
-    put_arrays: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,31 +400,3 @@ POSTGRES_DIALECT: Final = Dialect(
     prefix_range=False,
     ordered_words=False,
 )
-
-
-_PUT_PLACE = (
-    " ON CONFLICT (account_id, session_id) DO UPDATE SET"
-    " seq = excluded.seq, change = excluded.change, start = excluded.start"
-)
-
-
-def place_statements(named: Callable[[str], str], *, arrays: bool) -> PlaceStatements:
-    """The statements of the change sequence in the backend's style (`arrays`: it binds
-    arrays, PostgreSQL)."""
-    return PlaceStatements(
-        take=named(
-            "UPDATE accounts SET change_seq = change_seq + :n WHERE id = :account"
-            " RETURNING change_seq"
-        ),
-        put=named(
-            "INSERT INTO changes (account_id, seq, session_id, change, start)"
-            " VALUES (:account, :seq, :session, :change, :start)" + _PUT_PLACE
-        ),
-        put_arrays=named(
-            "INSERT INTO changes (account_id, seq, session_id, change, start)"
-            " SELECT :account, p.* FROM unnest(CAST(:seqs AS bigint[]), CAST(:sessions AS"
-            " text[]), CAST(:changes AS text[]), CAST(:starts AS bigint[])) AS p" + _PUT_PLACE
-        )
-        if arrays
-        else None,
-    )

@@ -25,8 +25,9 @@ from ivrlog.core.reports import CallFacts, Piece, ReportRow, deltas, row_facts
 from ivrlog.core.summary import words
 from ivrlog.storage import report_sql, search_sql
 from ivrlog.storage.migration_7 import WORDS_SLOT
+from ivrlog.storage.places import Place, PlaceStatements, take_places
 from ivrlog.storage.records import POSTGRES_RECORDS, SQLITE_RECORDS
-from ivrlog.storage.search_sql import Dialect, Place, PlaceStatements
+from ivrlog.storage.search_sql import Dialect
 from ivrlog.storage.sql import postgres_style
 
 # an erasure without `before`: every start is before this
@@ -366,7 +367,7 @@ class SearchStore:
             places: list[Place] = [
                 (c[1], "erased", c[2]) for c in sorted(calls, key=lambda c: (c[2], c[1]))
             ]
-            search_sql.take_places(conn, self._places, account_id, places)
+            take_places(conn, self._places, account_id, places)
             self._erased_hours(conn, account_id, calls)
             # the reports' rows last, as every writer locks them (storage/report_sql.py)
             removals = deltas(account_id, removed, [])

@@ -30,18 +30,17 @@ from ivrlog.core.ports import LiveTransaction
 from ivrlog.core.reports import call_facts, deltas, row_facts, steps_json
 from ivrlog.storage import backfill, records, report_sql, sql, sqlite_words
 from ivrlog.storage.migrations import pending
+from ivrlog.storage.places import completion_places, place_statements, take_places
 from ivrlog.storage.search_sql import (
     SQLITE_DIALECT,
     SUMMARY_COLUMNS,
-    completion_places,
     indexed_words,
-    place_statements,
     same,
     summary_values,
-    take_places,
 )
 from ivrlog.storage.search_store import EraseStatements, Found, SearchStore
 from ivrlog.storage.sql_store import SqlLive, SqlPage, SqlStore
+from ivrlog.storage.webhook_store import WebhookSql
 
 log = logging.getLogger("ivrlog.storage")
 T = TypeVar("T")
@@ -230,10 +229,11 @@ class _Live(SqlLive):
         return sql.stale_calls(rows)
 
 
-class SqliteStore(SqlStore, SearchStore):
+class SqliteStore(SqlStore, SearchStore, WebhookSql):
     """A Store on one SQLite file."""
 
     inline_reads = True  # an indexed read of a local file, in the page cache
+    _postgres = False
     _sql = sql.SQLITE
     _dialect = SQLITE_DIALECT
     _places = _PLACES

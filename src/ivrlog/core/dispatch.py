@@ -1,0 +1,203 @@
+"""The webhook dispatcher: takes due deliveries out of the outbox and sends them
+(docs/webhooks.md).
+
+One loop claims due deliveries (a lease each, so that no other dispatcher on the database
+sends them meanwhile), runs their attempts as tasks, at most `Policy.concurrency` per
+endpoint and MAX_IN_FLIGHT in all, and writes the outcomes of finished attempts in one
+transaction every FLUSH_MS. A delivery's lease outlasts its attempt and the flush after
+it; if the process dies first, the lease runs out and the delivery is sent again, with
+the same `webhook-id`: at least once. The database work is done in worker threads, so
+sending goes on while a transaction waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from ivrlog.core.ports import WebhookStore
+from ivrlog.core.webhooks import Claimed, Outcome, Policy, Sent, decide, gone, pick
+
+log = logging.getLogger("ivrlog.webhooks")
+
+MAX_IN_FLIGHT: Final = 64
+FLUSH_MS: Final = 200
+# a lease outlasts the attempt's timeout by this much: the payload's read and the
+# outcome's flush fit well inside it
+LEASE_MARGIN_MS: Final = 10_000
+IDLE_SECONDS: Final = 0.5
+LOG_PURGE_MS: Final = 3_600_000
+LOG_PURGE_BATCH: Final = 1000
+
+
+class Poster(Protocol):
+    """Sends one attempt (the adapter signs it, guards the address, bounds the answer)."""
+
+    async def post(self, claimed: Claimed, body: bytes, timestamp: int) -> Sent: ...
+
+
+# the body of a delivery at `now` (ms), or None when its call is no longer stored
+Payload = Callable[[Claimed, int], bytes | None]
+
+
+@dataclass(slots=True)
+class Tally:
+    """What a dispatcher did: attempts by outcome."""
+
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    gone: int = 0
+    disabled: list[int] = field(default_factory=list)
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.state == "delivered":
+            self.delivered += 1
+        elif outcome.state == "waiting":
+            self.retrying += 1
+        elif outcome.state == "failed":
+            self.failed += 1
+        else:
+            self.gone += 1
+        if outcome.endpoint == "disable":
+            self.disabled.append(outcome.endpoint_id)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: WebhookStore,
+        poster: Poster,
+        payload: Payload,
+        policy: Policy,
+        *,
+        log_ms: int,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._store = store
+        self._poster = poster
+        self._payload = payload
+        self._policy = policy
+        self._log_ms = log_ms
+        self._clock = clock
+        self._rand = rand
+        self._in_flight: dict[int, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._done: list[Outcome] = []
+        self._next_purge = 0
+        self.tally = Tally()
+
+    def _now(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def run(self, stopping: Callable[[], bool]) -> None:
+        """Deliver until `stopping()` is true; then let the attempts in flight end (their
+        timeout at most) and write their outcomes."""
+        while not stopping():
+            try:
+                await self._purge_log()
+                await self._claim()
+                await self._flush()
+            except Exception:
+                log.exception("webhook dispatcher: the database failed; trying again")
+                await asyncio.sleep(IDLE_SECONDS)
+                continue
+            await self._wait()
+        await self._settle()
+
+    async def drain(self) -> Tally:
+        """Send every delivery due now (and the retries that fall due meanwhile, until
+        none is due), then return what happened."""
+        while True:
+            await self._claim()
+            if not self._tasks:
+                break
+            await self._settle()
+        await self._flush()
+        return self.tally
+
+    async def _claim(self) -> None:
+        room = MAX_IN_FLIGHT - len(self._tasks)
+        if room <= 0:
+            return
+        now = self._now()
+        due = await asyncio.to_thread(self._store.next_delivery_at)
+        if due is None or due > now:
+            return
+        policy = self._policy
+        claimed = await asyncio.to_thread(
+            self._store.claim_deliveries,
+            now,
+            now + policy.timeout_ms + LEASE_MARGIN_MS,
+            room * 4,
+            lambda candidates: pick(candidates, self._in_flight, policy.concurrency, room),
+        )
+        for delivery in claimed:
+            self._in_flight[delivery.endpoint_id] = self._in_flight.get(delivery.endpoint_id, 0) + 1
+            task = asyncio.create_task(self._attempt(delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _attempt(self, delivery: Claimed) -> None:
+        try:
+            now = self._now()
+            body = await asyncio.to_thread(self._payload, delivery, now)
+            if body is None:
+                outcome = gone(delivery, self._now())
+            else:
+                sent = await self._poster.post(delivery, body, now // 1000)
+                outcome = decide(delivery, sent, self._now(), self._policy, self._rand)
+        except Exception as exc:  # the payload's read failed: try again later
+            log.exception("webhook delivery %d: could not be prepared", delivery.id)
+            sent = Sent(None, f"ivrlog could not prepare it: {type(exc).__name__}", 0)
+            outcome = decide(delivery, sent, self._now(), self._policy, self._rand)
+        finally:
+            self._in_flight[delivery.endpoint_id] -= 1
+        self._done.append(outcome)
+        self.tally.add(outcome)
+        if outcome.endpoint == "disable":
+            log.warning("webhook endpoint %d disabled: %s", delivery.endpoint_id, outcome.reason)
+
+    async def _flush(self) -> None:
+        if not self._done:
+            return
+        done, self._done = self._done, []
+        try:
+            await asyncio.to_thread(self._store.finish_deliveries, done)
+        except BaseException:
+            self._done = done + self._done  # written by the next flush
+            raise
+
+    async def _wait(self) -> None:
+        if self._tasks:
+            await asyncio.wait(
+                self._tasks, timeout=FLUSH_MS / 1000, return_when=asyncio.FIRST_COMPLETED
+            )
+            # let attempts finishing together be written together
+            await asyncio.sleep(FLUSH_MS / 4000)
+        else:
+            await asyncio.sleep(IDLE_SECONDS)
+
+    async def _settle(self) -> None:
+        """Wait for the attempts in flight and write their outcomes."""
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        await self._flush()
+
+    async def _purge_log(self) -> None:
+        now = self._now()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + LOG_PURGE_MS
+        cutoff = now - self._log_ms
+        while (
+            await asyncio.to_thread(self._store.delete_webhook_log_before, cutoff, LOG_PURGE_BATCH)
+            >= LOG_PURGE_BATCH
+        ):
+            pass
