@@ -6,11 +6,13 @@ consoles, the store, options made from the settings' declaration) in cli_base.py
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import sqlite3
 import sys
 import time
+from collections.abc import Iterator
 from typing import Annotated, Any, Final
 from urllib.parse import quote
 
@@ -25,6 +27,7 @@ from ivrlog.cli_calls import calls_app
 from ivrlog.cli_erase import erase
 from ivrlog.cli_import import import_app
 from ivrlog.cli_sync import sync_command
+from ivrlog.cli_webhooks import webhooks_app
 from ivrlog.core.demo import DAY, DEMO_EMAIL
 from ivrlog.core.demo_database import DEMO_DATABASE, fill_demo_database
 from ivrlog.core.errors import IvrlogError
@@ -48,6 +51,7 @@ app.add_typer(calls_app, name="calls")
 app.command()(erase)
 app.command("sync")(sync_command)
 app.add_typer(import_app, name="import")
+app.add_typer(webhooks_app, name="webhooks")
 
 PURGE_NOT_SCRUBBED = 3  # exit code of `purge` when the journal could not be cleared yet
 SERVER_SETTINGS = names()  # the server takes every declared setting
@@ -176,15 +180,32 @@ def _serve(settings: Settings) -> None:
         except StoreOpenError as exc:
             raise fail(str(exc), 2) from None
         freeze_startup_objects()
-        uvicorn.run(application, **options)
+        with _dispatching(settings):
+            uvicorn.run(application, **options)
         return
     # several processes: the schema is brought up to date once, here, and each worker
     # builds its own app (and its own connections) from the settings in its environment
     with opened_store(settings):
         pass
     os.environ[SETTINGS_ENV] = settings.to_json()
-    with multiprocess_dir():  # the workers' metrics, added up by /-/metrics
+    with multiprocess_dir(), _dispatching(settings):  # the workers' metrics, added up
         uvicorn.run("ivrlog.web.app:worker_app", factory=True, workers=settings.workers, **options)
+
+
+@contextlib.contextmanager
+def _dispatching(settings: Settings) -> Iterator[None]:
+    """The webhook dispatcher's process beside the server (docs/webhooks.md), unless
+    the setting `webhooks` is off; the schema is migrated already."""
+    if not settings.webhooks:
+        yield
+        return
+    from ivrlog.delivery import runner
+
+    process = runner.start(settings)
+    try:
+        yield
+    finally:
+        runner.stop(process, settings)
 
 
 @app.command()

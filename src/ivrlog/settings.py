@@ -15,6 +15,7 @@ import orjson
 
 from ivrlog.core.retention import Retention
 from ivrlog.core.throttle import parse_rate
+from ivrlog.core.webhooks import HOUR_MS, Policy
 
 ENV_PREFIX = "IVRLOG_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -22,6 +23,14 @@ LOG_FORMATS = ("text", "json")
 MAX_WORKERS = 64
 MAX_TIMEOUT = 3600  # seconds: the longest header_timeout, body_timeout or send_timeout
 MAX_HEADER_SIZE = 1024 * 1024
+MAX_WEBHOOK_TIMEOUT = 300
+_WEBHOOK_RANGES = (
+    ("webhook_timeout", 1, MAX_WEBHOOK_TIMEOUT),
+    ("webhook_backoff", 1, 3600),
+    ("webhook_retry_hours", 1, 720),
+    ("webhook_concurrency", 1, 64),
+    ("webhook_log_days", 1, 365),
+)
 # `ivrlog serve --workers N` hands its settings to the worker processes in this variable
 SETTINGS_ENV = "IVRLOG__WORKER_SETTINGS"
 
@@ -144,6 +153,38 @@ class Settings:
         "Key that signs the pages' cookies (32 characters or more). Empty: one derived from "
         "a random key kept in the database, shared by every server on it.",
     )
+    webhooks: bool = _setting(
+        True,
+        "Run the webhook dispatcher beside the server (one process per `ivrlog serve`); "
+        "off, deliveries wait in the database for a server that runs it, or for "
+        "`ivrlog webhooks deliver`.",
+    )
+    webhook_allow_private: bool = _setting(
+        False,
+        "Let webhook endpoints use http:// and hosts that resolve to private, loopback or "
+        "link-local addresses (off: https only, public addresses only).",
+    )
+    webhook_timeout: int = _setting(
+        10,
+        f"Seconds a webhook attempt may take, connection to answer (1 to {MAX_WEBHOOK_TIMEOUT}).",
+    )
+    webhook_backoff: int = _setting(
+        10,
+        "Seconds before a failed webhook delivery is tried again, doubled after each failure "
+        "up to an hour, less up to half at random (1 to 3600).",
+    )
+    webhook_retry_hours: int = _setting(
+        24,
+        "Hours a webhook delivery is retried before it fails, and an endpoint may fail "
+        "without a success before it is disabled (1 to 720).",
+    )
+    webhook_concurrency: int = _setting(
+        4, "Webhook attempts in flight at once per endpoint, per dispatcher (1 to 64)."
+    )
+    webhook_log_days: int = _setting(
+        7,
+        "Days finished webhook deliveries and every attempt stay in the delivery log (1 to 365).",
+    )
 
     def __post_init__(self) -> None:
         if not self.database:
@@ -191,6 +232,10 @@ class Settings:
             raise SettingsError(
                 f"log_format: {self.log_format!r} is not one of {', '.join(LOG_FORMATS)}."
             )
+        for name, low, high in _WEBHOOK_RANGES:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise SettingsError(f"{name}: {value} is not from {low} to {high}.")
         for name in ("auth_failures_per_address", "auth_failures_per_account"):
             try:
                 parse_rate(name, getattr(self, name))
@@ -203,6 +248,15 @@ class Settings:
     @classmethod
     def from_json(cls, text: str) -> Settings:
         return cls(**orjson.loads(text))
+
+    @property
+    def webhook_policy(self) -> Policy:
+        return Policy(
+            timeout_ms=self.webhook_timeout * 1000,
+            backoff_ms=self.webhook_backoff * 1000,
+            retry_ms=self.webhook_retry_hours * HOUR_MS,
+            concurrency=self.webhook_concurrency,
+        )
 
     @property
     def retention(self) -> Retention:

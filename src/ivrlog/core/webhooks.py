@@ -290,13 +290,13 @@ def decide(
       backoff, until `retry_ms` after the delivery was made (or replayed), then failed;
       an endpoint failing for longer than `retry_ms` is disabled, saying since when."""
     sent = Sent(sent.status, None if sent.error is None else _short(sent.error), sent.latency_ms)
-    ids = {"delivery_id": claimed.id, "endpoint_id": claimed.endpoint_id, "at": now}
+    ids = (claimed.id, claimed.endpoint_id, now)
     if sent.ok:
-        return Outcome(**ids, state="delivered", next_at=now, sent=sent, endpoint="ok")
+        return Outcome(*ids, state="delivered", next_at=now, sent=sent, endpoint="ok")
     if sent.status == 410:
         reason = "the receiver answered 410 Gone"
         return Outcome(
-            **ids, state="failed", next_at=now, sent=sent, endpoint="disable", reason=reason
+            *ids, state="failed", next_at=now, sent=sent, endpoint="disable", reason=reason
         )
     attempts = claimed.attempts + 1
     next_at = now + backoff_ms(attempts, policy, rand)
@@ -309,9 +309,9 @@ def decide(
             f"{sent.error or f'status {sent.status}'}"
         )
         return Outcome(
-            **ids, state=state, next_at=next_at, sent=sent, endpoint="disable", reason=reason
+            *ids, state=state, next_at=next_at, sent=sent, endpoint="disable", reason=reason
         )
-    return Outcome(**ids, state=state, next_at=next_at, sent=sent, endpoint="failing")
+    return Outcome(*ids, state=state, next_at=next_at, sent=sent, endpoint="failing")
 
 
 def gone(claimed: Claimed, now: int) -> Outcome:

@@ -372,7 +372,7 @@ class WebhookSql:
                 ),
                 params,
             ).rowcount
-        return max(count, 0)
+        return max(int(count), 0)
 
     def webhook_queue(self, now: int) -> QueueStats:
         with self._read() as conn:
@@ -409,4 +409,4 @@ class WebhookSql:
                 ),
                 params,
             ).rowcount
-        return max(attempts, 0) + max(deliveries, 0)
+        return max(int(attempts), 0) + max(int(deliveries), 0)

@@ -22,6 +22,8 @@ from ivrlog.core.accounts import Authenticator
 from ivrlog.core.patterns import Redactors
 from ivrlog.core.ports import Store
 from ivrlog.core.throttle import Throttle, parse_rate
+from ivrlog.core.webhooks import Resolve
+from ivrlog.delivery.poster import resolve as resolve_host
 from ivrlog.settings import SETTINGS_ENV, Settings
 from ivrlog.storage import open_store
 from ivrlog.web import (
@@ -35,6 +37,7 @@ from ivrlog.web import (
     report_pages,
     reports,
     system,
+    webhooks,
 )
 from ivrlog.web.context import AppContext
 from ivrlog.web.errors import install_error_handlers
@@ -74,10 +77,12 @@ def create_app(
     store: Store | None = None,
     clock: Callable[[], float] = time.time,
     cache_clock: Callable[[], float] = time.monotonic,
+    resolve: Resolve = resolve_host,
 ) -> FastAPI:
     """The ASGI application. Opens (and migrates) the store unless one is given. `clock`
     gives the time calls are read at (UNIX seconds); `cache_clock` (monotonic) ages the
-    cached accounts and redaction rules.
+    cached accounts and redaction rules; `resolve` gives a host's addresses (the check of
+    a webhook URL).
 
     While it runs, the server's log is redacted, and the retention purge runs in the
     background as it starts and then every `purge_interval` seconds (unless that is 0).
@@ -93,7 +98,7 @@ def create_app(
         on_throttle=lambda budget: counted.throttled.labels(budget).inc(),
     )
     auth = Authenticator(the_store, clock=cache_clock)
-    ctx = AppContext(settings, the_store, auth, redactors, clock, throttle, counted)
+    ctx = AppContext(settings, the_store, auth, redactors, clock, throttle, counted, resolve)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -130,6 +135,7 @@ def create_app(
     app.include_router(reports.router)
     app.include_router(ingest.router)
     app.include_router(erasure.router)
+    app.include_router(webhooks.router)
     app.include_router(system.router)
     app.include_router(metrics.router)
     app.include_router(pages.router)

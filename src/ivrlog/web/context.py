@@ -16,6 +16,7 @@ from ivrlog.core.ports import Store
 from ivrlog.core.query import call_cutoff, detail_cutoff
 from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
 from ivrlog.core.throttle import Throttle, claimed_email
+from ivrlog.core.webhooks import Resolve
 from ivrlog.settings import Settings
 from ivrlog.web.metrics import Metrics
 
@@ -29,6 +30,8 @@ class AppContext:
     clock: Callable[[], float]
     throttle: Throttle
     metrics: Metrics
+    # a host's addresses, for the webhook URLs' check (core/webhooks.check_url)
+    resolve: Resolve
     # set when the server shuts down: background work stops between transactions
     stopping: threading.Event = field(default_factory=threading.Event)
     # held while background work uses the store, so that shutdown can wait for it
