@@ -81,6 +81,18 @@ CONFIG = SchemathesisConfig.from_dict(
                 "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400"]}},
             },
             {
+                # webhooks: an unknown endpoint or delivery is not found (404); a URL or a
+                # time the schema admits may still be refused (400: a host that does not
+                # resolve, http://, a `from` that is no time, from not before to)
+                "include-tag": "Webhooks",
+                "checks": {
+                    "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404"]},
+                    "negative_data_rejection": {
+                        "expected-statuses": ["400", "401", "404", "405", "413", "415"]
+                    },
+                },
+            },
+            {
                 "include-path-regex": "^/ingest/",
                 "checks": {
                     "positive_data_acceptance": {
@@ -119,7 +131,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, 
         auth_failures_per_address="off",
         auth_failures_per_account="off",
     )
-    app = create_app(unthrottled, store=store, clock=lambda: NOW)
+    # every webhook URL's host is public here: no lookup leaves the machine
+    app = create_app(
+        unthrottled, store=store, clock=lambda: NOW, resolve=lambda host, port: ["93.184.216.34"]
+    )
     yield app, creds
     store.close()
 
@@ -139,7 +154,7 @@ def test_the_server_does_what_its_openapi_document_says(
     app, creds = served
     # every request, the checks' own included, goes to the app in-process
     case.operation.app = case.operation.schema.app = app
-    # the operations that take the ingest token say so (ingestion, erasure)
+    # the operations that take the ingest token say so (ingestion, erasure, webhooks)
     if {"ingestToken": []} in case.operation.definition.raw.get("security", []):
         auth = f"Bearer {creds.ingest_token}"
     else:

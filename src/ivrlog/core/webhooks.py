@@ -250,7 +250,11 @@ def check_url(url: str, *, allow_private: bool, resolve: Resolve) -> str:
         return url
     port = port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = resolve(parts.hostname, port)
+        addresses: Sequence[str] = [str(ipaddress.ip_address(parts.hostname))]
+    except ValueError:  # a name, not an address
+        addresses = []
+    try:
+        addresses = addresses or resolve(parts.hostname, port)
     except OSError as exc:
         raise BadRequest(f"url: {parts.hostname} does not resolve ({exc}).") from None
     for address in addresses:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 from ivrlog.core.errors import (
     BadRequest,
@@ -70,9 +73,26 @@ def _allowed(request: Request, exc: HTTPException) -> str:
     path = request.url.path
     if path.startswith("/ingest/"):
         return "POST"
-    routed = (exc.headers or {}).get("Allow", "") if path.startswith("/v1/") else ""
-    methods = sorted({m.strip() for m in routed.split(",") if m.strip()} - {"HEAD"})
-    return ", ".join(methods) or "GET"
+    if not path.startswith("/v1/"):
+        return "GET"
+    # every route of the path: Starlette names only the first one's (GET and POST
+    # /v1/webhooks are two routes)
+    routed = {m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()}
+    for route in _routes(request.app.router.routes):
+        if route.methods:
+            match, _ = route.matches({**request.scope, "method": next(iter(route.methods))})
+            if match is not Match.NONE:
+                routed |= route.methods
+    return ", ".join(sorted(routed - {"HEAD"})) or "GET"
+
+
+def _routes(routes: Iterable[Any]) -> Iterator[Route]:
+    """The routes of an app, those of its included routers too."""
+    for route in routes:
+        if isinstance(route, Route):
+            yield route
+        elif hasattr(route, "original_router"):  # FastAPI's included router
+            yield from _routes(route.original_router.routes)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -150,7 +151,7 @@ class Metrics:
             MultiProcessCollector(source)  # type: ignore[no-untyped-call]
         else:
             source = self.registry
-        return generate_latest(_Both((source, DatabaseSize(store))))
+        return generate_latest(_Both((source, DatabaseSize(store), WebhookQueue(store))))
 
 
 class _Both:
@@ -174,6 +175,37 @@ class DatabaseSize:
             "Size of the database on disk: SQLite's file and its write-ahead log, or "
             "PostgreSQL's pg_database_size.",
             value=self._store.database_bytes(),
+        )
+
+
+class WebhookQueue:
+    """The webhook outbox's gauges (docs/webhooks.md), asked of the store at each scrape:
+    one answer for every process and server on the database."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def collect(self) -> Iterable[Metric]:
+        queue = self._store.webhook_queue(int(time.time() * 1000))
+        yield GaugeMetricFamily(
+            "ivrlog_webhook_deliveries_waiting",
+            "Webhook deliveries in the outbox, not yet delivered nor given up.",
+            value=queue.waiting,
+        )
+        yield GaugeMetricFamily(
+            "ivrlog_webhook_deliveries_failing",
+            "Waiting webhook deliveries that failed at least once.",
+            value=queue.failing,
+        )
+        yield GaugeMetricFamily(
+            "ivrlog_webhook_oldest_waiting_seconds",
+            "Age of the oldest waiting webhook delivery (0 when none waits).",
+            value=queue.oldest_ms / 1000,
+        )
+        yield GaugeMetricFamily(
+            "ivrlog_webhook_endpoints_disabled",
+            "Webhook endpoints disabled (by hand, by a 410, or for failing too long).",
+            value=queue.disabled_endpoints,
         )
 
 

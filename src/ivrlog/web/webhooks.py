@@ -130,7 +130,8 @@ _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     429: THROTTLED_DOC,
 }
 _NOT_FOUND: Final[dict[int | str, dict[str, Any]]] = {
-    404: error_doc("The account has no endpoint of this id.", "No webhook endpoint with this id.")
+    400: error_doc("The id is not a whole number from 1.", "Invalid endpoint_id."),
+    404: error_doc("The account has no endpoint of this id.", "No webhook endpoint with this id."),
 }
 _BODY_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     400: error_doc(
@@ -409,8 +410,8 @@ async def remove_endpoint(request: Request, endpoint_id: _ID) -> Response:
                 "required": ["deliveries", "next"],
             },
         ),
-        400: error_doc("A parameter is refused.", "limit: must be from 1 to 1000."),
         **_NOT_FOUND,
+        400: error_doc("A parameter is refused.", "limit: must be from 1 to 1000."),
         **_ERRORS,
     },
     openapi_extra={"security": _INGEST_TOKEN},

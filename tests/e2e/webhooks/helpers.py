@@ -22,8 +22,20 @@ FAST = ("--webhook-allow-private", "--webhook-backoff", "1", "--webhook-timeout"
 def add_endpoint(db: str, email: str, url: str, *options: str) -> dict[str, Any]:
     """`ivrlog webhooks add EMAIL URL --json` on `db`: {"id", "url", "secret"}."""
     done = subprocess.run(
-        [sys.executable, "-m", "ivrlog", "webhooks", "add", email, url, "--json", "--db", db,
-         "--webhook-allow-private", *options],
+        [
+            sys.executable,
+            "-m",
+            "ivrlog",
+            "webhooks",
+            "add",
+            email,
+            url,
+            "--json",
+            "--db",
+            db,
+            "--webhook-allow-private",
+            *options,
+        ],
         capture_output=True,
         check=True,
     )
