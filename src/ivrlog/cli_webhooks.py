@@ -53,10 +53,8 @@ def _print_json(document: Any) -> None:
 def _describe(endpoint: Endpoint) -> str:
     state = "enabled" if endpoint.enabled else f"disabled ({endpoint.disabled_reason})"
     entries = ", with entries" if endpoint.entries else ""
-    return (
-        f"#{endpoint.id} {escape(endpoint.url)} [{', '.join(endpoint.events)}{entries}] "
-        f"{escape(state)}"
-    )
+    events = escape(f"[{', '.join(endpoint.events)}{entries}]")
+    return f"#{endpoint.id} {escape(endpoint.url)} {events} {escape(state)}"
 
 
 @webhooks_app.command("add")

@@ -114,6 +114,7 @@ class Dispatcher:
     async def drain(self) -> Tally:
         """Send every delivery due now (and the retries that fall due meanwhile, until
         none is due), then return what happened."""
+        await self._purge_log()
         while True:
             await self._claim()
             if not self._tasks:

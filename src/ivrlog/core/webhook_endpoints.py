@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ivrlog.core.errors import BadRequest
 from ivrlog.core.ports import WebhookStore
 from ivrlog.core.webhooks import (
+    COMPLETED,
     HOUR_MS,
     DeliveryNotFound,
     DeliveryRecord,
@@ -119,5 +120,6 @@ def replay_calls(
     in [start, end) (UNIX seconds); how many."""
     if start >= end:
         raise BadRequest("from: must be before to.")
-    endpoint(store, account_id, endpoint_id)
+    if COMPLETED not in endpoint(store, account_id, endpoint_id).events:
+        raise BadRequest(f"The endpoint does not take {COMPLETED} events: nothing to replay.")
     return store.replay_calls(account_id, endpoint_id, start, end, now)

@@ -260,10 +260,12 @@ def check_url(url: str, *, allow_private: bool, resolve: Resolve) -> str:
     for address in addresses:
         reason = refused_address(address)
         if reason is not None:
-            raise BadRequest(
-                f"url: {parts.hostname} resolves to {reason}; set webhook_allow_private "
-                "to allow it."
+            named = (
+                reason
+                if address == parts.hostname.strip("[]")
+                else (f"{parts.hostname} resolves to a refused address ({reason})")
             )
+            raise BadRequest(f"url: {named}; set webhook_allow_private to allow it.")
     return url
 
 

@@ -79,7 +79,9 @@ class HttpPoster:
         for address in addresses:
             reason = refused_address(address)
             if reason is not None:
-                raise Refused(f"{host} resolves to {reason}; not sent")
+                if address != host:
+                    reason = f"{host} resolves to a refused address ({reason})"
+                raise Refused(f"{reason}; not sent")
         address = addresses[0]
         literal = f"[{address}]" if ":" in address else address
         netloc = literal if parts.port is None else f"{literal}:{parts.port}"

@@ -1,9 +1,10 @@
 """Migration 12: webhook endpoints, the outbox of their deliveries, the attempts' log
 (core/webhooks.py, storage/webhook_store.py). Times are UNIX milliseconds.
 
-A delivery's id is its `webhook-id` (msg_<id>): AUTOINCREMENT on SQLite (a plain
-INTEGER PRIMARY KEY may hand out the id of a deleted row again), a sequence on
-PostgreSQL. `next_at` is when a waiting delivery is due, and when a finished one
+A delivery's id is its `webhook-id` (msg_<id>), and an endpoint's id is what a client
+names it by: neither is ever handed out again (AUTOINCREMENT on SQLite, where a plain
+INTEGER PRIMARY KEY may give the id of the last row, deleted, again; a sequence on
+PostgreSQL). `next_at` is when a waiting delivery is due, and when a finished one
 (delivered, failed, gone) last changed: the log's purge reads it."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Final
 
 SQLITE_12: Final = """
 CREATE TABLE webhook_endpoints (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     url TEXT NOT NULL,
     events TEXT NOT NULL,

@@ -143,11 +143,14 @@ _BODY_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
 }
 
 
-async def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
+async def _body(request: Request, allowed: set[str], *, optional: bool = False) -> dict[str, Any]:
+    """The body's JSON object of `allowed` fields; an empty body is `{}` when `optional`."""
     try:
         raw = await read_body(request, MAX_BODY)
     except PayloadTooLarge:
         raise PayloadTooLarge(TOO_LARGE) from None
+    if optional and not raw.strip():
+        return {}
     document = parse_update(raw, request.headers.get("content-type", ""))
     if not isinstance(document, dict):
         raise BadRequest("The body must be a JSON object.")
@@ -344,7 +347,7 @@ _ROTATE_SCHEMA: Final[dict[str, Any]] = {
     openapi_extra={
         "security": _INGEST_TOKEN,
         "requestBody": {
-            "required": True,
+            "required": False,
             "content": {"application/json": {"schema": _ROTATE_SCHEMA}},
         },
     },
@@ -352,7 +355,7 @@ _ROTATE_SCHEMA: Final[dict[str, Any]] = {
 )
 async def rotate_secret(request: Request, endpoint_id: _ID) -> Response:
     account = eraser(request)
-    document = await _body(request, {"grace_hours"})
+    document = await _body(request, {"grace_hours"}, optional=True)
     grace = document.get("grace_hours", 24)
     if isinstance(grace, bool) or not isinstance(grace, int):
         raise BadRequest(

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from standardwebhooks.webhooks import (
+    EmptyWebhookSecretError,
+    Webhook,
+    WebhookVerificationError,
+)
 
 from tests.pg import free_port
 
@@ -37,11 +41,15 @@ def always(status: int) -> Behaviour:
     return lambda _: status
 
 
+NO_CONTENT = always(204)
+
+
 @dataclass
 class Receiver:
     secret: str = ""
-    behaviour: Behaviour = field(default=always(204))
+    behaviour: Behaviour = NO_CONTENT
     port: int = field(default_factory=free_port)
+    location: str = ""  # a Location header to answer with (a redirect)
     got: list[Delivery] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -62,12 +70,14 @@ class Receiver:
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 try:
                     document = Webhook(receiver.secret).verify(body, headers)
-                except WebhookVerificationError:
+                except (WebhookVerificationError, EmptyWebhookSecretError):
                     document = None
                 with receiver._lock:
                     status = receiver.behaviour(len(receiver.got))
                     receiver.got.append(Delivery(time.time(), headers, body, document, status))
                 self.send_response(status)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -105,8 +115,8 @@ class Receiver:
 
 
 @contextmanager
-def receiving(behaviour: Behaviour = always(204)) -> Iterator[Receiver]:
-    receiver = Receiver(behaviour=behaviour)
+def receiving(behaviour: Behaviour | None = None, location: str = "") -> Iterator[Receiver]:
+    receiver = Receiver(behaviour=behaviour or NO_CONTENT, location=location)
     receiver.start()
     try:
         yield receiver

@@ -100,7 +100,10 @@ def test_endpoints_are_added_listed_changed_rotated_and_removed(
         ({"url": "https://127.0.0.1/x"}, "127.0.0.1 is a loopback address"),
         ({"url": "https://[::1]:8443/x"}, "::1 is a loopback address"),
         ({"url": "https://10.1.2.3/x"}, "10.1.2.3 is a private address"),
-        ({"url": "https://metadata.example.com/"}, "169.254.169.254 is a link-local address"),
+        (
+            {"url": "https://metadata.example.com/"},
+            "metadata.example.com resolves to a refused address (169.254.169.254 is a link-local",
+        ),
         ({"url": "https://inside.example.com/"}, "10.0.0.7 is a private address"),
         ({"url": "https://nowhere.example.com/"}, "does not resolve"),
         ({"url": "https://user:pw@hooks.example.com/"}, "must not carry credentials"),
@@ -216,3 +219,31 @@ def test_the_queue_is_in_the_metrics(api: TestClient, account: Credentials) -> N
     assert "ivrlog_webhook_deliveries_failing 0.0" in text
     assert "ivrlog_webhook_endpoints_disabled 0.0" in text
     assert "ivrlog_webhook_oldest_waiting_seconds" in text
+
+
+def test_rotation_without_a_body_keeps_the_old_secret_signing(
+    api: TestClient, store: Store, account: Credentials
+) -> None:
+    made = add(api, account)
+    path = f"/v1/webhooks/{made['id']}/rotate"
+    rotated = api.post(path, headers=bearer(account))  # no body: a grace of 24 h
+    assert rotated.status_code == 200, rotated.text
+    assert ingest(api, account, [call("a")]).status_code == 200
+    later = int(time.time() * 1000) + 1000
+    [claimed] = store.claim_deliveries(later, later + 1, 10, lambda c: c)
+    assert claimed.secrets == (rotated.json()["secret"], made["secret"])
+    api.post(path, json={"grace_hours": 0}, headers=bearer(account))
+    store.finish_deliveries([decide(claimed, Sent(500, "x", 1), later, Policy())])
+    [again] = store.claim_deliveries(later + 10**7, later + 10**7 + 1, 10, lambda c: c)
+    assert len(again.secrets) == 1
+
+
+def test_a_range_replay_needs_an_endpoint_of_completed_calls(
+    api: TestClient, account: Credentials
+) -> None:
+    made = add(api, account, events=["call.erased"])
+    answer = api.post(
+        f"/v1/webhooks/{made['id']}/replay", json={"from": 0}, headers=bearer(account)
+    )
+    assert answer.status_code == 400
+    assert "does not take call.completed" in answer.json()["error"]
