@@ -553,6 +553,8 @@ def test_a_payload_that_fails_is_tried_again_later(caplog: pytest.LogCaptureFixt
     assert (status, latency, error) == (None, 0, "ivrlog could not prepare it: RuntimeError")
     assert broken.next_at == at + Policy().backoff_ms
     assert f"webhook delivery {broken.id}: could not be prepared" in caplog.text
+    # ivrlog's own failure: the endpoint is not failing for it (nor disabled, later)
+    assert outbox.hooks[1].failing_since is None
 
     # once its call can be read again, it goes at its next time, as a second attempt
     payload.broken.clear()

@@ -316,7 +316,7 @@ def test_an_address_literal_is_checked_too(url: str, address: str) -> None:
     resolve = Resolver({address: [address]})
     with pytest.raises(BadRequest, match="set webhook_allow_private") as caught:
         check_url(url, allow_private=False, resolve=resolve)
-    assert f"resolves to {address} is a " in caught.value.message
+    assert f"{address} is a " in caught.value.message
     assert resolve.calls in ([], [(address, 443)])
 
 
@@ -531,3 +531,33 @@ def test_event_of() -> None:
     assert event_of("completed") == COMPLETED == "call.completed"
     assert event_of("replaced") == COMPLETED
     assert event_of("erased") == ERASED == "call.erased"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "::127.0.0.1",  # IPv4-compatible
+        "::ffff:0:7f00:1",  # IPv4-translated
+    ],
+)
+def test_an_ipv6_address_carrying_an_inside_ipv4_one_is_refused(address: str) -> None:
+    reason = refused_address(address)
+    assert reason is not None
+    assert reason.startswith(f"{address} is ")
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "::ffff:8.8.8.8"])
+def test_an_ipv6_address_carrying_a_public_ipv4_one_passes(address: str) -> None:
+    assert refused_address(address) is None
+
+
+def test_a_not_global_address_reads_well() -> None:
+    assert refused_address("224.0.0.1") == "224.0.0.1 is not a public address"
+    assert refused_address("10.0.0.1") == "10.0.0.1 is a private address"
+
+
+def test_an_empty_event_between_commas_is_skipped() -> None:
+    assert parse_events(["call.completed,", " ,call.erased"]) == EVENTS

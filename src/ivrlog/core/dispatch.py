@@ -13,6 +13,7 @@ sending goes on while a transaction waits.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -158,6 +159,8 @@ class Dispatcher:
             log.exception("webhook delivery %d: could not be prepared", delivery.id)
             sent = Sent(None, f"ivrlog could not prepare it: {type(exc).__name__}", 0)
             outcome = decide(delivery, sent, self._now(), self._policy, self._rand)
+            # ivrlog's failure, not the receiver's: the endpoint is not failing for it
+            outcome = dataclasses.replace(outcome, endpoint="same", reason=None)
         finally:
             self._in_flight[delivery.endpoint_id] -= 1
         self._done.append(outcome)

@@ -119,8 +119,8 @@ class WebhookStore(Protocol):
         """Delete an endpoint with its deliveries and their log."""
 
     def next_delivery_at(self) -> int | None:
-        """When the earliest delivery of an enabled endpoint is due (its lease, if any,
-        run out); None when none waits."""
+        """When the earliest waiting delivery of an enabled endpoint is due (leases
+        aside: a claim then may find it leased); None when none waits."""
 
     def claim_deliveries(
         self,

@@ -48,8 +48,8 @@ def add_endpoint(
     resolve: Resolve,
     now: int,
 ) -> WithSecret:
+    wanted = parse_events(events)  # before the URL's check, which may ask the DNS
     checked = check_url(url, allow_private=allow_private, resolve=resolve)
-    wanted = parse_events(events)
     secret = new_secret()
     return WithSecret(store.add_endpoint(account_id, checked, wanted, entries, secret, now), secret)
 

@@ -18,7 +18,7 @@ import random
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from ivrlog.core.errors import BadRequest, NotFound
@@ -193,6 +193,8 @@ def parse_events(events: Iterable[str]) -> tuple[str, ...]:
     wanted = set()
     for event in events:
         for name in (part.strip() for part in event.split(",")):
+            if not name:
+                continue
             if name not in EVENTS:
                 raise BadRequest(f"events: {name!r} is not one of {', '.join(EVENTS)}.")
             wanted.add(name)
@@ -207,21 +209,43 @@ Resolve = Callable[[str, int], Sequence[str]]
 def refused_address(address: str) -> str | None:
     """Why a webhook may not go to this IP address (private, loopback, link-local and
     every other address that is not global), or None."""
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_global and not ip.is_multicast:
-        return None
-    kind = (
-        "loopback"
-        if ip.is_loopback
-        else "link-local"
-        if ip.is_link_local
-        else "private"
-        if ip.is_private
-        else "not a public"
-    )
-    return f"{address} is a {kind} address"
+    for ip in reversed(_carried(ipaddress.ip_address(address))):  # the carried first
+        if not ip.is_global or ip.is_multicast:
+            kind = (
+                "a loopback"
+                if ip.is_loopback
+                else "a link-local"
+                if ip.is_link_local
+                else "a private"
+                if ip.is_private
+                else "not a public"
+            )
+            return f"{address} is {kind} address"
+    return None
+
+
+# prefixes whose last 32 bits are an IPv4 address: NAT64, IPv4-compatible (deprecated),
+# IPv4-translated (SIIT)
+_CARRYING = tuple(
+    ipaddress.ip_network(prefix) for prefix in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")
+)
+
+
+def _carried(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[Any]:
+    """The address and the IPv4 addresses an IPv6 one carries (mapped, 6to4, Teredo,
+    NAT64): each must be public."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return [ip]
+    carried: list[Any] = [ip]
+    if ip.ipv4_mapped is not None:
+        carried.append(ip.ipv4_mapped)
+    if ip.sixtofour is not None:
+        carried.append(ip.sixtofour)
+    if ip.teredo is not None:
+        carried.extend(ip.teredo)
+    if any(ip in prefix for prefix in _CARRYING) and int(ip) & 0xFFFFFFFF > 0xFFFF:  # not ::1
+        carried.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return carried
 
 
 def check_url(url: str, *, allow_private: bool, resolve: Resolve) -> str:
