@@ -5,7 +5,7 @@ Environment:
   BENCH_SIZES        calls in the datasets, smallest to largest (default 10000,100000,1000000)
   BENCH_SECONDS      seconds of load a wrk measurement (default 5)
   BENCH_BACKENDS     sqlite,postgresql (default both)
-  BENCH_SCENARIOS    which scenarios to run (default all: B1,B2,B3,B4,B5,B6,B7,B8,B9,B11)
+  BENCH_SCENARIOS    which scenarios to run (default all: B1,B2,B3,B4,B5,B6,B7,B8,B9,B10,B11)
   BENCH_SOAK_SECONDS seconds of B11's mixed load (default 600)
   BENCH_PEER         the Datasette executable (default .venv-peer/bin/datasette)
 It takes no arguments (`--help` prints this).
@@ -36,6 +36,7 @@ from bench.reports import b8_reports
 from bench.results import print_table
 from bench.search import b6_search, b7_export
 from bench.soak_scenario import b11_soak
+from bench.webhooks import b10_webhooks
 
 # those that read the prepared datasets
 DATASET_SCENARIOS = {"B1", "B2", "B4", "B5", "B6", "B7", "B8", "B9"}
@@ -102,6 +103,8 @@ def measure(backend: str, datasets: list[Dataset], new_database: Callable[[str],
             b9_pages(backend, largest)
     if "B3" in SCENARIOS:
         b3_ingest(backend, new_database("ingest"))
+    if "B10" in SCENARIOS:
+        b10_webhooks(backend, new_database)
     if "B4" in SCENARIOS:
         b4_growth(backend, datasets, loads)
     if "B8" in SCENARIOS and datasets:

@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from ivrlog.core.errors import AccountError
 from ivrlog.core.pattern_check import PatternRefused
-from ivrlog.core.ports import Store
+from ivrlog.core.ports import Database
 from ivrlog.settings import Settings, SettingsError, describe
 from ivrlog.storage import StoreOpenError, open_store
 
@@ -71,7 +71,7 @@ def with_settings(
 
 
 @contextmanager
-def opened_store(settings: Settings) -> Iterator[Store]:
+def opened_store(settings: Settings) -> Iterator[Database]:
     """The store of `settings.database`, closed after the block; an account or pattern
     error inside the block becomes an error exit."""
     try:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import time
 from urllib.parse import quote
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
 from ivrlog.core.live import append_entries
-from ivrlog.core.ports import Store
+from ivrlog.core.ports import Database
 from ivrlog.core.webhooks import (
     COMPLETED,
     ERASED,
@@ -29,23 +30,29 @@ from ivrlog.web import create_app
 from tests.factories import NOW, call, entry, ingest
 
 # the dispatcher's clock (ms): the outbox dates deliveries by the wall clock
-T = int(time.time() * 1000) + 60_000
+T = 0  # set as each test starts (deliveries are dated by the wall clock as they are made)
 
 
-def account_id(store: Store, creds: Credentials) -> int:
+@pytest.fixture(autouse=True)
+def _clock() -> None:
+    global T
+    T = int(time.time() * 1000) + 60_000
+
+
+def account_id(store: Database, creds: Credentials) -> int:
     account = store.account_by_email(creds.email)
     assert account is not None
     return account.id
 
 
-def add(store: Store, owner: int, events: tuple[str, ...] = (COMPLETED, ERASED)) -> int:
+def add(store: Database, owner: int, events: tuple[str, ...] = (COMPLETED, ERASED)) -> int:
     endpoint = store.add_endpoint(
         owner, "https://hooks.example.com/in", events, False, new_secret(), T
     )
     return endpoint.id
 
 
-def queued(store: Store, owner: int, endpoint: int | None = None) -> list[tuple[str, str]]:
+def queued(store: Database, owner: int, endpoint: int | None = None) -> list[tuple[str, str]]:
     rows = store.deliveries(owner, endpoint, failed=False, before=None, limit=1000)
     return [(d.session_id, d.event) for d in reversed(rows)]
 
@@ -58,12 +65,13 @@ def erase(client: TestClient, creds: Credentials, session_id: str) -> None:
     assert response.status_code == 200, response.text
 
 
-def claim_all(store: Store, now: int = T, limit: int = 100) -> list[Claimed]:
-    return store.claim_deliveries(now, now + 30_000, limit, lambda c: c)
+def claim_all(store: Database, now: int | None = None, limit: int = 100) -> list[Claimed]:
+    at = T if now is None else now
+    return store.claim_deliveries(at, at + 30_000, limit, lambda c: c)
 
 
 def test_bulk_ingest_replacement_and_erasure_queue_events_per_endpoint(
-    store: Store, client: TestClient, account: Credentials, other_account: Credentials
+    store: Database, client: TestClient, account: Credentials, other_account: Credentials
 ) -> None:
     mine, theirs = account_id(store, account), account_id(store, other_account)
     both = add(store, mine)
@@ -87,7 +95,9 @@ def test_bulk_ingest_replacement_and_erasure_queue_events_per_endpoint(
     assert queued(store, theirs) == []
 
 
-def test_live_completion_and_the_timeout_queue_an_event(store: Store, account: Credentials) -> None:
+def test_live_completion_and_the_timeout_queue_an_event(
+    store: Database, account: Credentials
+) -> None:
     mine = account_id(store, account)
     endpoint = add(store, mine)
     body = {"src": "1", "dest": "2", "type": "inbound", "entries": [entry(timestamp=NOW - 60)]}
@@ -105,7 +115,7 @@ def test_live_completion_and_the_timeout_queue_an_event(store: Store, account: C
 
 
 def test_claims_lease_keep_a_calls_order_and_outcomes_are_logged(
-    store: Store, client: TestClient, account: Credentials
+    store: Database, client: TestClient, account: Credentials
 ) -> None:
     mine = account_id(store, account)
     endpoint = add(store, mine)
@@ -137,7 +147,9 @@ def test_claims_lease_keep_a_calls_order_and_outcomes_are_logged(
     assert stats.oldest_ms > 0
 
 
-def test_a_gone_call_410_and_replay(store: Store, client: TestClient, account: Credentials) -> None:
+def test_a_gone_call_410_and_replay(
+    store: Database, client: TestClient, account: Credentials
+) -> None:
     mine = account_id(store, account)
     endpoint = add(store, mine)
     assert (
@@ -182,7 +194,7 @@ def test_pick_bounds_each_endpoints_attempts_in_flight() -> None:
 
 
 def test_removing_an_endpoint_takes_its_deliveries_and_log(
-    store: Store, client: TestClient, account: Credentials
+    store: Database, client: TestClient, account: Credentials
 ) -> None:
     mine = account_id(store, account)
     endpoint = add(store, mine)
@@ -197,7 +209,7 @@ def test_removing_an_endpoint_takes_its_deliveries_and_log(
 
 
 def test_the_log_purge_keeps_waiting_deliveries(
-    store: Store, client: TestClient, account: Credentials
+    store: Database, client: TestClient, account: Credentials
 ) -> None:
     mine = account_id(store, account)
     add(store, mine)

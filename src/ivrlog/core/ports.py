@@ -6,7 +6,7 @@ them, and tests/integration/test_store_contract.py pins what they promise."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from ivrlog.core.model import (
     Account,
@@ -85,6 +85,7 @@ class LiveTransaction(Protocol):
         """Keep an update's answer with its idempotency key (kept_answer was None)."""
 
 
+@runtime_checkable
 class WebhookStore(Protocol):
     """Webhook endpoints, the outbox of their deliveries and its log (core/webhooks.py).
     Times are UNIX milliseconds. The outbox is filled by the writers of completed calls
@@ -170,7 +171,7 @@ class WebhookStore(Protocol):
         than it; how many rows."""
 
 
-class Store(WebhookStore, Protocol):
+class Store(Protocol):
     """Accounts and calls, behind one interface for SQLite and PostgreSQL."""
 
     # True when a one-row read (an account, a call's detail) takes microseconds and never
@@ -384,3 +385,8 @@ class Store(WebhookStore, Protocol):
     def report_apps(self, account_id: int, wanted: Sequence[Piece]) -> list[str]:
         """The applications (by name, sorted) of the account's calls in the aggregate
         rows of `wanted`; the calls that name none are left out."""
+
+
+class Database(Store, WebhookStore, Protocol):
+    """A whole database (what the SQL stores are): its calls and its webhooks. Core's
+    services ask for the part they use; the tests' in-memory fake is a Store alone."""

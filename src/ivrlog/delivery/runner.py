@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 
 from ivrlog.core.dispatch import Dispatcher, Tally
-from ivrlog.core.ports import Store
+from ivrlog.core.ports import Database
 from ivrlog.core.query import call_cutoff, detail_cutoff
 from ivrlog.delivery.payloads import payloads
 from ivrlog.delivery.poster import HttpPoster
@@ -32,7 +32,7 @@ NICENESS = 5
 STOP_GRACE = 15.0  # seconds a stopping dispatcher gets beyond its attempts' timeout
 
 
-def dispatcher(settings: Settings, store: Store) -> tuple[Dispatcher, HttpPoster]:
+def dispatcher(settings: Settings, store: Database) -> tuple[Dispatcher, HttpPoster]:
     poster = HttpPoster(
         timeout=settings.webhook_timeout, allow_private=settings.webhook_allow_private
     )
@@ -56,7 +56,7 @@ def dispatcher(settings: Settings, store: Store) -> tuple[Dispatcher, HttpPoster
     )
 
 
-def deliver_once(settings: Settings, store: Store) -> Tally:
+def deliver_once(settings: Settings, store: Database) -> Tally:
     """Send every delivery due now (`ivrlog webhooks deliver`)."""
 
     async def run() -> Tally:
@@ -69,7 +69,7 @@ def deliver_once(settings: Settings, store: Store) -> Tally:
     return asyncio.run(run())
 
 
-def run_forever(settings: Settings, store: Store, stopping: Callable[[], bool]) -> None:
+def run_forever(settings: Settings, store: Database, stopping: Callable[[], bool]) -> None:
     async def run() -> None:
         the_dispatcher, poster = dispatcher(settings, store)
         try:

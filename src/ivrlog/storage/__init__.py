@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 
 from ivrlog.core.model import CallPage
-from ivrlog.core.ports import Store, StoreOpenError
+from ivrlog.core.ports import Database, Store, StoreOpenError
 from ivrlog.storage.sqlite import SqliteStore
 
 __all__ = [
@@ -48,7 +48,7 @@ def sqlite_path(url: str) -> str | None:
     return url
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
+def open_store(url: str, *, migrate: bool = True) -> Database:
     """Build the store a database URL names, with its schema brought up to date."""
     path = sqlite_path(url)
     if path is None:
@@ -70,7 +70,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     return _migrated(store, migrate)
 
 
-def _migrated(store: Store, migrate: bool) -> Store:
+def _migrated(store: Database, migrate: bool) -> Database:
     if migrate:
         try:
             store.migrate()

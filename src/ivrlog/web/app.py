@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from ivrlog import __version__
 from ivrlog.core.accounts import Authenticator
 from ivrlog.core.patterns import Redactors
-from ivrlog.core.ports import Store
+from ivrlog.core.ports import Store, WebhookStore
 from ivrlog.core.throttle import Throttle, parse_rate
 from ivrlog.core.webhooks import Resolve
 from ivrlog.delivery.poster import resolve as resolve_host
@@ -98,7 +98,8 @@ def create_app(
         on_throttle=lambda budget: counted.throttled.labels(budget).inc(),
     )
     auth = Authenticator(the_store, clock=cache_clock)
-    ctx = AppContext(settings, the_store, auth, redactors, clock, throttle, counted, resolve)
+    hooks = the_store if isinstance(the_store, WebhookStore) else None
+    ctx = AppContext(settings, the_store, auth, redactors, clock, throttle, counted, resolve, hooks)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from ivrlog.core.accounts import Authenticator
-from ivrlog.core.errors import Unauthorized
+from ivrlog.core.errors import DatabaseError, Unauthorized
 from ivrlog.core.model import Account
 from ivrlog.core.patterns import Redactors
-from ivrlog.core.ports import Store
+from ivrlog.core.ports import Store, WebhookStore
 from ivrlog.core.query import call_cutoff, detail_cutoff
 from ivrlog.core.retention import BATCH_SECONDS, PurgeReport, purge_expired
 from ivrlog.core.throttle import Throttle, claimed_email
@@ -32,10 +32,18 @@ class AppContext:
     metrics: Metrics
     # a host's addresses, for the webhook URLs' check (core/webhooks.check_url)
     resolve: Resolve
+    # the store's webhook half (None for a store that keeps none: the tests' in-memory one)
+    hooks: WebhookStore | None = None
     # set when the server shuts down: background work stops between transactions
     stopping: threading.Event = field(default_factory=threading.Event)
     # held while background work uses the store, so that shutdown can wait for it
     busy: threading.Lock = field(default_factory=threading.Lock)
+
+    def webhooks(self) -> WebhookStore:
+        """The store's webhooks; DatabaseError when it keeps none."""
+        if self.hooks is None:
+            raise DatabaseError("This store keeps no webhooks.")
+        return self.hooks
 
     def cutoff(self) -> int:
         """The oldest call start whose detail is readable now."""

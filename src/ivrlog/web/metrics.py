@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core.errors import NotFound
-from ivrlog.core.ports import Store
+from ivrlog.core.ports import Store, WebhookStore
 from ivrlog.core.retention import PurgeReport
 from ivrlog.web.schemas import error_doc
 
@@ -143,7 +143,7 @@ class Metrics:
         self.purged.labels("details_deleted").inc(report.details_deleted)
         self.purged.labels("calls_deleted").inc(report.calls_deleted)
 
-    def exposition(self, store: Store) -> bytes:
+    def exposition(self, store: Store, hooks: WebhookStore | None = None) -> bytes:
         """The text format: this process's metrics, or every worker's in multiprocess
         mode, and the database's size, read now."""
         if os.environ.get(MULTIPROCESS_ENV):
@@ -151,7 +151,10 @@ class Metrics:
             MultiProcessCollector(source)  # type: ignore[no-untyped-call]
         else:
             source = self.registry
-        return generate_latest(_Both((source, DatabaseSize(store), WebhookQueue(store))))
+        collectors: list[Collector] = [source, DatabaseSize(store)]
+        if hooks is not None:
+            collectors.append(WebhookQueue(hooks))
+        return generate_latest(_Both(collectors))
 
 
 class _Both:
@@ -182,7 +185,7 @@ class WebhookQueue:
     """The webhook outbox's gauges (docs/webhooks.md), asked of the store at each scrape:
     one answer for every process and server on the database."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: WebhookStore) -> None:
         self._store = store
 
     def collect(self) -> Iterable[Metric]:
@@ -230,5 +233,5 @@ async def metrics(request: Request) -> Response:
     ctx = request.app.state.ctx
     if not ctx.settings.metrics:
         raise NotFound
-    body = await run_in_threadpool(ctx.metrics.exposition, ctx.store)
+    body = await run_in_threadpool(ctx.metrics.exposition, ctx.store, ctx.hooks)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from ivrlog.core import webhook_endpoints as service
 from ivrlog.core.errors import BadRequest, PayloadTooLarge
 from ivrlog.core.limits import MAX_TIME
-from ivrlog.core.ports import Store
+from ivrlog.core.ports import WebhookStore
 from ivrlog.core.webhooks import EVENTS, MAX_URL, DeliveryNotFound
 from ivrlog.core.when import ALLOWED, parse_when
 from ivrlog.render import JSON
@@ -220,7 +220,7 @@ _ADD_SCHEMA: Final[dict[str, Any]] = {
 )
 async def list_endpoints(request: Request) -> Response:
     account = eraser(request)
-    found = await run_in_threadpool(context(request).store.endpoints, account.id)
+    found = await run_in_threadpool(context(request).webhooks().endpoints, account.id)
     return _json({"endpoints": [endpoint_doc(e) for e in found]})
 
 
@@ -253,7 +253,7 @@ async def add_endpoint(request: Request) -> Response:
     ctx = context(request)
     made = await run_in_threadpool(
         lambda: service.add_endpoint(
-            ctx.store,
+            ctx.webhooks(),
             account.id,
             url,
             events,
@@ -275,7 +275,7 @@ async def add_endpoint(request: Request) -> Response:
 )
 async def show_endpoint(request: Request, endpoint_id: _ID) -> Response:
     account = eraser(request)
-    store = context(request).store
+    store = context(request).webhooks()
     found = await run_in_threadpool(service.endpoint, store, account.id, endpoint_id)
     return _json(endpoint_doc(found))
 
@@ -314,7 +314,7 @@ async def change_endpoint(request: Request, endpoint_id: _ID) -> Response:
     if "enabled" not in document:
         raise BadRequest("enabled: must be given, true or false.")
     enabled = _flag(document, "enabled", True)
-    store = context(request).store
+    store = context(request).webhooks()
     changed = await run_in_threadpool(service.set_enabled, store, account.id, endpoint_id, enabled)
     return _json(endpoint_doc(changed))
 
@@ -361,7 +361,7 @@ async def rotate_secret(request: Request, endpoint_id: _ID) -> Response:
         raise BadRequest(
             f"grace_hours: must be a whole number from 0 to {service.MAX_ROTATION_GRACE_HOURS}."
         )
-    store = context(request).store
+    store = context(request).webhooks()
     made = await run_in_threadpool(
         lambda: service.rotate(
             store, account.id, endpoint_id, grace_ms=grace * 3_600_000, now=_now()
@@ -391,7 +391,7 @@ async def rotate_secret(request: Request, endpoint_id: _ID) -> Response:
 )
 async def remove_endpoint(request: Request, endpoint_id: _ID) -> Response:
     account = eraser(request)
-    store = context(request).store
+    store = context(request).webhooks()
     await run_in_threadpool(service.remove, store, account.id, endpoint_id)
     return _json({"removed": endpoint_id})
 
@@ -434,7 +434,7 @@ async def deliveries(
     ] = service.LOG_PAGE,
 ) -> Response:
     account = eraser(request)
-    store = context(request).store
+    store = context(request).webhooks()
     records = await run_in_threadpool(
         lambda: service.delivery_log(
             store, account.id, endpoint_id, failed=failed, before=before, limit=limit
@@ -502,7 +502,7 @@ _REPLAY_SCHEMA: Final[dict[str, Any]] = {
 async def replay(request: Request, endpoint_id: _ID) -> Response:
     account = eraser(request)
     document = await _body(request, {"delivery", "from", "to"})
-    store = context(request).store
+    store = context(request).webhooks()
     now = _now()
     delivery = document.get("delivery")
     if delivery is not None:
@@ -528,7 +528,9 @@ def _moment(name: str, value: Any, now: int) -> int:
     return parse_when(name, str(value), now // 1000)
 
 
-def _replay_one(store: Store, account_id: int, endpoint_id: int, delivery: int, now: int) -> None:
+def _replay_one(
+    store: WebhookStore, account_id: int, endpoint_id: int, delivery: int, now: int
+) -> None:
     """Replay `delivery` when it is one of the endpoint's."""
     service.endpoint(store, account_id, endpoint_id)
     records = store.deliveries(account_id, endpoint_id, failed=False, before=delivery + 1, limit=1)

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
-from ivrlog.core.ports import Store
+from ivrlog.core.ports import Database
 from ivrlog.core.webhooks import Policy, Sent, decide
 from ivrlog.settings import Settings
 from ivrlog.web import create_app
@@ -33,7 +33,7 @@ def fake_resolve(host: str, port: int) -> Sequence[str]:
 
 
 @pytest.fixture
-def api(store: Store, settings: Settings) -> Iterator[TestClient]:
+def api(store: Database, settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings, store=store, clock=lambda: NOW, resolve=fake_resolve)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
@@ -126,7 +126,7 @@ def test_refused_endpoints_say_why(
 
 
 def test_private_addresses_and_http_with_the_setting(
-    store: Store, db_url: str, account: Credentials
+    store: Database, db_url: str, account: Credentials
 ) -> None:
     settings = Settings(database=db_url, purge_interval=0, webhook_allow_private=True)
     app = create_app(settings, store=store, clock=lambda: NOW, resolve=fake_resolve)
@@ -167,7 +167,7 @@ def test_credentials_and_bodies(api: TestClient, account: Credentials) -> None:
     assert "grace" in bad_grace.json()["error"]
 
 
-def test_the_log_pages_and_replays(api: TestClient, store: Store, account: Credentials) -> None:
+def test_the_log_pages_and_replays(api: TestClient, store: Database, account: Credentials) -> None:
     made = add(api, account)
     calls = [call(f"c{i}", start=NOW - 3600 + i) for i in range(5)]
     assert ingest(api, account, calls).status_code == 200
@@ -222,7 +222,7 @@ def test_the_queue_is_in_the_metrics(api: TestClient, account: Credentials) -> N
 
 
 def test_rotation_without_a_body_keeps_the_old_secret_signing(
-    api: TestClient, store: Store, account: Credentials
+    api: TestClient, store: Database, account: Credentials
 ) -> None:
     made = add(api, account)
     path = f"/v1/webhooks/{made['id']}/rotate"
