@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -28,6 +29,8 @@ log = logging.getLogger("ivrlog.webhooks")
 
 MAX_IN_FLIGHT: Final = 64
 FLUSH_MS: Final = 200
+FLUSH_BATCH: Final = 100  # outcomes that are written at once without waiting FLUSH_MS
+BATCH_PAUSE: Final = 0.01
 # a lease outlasts the attempt's timeout by this much: the payload's read and the
 # outcome's flush fit well inside it
 LEASE_MARGIN_MS: Final = 10_000
@@ -92,6 +95,8 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._done: list[Outcome] = []
         self._next_purge = 0
+        self._freed = False  # an attempt ended since the last claim
+        self._flushed = time.monotonic()
         self.tally = Tally()
 
     def _now(self) -> int:
@@ -100,11 +105,22 @@ class Dispatcher:
     async def run(self, stopping: Callable[[], bool]) -> None:
         """Deliver until `stopping()` is true; then let the attempts in flight end (their
         timeout at most) and write their outcomes."""
+        last_claim = -math.inf
         while not stopping():
             try:
                 await self._purge_log()
-                await self._claim()
-                await self._flush()
+                # a claim is a write transaction: taken when an attempt has ended (room
+                # for another) or every IDLE_SECONDS, not at every turn of the loop
+                if self._freed or time.monotonic() - last_claim >= IDLE_SECONDS:
+                    self._freed = False
+                    last_claim = time.monotonic()
+                    await self._claim()
+                if self._done and (
+                    len(self._done) >= FLUSH_BATCH
+                    or not self._tasks
+                    or time.monotonic() - self._flushed >= FLUSH_MS / 1000
+                ):
+                    await self._flush()
             except Exception:
                 log.exception("webhook dispatcher: the database failed; trying again")
                 await asyncio.sleep(IDLE_SECONDS)
@@ -163,6 +179,7 @@ class Dispatcher:
             outcome = dataclasses.replace(outcome, endpoint="same", reason=None)
         finally:
             self._in_flight[delivery.endpoint_id] -= 1
+            self._freed = True
         self._done.append(outcome)
         self.tally.add(outcome)
         if outcome.endpoint == "disable":
@@ -172,6 +189,7 @@ class Dispatcher:
         if not self._done:
             return
         done, self._done = self._done, []
+        self._flushed = time.monotonic()
         try:
             await asyncio.to_thread(self._store.finish_deliveries, done)
         except BaseException:
@@ -180,11 +198,11 @@ class Dispatcher:
 
     async def _wait(self) -> None:
         if self._tasks:
-            await asyncio.wait(
+            done, _ = await asyncio.wait(
                 self._tasks, timeout=FLUSH_MS / 1000, return_when=asyncio.FIRST_COMPLETED
             )
-            # let attempts finishing together be written together
-            await asyncio.sleep(FLUSH_MS / 4000)
+            if done:  # let attempts ending together be claimed for and written together
+                await asyncio.sleep(BATCH_PAUSE)
         else:
             await asyncio.sleep(IDLE_SECONDS)
 
