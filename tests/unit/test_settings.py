@@ -78,6 +78,13 @@ def test_every_setting_has_flag_env_and_help() -> None:
         "session_hours",
         "secure_cookies",
         "session_secret",
+        "webhooks",
+        "webhook_allow_private",
+        "webhook_timeout",
+        "webhook_backoff",
+        "webhook_retry_hours",
+        "webhook_concurrency",
+        "webhook_log_days",
     ]
     for info in infos:
         assert info.env == "IVRLOG_" + info.name.upper()
@@ -104,3 +111,32 @@ def test_settings_travel_to_worker_processes_whole() -> None:
         database="postgresql://u@h/db", port=9000, redaction=False, workers=3, log_level="debug"
     )
     assert Settings.from_json(settings.to_json()) == settings
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "message"),
+    [
+        ("webhook_timeout", 0, "webhook_timeout: 0 is not from 1 to 300."),
+        ("webhook_timeout", 301, "webhook_timeout: 301 is not from 1 to 300."),
+        ("webhook_backoff", 3601, "webhook_backoff: 3601 is not from 1 to 3600."),
+        ("webhook_retry_hours", 0, "webhook_retry_hours: 0 is not from 1 to 720."),
+        ("webhook_concurrency", 65, "webhook_concurrency: 65 is not from 1 to 64."),
+        ("webhook_log_days", 366, "webhook_log_days: 366 is not from 1 to 365."),
+    ],
+)
+def test_webhook_settings_are_bounded(name: str, bad: int, message: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings(**{name: bad})
+    assert str(refused.value) == message
+
+
+def test_the_webhook_policy_is_the_settings() -> None:
+    policy = Settings(
+        webhook_timeout=3, webhook_backoff=2, webhook_retry_hours=5, webhook_concurrency=7
+    ).webhook_policy
+    assert (policy.timeout_ms, policy.backoff_ms, policy.retry_ms, policy.concurrency) == (
+        3000,
+        2000,
+        5 * 3_600_000,
+        7,
+    )
