@@ -23,7 +23,6 @@ from ivrlog.core.webhooks import (
     Sent,
     decide,
     new_secret,
-    pick,
 )
 from ivrlog.settings import Settings
 from ivrlog.web import create_app
@@ -65,9 +64,11 @@ def erase(client: TestClient, creds: Credentials, session_id: str) -> None:
     assert response.status_code == 200, response.text
 
 
-def claim_all(store: Database, now: int | None = None, limit: int = 100) -> list[Claimed]:
+def claim_all(
+    store: Database, now: int | None = None, limit: int = 100, per_endpoint: int = 100
+) -> list[Claimed]:
     at = T if now is None else now
-    return store.claim_deliveries(at, at + 30_000, limit, lambda c: c)
+    return store.claim_deliveries(at, at + 30_000, limit, per_endpoint)
 
 
 def test_bulk_ingest_replacement_and_erasure_queue_events_per_endpoint(
@@ -128,12 +129,23 @@ def test_claims_lease_keep_a_calls_order_and_outcomes_are_logged(
     assert [(c.session_id, c.event) for c in first] == [("a", COMPLETED), ("b", COMPLETED)]
     assert first[0].secrets[0].startswith("whsec_")
     assert claim_all(store) == []  # leased
-    assert claim_all(store, now=T + 31_000) != []  # the lease ran out: claimable again
+    taken_over = claim_all(store, now=T + 31_000)  # the lease ran out: claimable again
+    assert [c.id for c in taken_over] == [c.id for c in first]
 
     policy = Policy(backoff_ms=1000)
-    ok = decide(first[0], Sent(204, None, 12), T + 100, policy)
-    failed = decide(first[1], Sent(500, "status 500: boom", 40), T + 100, policy, lambda: 0.0)
+    # the first claim's outcomes come late: its leases are another's now, nothing changes
+    late = [decide(c, Sent(204, None, 12), T + 100, policy) for c in first]
+    store.finish_deliveries(late)
+    assert all(
+        not d.attempts
+        for d in store.deliveries(mine, endpoint, failed=False, before=None, limit=10)
+    )
+    assert claim_all(store, now=T + 32_000) == []  # still the second claim's
+
+    ok = decide(taken_over[0], Sent(204, None, 12), T + 100, policy)
+    failed = decide(taken_over[1], Sent(500, "status 500: boom", 40), T + 100, policy, lambda: 0.0)
     store.finish_deliveries([ok, failed])
+    store.finish_deliveries([ok])  # written once: the lease is gone with the outcome
 
     later = claim_all(store, now=T + 500)
     assert [(c.session_id, c.event) for c in later] == [("a", ERASED)]  # b waits its backoff
@@ -145,6 +157,12 @@ def test_claims_lease_keep_a_calls_order_and_outcomes_are_logged(
     stats = store.webhook_queue(T + 1100)
     assert (stats.waiting, stats.failing) == (2, 1)
     assert stats.oldest_ms > 0
+    [delivered] = [
+        d
+        for d in store.deliveries(mine, endpoint, failed=False, before=None, limit=10)
+        if d.state == "delivered"
+    ]
+    assert len(delivered.attempts) == 1
 
 
 def test_a_gone_call_410_and_replay(
@@ -178,19 +196,46 @@ def test_a_gone_call_410_and_replay(
     assert sorted(c.session_id for c in again) == ["a", "b"]
     assert [c.attempts for c in again if c.session_id == "a"] == [0]
 
-    assert store.replay_calls(mine, endpoint, NOW - 450, NOW, T) == 1  # b only
-    assert store.replay_calls(mine, endpoint + 999, 0, NOW, T) == 0
-    assert queued(store, mine)[-1] == ("b", COMPLETED)
+    assert store.replay_calls(mine, endpoint, NOW - 450, NOW, T, 100) == 1  # b only
+    assert store.replay_calls(mine, endpoint, 0, NOW, T, 1) == 1  # the oldest one only
+    assert store.replay_calls(mine, endpoint + 999, 0, NOW, T, 100) == 0
+    assert queued(store, mine)[-2:] == [("b", COMPLETED), ("a", COMPLETED)]
 
 
-def test_pick_bounds_each_endpoints_attempts_in_flight() -> None:
-    def claimed(i: int, endpoint: int) -> Claimed:
-        return Claimed(i, endpoint, 1, "https://x", ("s",), False, str(i), COMPLETED, 0, 0, 0, None)
+def test_each_endpoint_has_at_most_its_share_in_flight_and_none_starves(
+    store: Database, client: TestClient, account: Credentials
+) -> None:
+    mine = account_id(store, account)
+    busy = add(store, mine)
+    assert (
+        ingest(client, account, [call(f"c{i}", start=NOW - 900 + i) for i in range(30)]).status_code
+        == 200
+    )
+    quiet = add(store, mine)  # added after: only the next call is its
+    assert ingest(client, account, [call("late", start=NOW - 10)]).status_code == 200
+    first = claim_all(store, limit=100, per_endpoint=4)
+    by_endpoint = {e: [c for c in first if c.endpoint_id == e] for e in (busy, quiet)}
+    assert len(by_endpoint[busy]) == 4  # the oldest four of its 31
+    assert [c.session_id for c in by_endpoint[busy]] == ["c0", "c1", "c2", "c3"]
+    assert [c.session_id for c in by_endpoint[quiet]] == ["late"]  # not held up by busy's
+    # another dispatcher finds the share taken while the leases last
+    assert claim_all(store, per_endpoint=4) == []
+    store.finish_deliveries([decide(by_endpoint[busy][0], Sent(204, None, 1), T, Policy())])
+    [next_one] = claim_all(store, per_endpoint=4)
+    assert next_one.session_id == "c4"
 
-    candidates = [claimed(1, 7), claimed(2, 7), claimed(3, 8), claimed(4, 7), claimed(5, 8)]
-    taken = pick(candidates, {7: 1}, 2, 10)
-    assert [c.id for c in taken] == [1, 3, 5]
-    assert [c.id for c in pick(candidates, {}, 4, 2)] == [1, 2]
+
+def test_an_outcome_for_a_removed_endpoint_does_not_stop_the_others(
+    store: Database, client: TestClient, account: Credentials
+) -> None:
+    mine = account_id(store, account)
+    gone_endpoint, kept = add(store, mine), add(store, mine)
+    assert ingest(client, account, [call("a")]).status_code == 200
+    claimed = claim_all(store)
+    assert store.remove_endpoint(mine, gone_endpoint)
+    store.finish_deliveries([decide(c, Sent(204, None, 1), T, Policy()) for c in claimed])
+    [delivery] = store.deliveries(mine, kept, failed=False, before=None, limit=10)
+    assert delivery.state == "delivered"
 
 
 def test_removing_an_endpoint_takes_its_deliveries_and_log(

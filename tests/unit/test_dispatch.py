@@ -131,6 +131,7 @@ class Outbox:
             attempts=len(d.tried),
             retry_from=d.retry_from,
             failing_since=hook.failing_since,
+            lease_until=d.lease_until,
         )
 
     # the dispatcher's part
@@ -145,11 +146,7 @@ class Outbox:
         return min(due, default=None)
 
     def claim_deliveries(
-        self,
-        now: int,
-        lease_until: int,
-        limit: int,
-        choose: Callable[[list[Claimed]], list[Claimed]],
+        self, now: int, lease_until: int, limit: int, per_endpoint: int
     ) -> list[Claimed]:
         with self.lock:
             first: dict[tuple[int, str], Delivery] = {}
@@ -165,16 +162,19 @@ class Outbox:
                     and self.hooks[d.endpoint_id].enabled
                 ),
                 key=lambda d: (d.next_at, d.id),
-            )[:limit]
-            candidates = [self._claimed(d) for d in due]
-            taken = choose(candidates)
-            ids = [c.id for c in taken]
-            assert set(ids) <= {c.id for c in candidates}
+            )
+            busy = Counter(
+                d.endpoint_id for d in self.rows if d.state == "waiting" and d.lease_until > now
+            )
+            taken: list[Delivery] = []
             for d in due:
-                if d.id in ids:
-                    d.lease_until = lease_until
-            self.claims.append(ids)
-        return taken
+                if len(taken) < limit and busy[d.endpoint_id] < per_endpoint:
+                    busy[d.endpoint_id] += 1
+                    taken.append(d)
+            for d in taken:
+                d.lease_until = lease_until
+            self.claims.append([d.id for d in taken])
+            return [self._claimed(d) for d in taken]
 
     def finish_deliveries(self, outcomes: Sequence[Outcome]) -> None:
         with self.lock:
@@ -185,6 +185,7 @@ class Outbox:
                 d = self.get(o.delivery_id)
                 assert d.state == "waiting"
                 assert d.lease_until > 0, "an outcome for a delivery nobody leased"
+                assert d.lease_until == o.lease_until, "an outcome of a lease run out"
                 d.state = o.state
                 d.next_at = o.next_at if o.state == "waiting" else o.at
                 d.lease_until = 0
@@ -251,7 +252,7 @@ class Outbox:
         raise NotImplementedError
 
     def replay_calls(
-        self, account_id: int, endpoint_id: int, start: int, end: int, now: int
+        self, account_id: int, endpoint_id: int, start: int, end: int, now: int, limit: int
     ) -> int:
         raise NotImplementedError
 

@@ -126,7 +126,7 @@ def test_settings_travel_to_worker_processes_whole() -> None:
 )
 def test_webhook_settings_are_bounded(name: str, bad: int, message: str) -> None:
     with pytest.raises(SettingsError) as refused:
-        Settings(**{name: bad})
+        Settings(**{name: bad})  # type: ignore[arg-type]
     assert str(refused.value) == message
 
 

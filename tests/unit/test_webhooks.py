@@ -36,7 +36,6 @@ from ivrlog.core.webhooks import (
     iso_ms,
     new_secret,
     parse_events,
-    pick,
     refused_address,
 )
 
@@ -488,35 +487,6 @@ def test_sent_ok_and_message_id() -> None:
 
 
 # which due deliveries the dispatcher takes
-
-
-def test_pick_honours_each_endpoints_concurrency_and_what_it_has_in_flight() -> None:
-    candidates = [
-        claimed(id=1, endpoint_id=1),
-        claimed(id=2, endpoint_id=1),
-        claimed(id=3, endpoint_id=2),
-        claimed(id=4, endpoint_id=1),
-        claimed(id=5, endpoint_id=2),
-        claimed(id=6, endpoint_id=3),
-        claimed(id=7, endpoint_id=2),
-    ]
-    in_flight = {1: 1, 2: 0}
-    taken = pick(candidates, in_flight, 2, 100)
-    assert [c.id for c in taken] == [1, 3, 5, 6]
-    assert in_flight == {1: 1, 2: 0}  # not changed
-    assert [c.id for c in pick(candidates, {}, 2, 100)] == [1, 2, 3, 5, 6]
-    assert [c.id for c in pick(candidates, {1: 2, 2: 2, 3: 2}, 2, 100)] == []
-    assert [c.id for c in pick(candidates, {1: 5}, 2, 100)] == [3, 5, 6]
-
-
-def test_pick_takes_at_most_the_limit_oldest_first() -> None:
-    candidates = [claimed(id=n, endpoint_id=n) for n in range(1, 10)]
-    assert [c.id for c in pick(candidates, {}, 4, 3)] == [1, 2, 3]
-    assert pick(candidates, {}, 4, 0) == []
-    assert pick([], {}, 4, 10) == []
-
-
-# formats
 
 
 def test_iso_ms() -> None:

@@ -14,21 +14,26 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import math
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from ivrlog.core.ports import WebhookStore
-from ivrlog.core.webhooks import Claimed, Outcome, Policy, Sent, decide, gone, pick
+from ivrlog.core.webhooks import Claimed, Outcome, Policy, Sent, decide, gone
 
 log = logging.getLogger("ivrlog.webhooks")
+T = TypeVar("T")
 
 MAX_IN_FLIGHT: Final = 64
 FLUSH_MS: Final = 200
+MAX_FAILED_FLUSHES: Final = 3
+DB_THREADS: Final = 4
 FLUSH_BATCH: Final = 100  # outcomes that are written at once without waiting FLUSH_MS
 BATCH_PAUSE: Final = 0.01
 # a lease outlasts the attempt's timeout by this much: the payload's read and the
@@ -91,13 +96,21 @@ class Dispatcher:
         self._log_ms = log_ms
         self._clock = clock
         self._rand = rand
-        self._in_flight: dict[int, int] = {}
+        self._failed_flushes = 0
+        # the database's own threads: a slow address lookup (the default pool's) never
+        # holds up a claim or a flush
+        self._executor = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="ivrlog-webhooks")
         self._tasks: set[asyncio.Task[None]] = set()
         self._done: list[Outcome] = []
         self._next_purge = 0
         self._freed = False  # an attempt ended since the last claim
         self._flushed = time.monotonic()
         self.tally = Tally()
+
+    async def _db(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(function, *args)
+        )
 
     def _now(self) -> int:
         return int(self._clock() * 1000)
@@ -128,6 +141,10 @@ class Dispatcher:
             await self._wait()
         await self._settle()
 
+    def close(self) -> None:
+        """Let the dispatcher's database threads go (after run or the last drain)."""
+        self._executor.shutdown(wait=False)
+
     async def drain(self) -> Tally:
         """Send every delivery due now (and the retries that fall due meanwhile, until
         none is due), then return what happened."""
@@ -145,29 +162,34 @@ class Dispatcher:
         if room <= 0:
             return
         now = self._now()
-        due = await asyncio.to_thread(self._store.next_delivery_at)
+        due = await self._db(self._store.next_delivery_at)
         if due is None or due > now:
             return
         policy = self._policy
-        claimed = await asyncio.to_thread(
+        claimed = await self._db(
             self._store.claim_deliveries,
             now,
             now + policy.timeout_ms + LEASE_MARGIN_MS,
-            room * 4,
-            lambda candidates: pick(candidates, self._in_flight, policy.concurrency, room),
+            room,
+            policy.concurrency,
         )
         for delivery in claimed:
-            self._in_flight[delivery.endpoint_id] = self._in_flight.get(delivery.endpoint_id, 0) + 1
             task = asyncio.create_task(self._attempt(delivery))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _attempt(self, delivery: Claimed) -> None:
         try:
+            body = await self._db(self._payload, delivery, self._now())
             now = self._now()
-            body = await asyncio.to_thread(self._payload, delivery, now)
+            if now + self._policy.timeout_ms > delivery.lease_until - LEASE_MARGIN_MS // 2:
+                # the lease is nearly spent (a slow read): sending now could outlast it
+                # and meet another dispatcher's attempt; the lease runs out, and the
+                # delivery is claimed again
+                log.warning("webhook delivery %d: lease nearly spent, not sent", delivery.id)
+                return
             if body is None:
-                outcome = gone(delivery, self._now())
+                outcome = gone(delivery, now)
             else:
                 sent = await self._poster.post(delivery, body, now // 1000)
                 outcome = decide(delivery, sent, self._now(), self._policy, self._rand)
@@ -178,7 +200,6 @@ class Dispatcher:
             # ivrlog's failure, not the receiver's: the endpoint is not failing for it
             outcome = dataclasses.replace(outcome, endpoint="same", reason=None)
         finally:
-            self._in_flight[delivery.endpoint_id] -= 1
             self._freed = True
         self._done.append(outcome)
         self.tally.add(outcome)
@@ -191,10 +212,16 @@ class Dispatcher:
         done, self._done = self._done, []
         self._flushed = time.monotonic()
         try:
-            await asyncio.to_thread(self._store.finish_deliveries, done)
+            await self._db(self._store.finish_deliveries, done)
         except BaseException:
-            self._done = done + self._done  # written by the next flush
+            self._failed_flushes += 1
+            if self._failed_flushes < MAX_FAILED_FLUSHES:
+                self._done = done + self._done  # written by the next flush
+            else:  # given up: their leases run out, and they are sent again
+                log.error("webhook dispatcher: %d outcomes could not be written", len(done))
+                self._failed_flushes = 0
             raise
+        self._failed_flushes = 0
 
     async def _wait(self) -> None:
         if self._tasks:
@@ -219,7 +246,7 @@ class Dispatcher:
         self._next_purge = now + LOG_PURGE_MS
         cutoff = now - self._log_ms
         while (
-            await asyncio.to_thread(self._store.delete_webhook_log_before, cutoff, LOG_PURGE_BATCH)
+            await self._db(self._store.delete_webhook_log_before, cutoff, LOG_PURGE_BATCH)
             >= LOG_PURGE_BATCH
         ):
             pass

@@ -124,21 +124,20 @@ class WebhookStore(Protocol):
         aside: a claim then may find it leased); None when none waits."""
 
     def claim_deliveries(
-        self,
-        now: int,
-        lease_until: int,
-        limit: int,
-        choose: Callable[[list[Claimed]], list[Claimed]],
+        self, now: int, lease_until: int, limit: int, per_endpoint: int
     ) -> list[Claimed]:
-        """Lease, until `lease_until`, the deliveries `choose` takes among up to `limit`
-        due ones (oldest first; each the earliest waiting delivery of its call to its
-        endpoint, so a call's events go out in order). A leased delivery is claimed by no
-        one else until its lease runs out or its outcome is written, whatever the number
-        of processes on the database (PostgreSQL: FOR UPDATE SKIP LOCKED)."""
+        """Lease, until `lease_until`, up to `limit` due deliveries: per endpoint the
+        oldest, each the earliest waiting delivery of its call (a call's events go out in
+        order), and no more than `per_endpoint` less the endpoint's deliveries leased now
+        by any dispatcher (a bound for every process on the database). Endpoints are
+        taken in a random order, so that none with a backlog holds up the others. A
+        leased delivery is claimed by no one else until its lease runs out or its outcome
+        is written (PostgreSQL: FOR UPDATE SKIP LOCKED)."""
 
     def finish_deliveries(self, outcomes: Sequence[Outcome]) -> None:
         """Write attempts' outcomes in one transaction: the deliveries' states, their log,
-        their endpoints' failing or disabling."""
+        their endpoints' failing or disabling; each only while its claim's lease is still
+        on the delivery (else it is left to the lease's new holder)."""
 
     def deliveries(
         self,
@@ -158,12 +157,16 @@ class WebhookStore(Protocol):
         the account has no such delivery."""
 
     def replay_calls(
-        self, account_id: int, endpoint_id: int, start: int, end: int, now: int
+        self, account_id: int, endpoint_id: int, start: int, end: int, now: int, limit: int
     ) -> int:
         """A new call.completed delivery to the endpoint for each of the account's stored
-        calls with `start <= call.start < end` (seconds), oldest first; how many."""
+        calls with `start <= call.start < end` (seconds), the oldest `limit` at most;
+        how many."""
 
-    def webhook_queue(self, now: int) -> QueueStats: ...
+    def webhook_queue(self, now: int) -> QueueStats:
+        """The outbox of the enabled endpoints (a disabled one's deliveries wait for it,
+        counted apart: its endpoints are `disabled_endpoints`); the age of a delivery is
+        from when it was queued or replayed."""
 
     def delete_webhook_log_before(self, cutoff: int, limit: int) -> int:
         """Delete up to `limit` finished deliveries (delivered, failed, gone) last touched

@@ -25,6 +25,10 @@ from ivrlog.core.webhooks import (
 # how long the secret a rotation replaces still signs (beside the new one), by default
 ROTATION_GRACE_MS = 24 * HOUR_MS
 MAX_ROTATION_GRACE_HOURS = 720
+# every endpoint adds to each ingest transaction's outbox statement
+MAX_ENDPOINTS = 20
+# calls one range replay queues at most (one write transaction)
+MAX_REPLAY = 100_000
 LOG_PAGE = 50
 MAX_LOG_PAGE = 1000
 
@@ -50,6 +54,10 @@ def add_endpoint(
 ) -> WithSecret:
     wanted = parse_events(events)  # before the URL's check, which may ask the DNS
     checked = check_url(url, allow_private=allow_private, resolve=resolve)
+    if len(store.endpoints(account_id)) >= MAX_ENDPOINTS:
+        raise BadRequest(
+            f"An account has at most {MAX_ENDPOINTS} webhook endpoints: remove one first."
+        )
     secret = new_secret()
     return WithSecret(store.add_endpoint(account_id, checked, wanted, entries, secret, now), secret)
 
@@ -117,9 +125,9 @@ def replay_calls(
     store: WebhookStore, account_id: int, endpoint_id: int, start: int, end: int, now: int
 ) -> int:
     """A new call.completed delivery to the endpoint for each stored call that started
-    in [start, end) (UNIX seconds); how many."""
+    in [start, end) (UNIX seconds), the oldest MAX_REPLAY of them at most; how many."""
     if start >= end:
         raise BadRequest("from: must be before to.")
     if COMPLETED not in endpoint(store, account_id, endpoint_id).events:
         raise BadRequest(f"The endpoint does not take {COMPLETED} events: nothing to replay.")
-    return store.replay_calls(account_id, endpoint_id, start, end, now)
+    return store.replay_calls(account_id, endpoint_id, start, end, now, MAX_REPLAY)

@@ -16,8 +16,8 @@ import datetime as dt
 import ipaddress
 import random
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
@@ -80,7 +80,7 @@ class Claimed:
     endpoint_id: int
     account_id: int
     url: str
-    secrets: tuple[str, ...]
+    secrets: tuple[str, ...] = field(repr=False)
     entries: bool
     session_id: str
     event: str
@@ -88,6 +88,8 @@ class Claimed:
     attempts: int
     retry_from: int
     failing_since: int | None
+    # the lease it holds: its outcome is written only while the lease is still its own
+    lease_until: int = 0
 
     @property
     def message_id(self) -> str:
@@ -129,6 +131,7 @@ class Outcome:
     sent: Sent | None
     endpoint: Literal["ok", "failing", "disable", "same"]
     reason: str | None = None
+    lease_until: int = 0  # the claim's lease (Claimed.lease_until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +227,8 @@ def refused_address(address: str) -> str | None:
     return None
 
 
+# the local-use NAT64 prefix (RFC 8215) embeds an inside address in a way of its own
+_REFUSED_V6 = (ipaddress.ip_network("64:ff9b:1::/48"),)
 # prefixes whose last 32 bits are an IPv4 address: NAT64, IPv4-compatible (deprecated),
 # IPv4-translated (SIIT)
 _CARRYING = tuple(
@@ -243,6 +248,8 @@ def _carried(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[Any]:
         carried.append(ip.sixtofour)
     if ip.teredo is not None:
         carried.extend(ip.teredo)
+    if any(ip in prefix for prefix in _REFUSED_V6):
+        carried.append(ipaddress.IPv4Address("0.0.0.0"))
     if any(ip in prefix for prefix in _CARRYING) and int(ip) & 0xFFFFFFFF > 0xFFFF:  # not ::1
         carried.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
     return carried
@@ -321,12 +328,21 @@ def decide(
       an endpoint failing for longer than `retry_ms` is disabled, saying since when."""
     sent = Sent(sent.status, None if sent.error is None else _short(sent.error), sent.latency_ms)
     ids = (claimed.id, claimed.endpoint_id, now)
+    lease = claimed.lease_until
     if sent.ok:
-        return Outcome(*ids, state="delivered", next_at=now, sent=sent, endpoint="ok")
+        return Outcome(
+            *ids, state="delivered", next_at=now, sent=sent, endpoint="ok", lease_until=lease
+        )
     if sent.status == 410:
         reason = "the receiver answered 410 Gone"
         return Outcome(
-            *ids, state="failed", next_at=now, sent=sent, endpoint="disable", reason=reason
+            *ids,
+            state="failed",
+            next_at=now,
+            sent=sent,
+            endpoint="disable",
+            reason=reason,
+            lease_until=lease,
         )
     attempts = claimed.attempts + 1
     next_at = now + backoff_ms(attempts, policy, rand)
@@ -339,9 +355,17 @@ def decide(
             f"{sent.error or f'status {sent.status}'}"
         )
         return Outcome(
-            *ids, state=state, next_at=next_at, sent=sent, endpoint="disable", reason=reason
+            *ids,
+            state=state,
+            next_at=next_at,
+            sent=sent,
+            endpoint="disable",
+            reason=reason,
+            lease_until=lease,
         )
-    return Outcome(*ids, state=state, next_at=next_at, sent=sent, endpoint="failing")
+    return Outcome(
+        *ids, state=state, next_at=next_at, sent=sent, endpoint="failing", lease_until=lease
+    )
 
 
 def gone(claimed: Claimed, now: int) -> Outcome:
@@ -355,21 +379,5 @@ def gone(claimed: Claimed, now: int) -> Outcome:
         next_at=now,
         sent=None,
         endpoint="same",
+        lease_until=claimed.lease_until,
     )
-
-
-def pick(
-    candidates: Sequence[Claimed], in_flight: Mapping[int, int], concurrency: int, limit: int
-) -> list[Claimed]:
-    """The candidates (due, oldest first) the dispatcher takes now: at most `limit`, and
-    per endpoint no more than `concurrency` less what it has in flight already."""
-    room = dict(in_flight)
-    taken: list[Claimed] = []
-    for candidate in candidates:
-        if len(taken) >= limit:
-            break
-        busy = room.get(candidate.endpoint_id, 0)
-        if busy < concurrency:
-            room[candidate.endpoint_id] = busy + 1
-            taken.append(candidate)
-    return taken

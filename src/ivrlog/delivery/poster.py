@@ -19,7 +19,8 @@ import asyncio
 import datetime as dt
 import socket
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx2 as httpx
@@ -45,50 +46,92 @@ def resolve(host: str, port: int) -> list[str]:
 
 
 class Refused(Exception):
-    """The URL may not be called now (its host resolves to a refused address)."""
+    """The URL may not be called now (http without the setting, a host that resolves to
+    a refused address)."""
+
+
+# a host's addresses, asked when an attempt starts (a test gives its own)
+AsyncResolve = Callable[[str, int], Awaitable[list[str]]]
+MAX_CLIENTS = 64  # hosts whose connections are kept open at once
+
+
+async def resolve_now(host: str, port: int) -> list[str]:
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 class HttpPoster:
-    def __init__(self, *, timeout: float, allow_private: bool) -> None:
+    """Connections are kept per host name (a small LRU of clients): a connection checked
+    for one name, its certificate verified for it, is never reused for another name that
+    resolves to the same address."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        allow_private: bool,
+        resolver: AsyncResolve = resolve_now,
+        refuse: Callable[[str], str | None] = refused_address,
+    ) -> None:
         self._timeout = timeout
         self._allow_private = allow_private
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-            trust_env=False,  # no proxy from the environment: the address check is ours
-        )
+        self._resolve = resolver
+        self._refuse = refuse
+        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+
+    def _client(self, host: str) -> httpx.AsyncClient:
+        client = self._clients.pop(host, None)
+        if client is None:
+            client = httpx.AsyncClient(
+                follow_redirects=False,
+                timeout=httpx.Timeout(self._timeout),
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+                trust_env=False,  # no proxy from the environment: the address check is ours
+            )
+            while len(self._clients) >= MAX_CLIENTS:
+                _, oldest = self._clients.popitem(last=False)
+                asyncio.get_running_loop().create_task(oldest.aclose())
+        self._clients[host] = client
+        return client
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
 
-    async def _target(self, url: str) -> tuple[str, dict[str, str], dict[str, str]]:
-        """The URL to connect to, the headers and extensions that keep the host's name
-        (Host, TLS SNI): with `allow_private`, the URL as it is."""
-        if self._allow_private:
-            return url, {}, {}
+    async def _targets(self, url: str) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+        """The URLs to try, in order, with the headers and extensions that keep the
+        host's name (Host, TLS SNI): each a checked address of the host; with
+        `allow_private`, the URL as it is."""
         parts = urlsplit(url)
+        if self._allow_private:
+            return [(url, {}, {})]
+        if parts.scheme != "https":
+            raise Refused("http:// is not allowed (the setting webhook_allow_private is off)")
         host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        loop = asyncio.get_running_loop()
+        port = parts.port or 443
         try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            addresses = await self._resolve(host, port)
         except OSError as exc:
             raise Refused(f"{host} does not resolve ({exc})") from None
-        addresses = [str(info[4][0]) for info in infos]
+        if not addresses:
+            raise Refused(f"{host} does not resolve")
         for address in addresses:
-            reason = refused_address(address)
+            reason = self._refuse(address)
             if reason is not None:
                 if address != host:
                     reason = f"{host} resolves to a refused address ({reason})"
                 raise Refused(f"{reason}; not sent")
-        address = addresses[0]
-        literal = f"[{address}]" if ":" in address else address
-        netloc = literal if parts.port is None else f"{literal}:{parts.port}"
-        pinned = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-        host_header = host if parts.port is None else f"{host}:{parts.port}"
-        extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
-        return pinned, {"host": host_header}, extensions
+        named = f"[{host}]" if ":" in host else host
+        host_header = named if parts.port is None else f"{named}:{parts.port}"
+        targets = []
+        for address in addresses:
+            literal = f"[{address}]" if ":" in address else address
+            netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+            pinned = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+            targets.append((pinned, {"host": host_header}, {"sni_hostname": host}))
+        return targets
 
     async def post(self, claimed: Claimed, body: bytes, timestamp: int) -> Sent:
         started = time.monotonic()
@@ -96,27 +139,33 @@ class HttpPoster:
         def took() -> int:
             return int((time.monotonic() - started) * 1000)
 
+        headers = {
+            "content-type": "application/json",
+            "accept-encoding": "identity",  # an error body is read raw, a bit of it
+            "user-agent": USER_AGENT,
+            "webhook-id": claimed.message_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature(claimed.secrets, claimed.message_id, timestamp, body),
+        }
+        client = self._client(urlsplit(claimed.url).hostname or "")
         try:
             async with asyncio.timeout(self._timeout):
-                url, headers, extensions = await self._target(claimed.url)
-                headers |= {
-                    "content-type": "application/json",
-                    "accept-encoding": "identity",  # an error body is read raw, a bit of it
-                    "user-agent": USER_AGENT,
-                    "webhook-id": claimed.message_id,
-                    "webhook-timestamp": str(timestamp),
-                    "webhook-signature": signature(
-                        claimed.secrets, claimed.message_id, timestamp, body
-                    ),
-                }
-                request = self._client.build_request(
-                    "POST", url, content=body, headers=headers, extensions=extensions
-                )
-                response = await self._client.send(request, stream=True)
-                try:
-                    head = await _head(response)
-                finally:
-                    await response.aclose()
+                targets = await self._targets(claimed.url)
+                for number, (url, host, extensions) in enumerate(targets, start=1):
+                    request = client.build_request(
+                        "POST", url, content=body, headers=headers | host, extensions=extensions
+                    )
+                    try:
+                        response = await client.send(request, stream=True)
+                    except httpx.ConnectError:
+                        if number == len(targets):
+                            raise
+                        continue  # the host's next address
+                    try:
+                        head = await _head(response)
+                    finally:
+                        await response.aclose()
+                    break
         except Refused as exc:
             return Sent(None, str(exc), took())
         except TimeoutError:

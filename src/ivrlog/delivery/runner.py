@@ -64,6 +64,7 @@ def deliver_once(settings: Settings, store: Database) -> Tally:
         try:
             return await the_dispatcher.drain()
         finally:
+            the_dispatcher.close()
             await poster.aclose()
 
     return asyncio.run(run())
@@ -75,6 +76,7 @@ def run_forever(settings: Settings, store: Database, stopping: Callable[[], bool
         try:
             await the_dispatcher.run(stopping)
         finally:
+            the_dispatcher.close()
             await poster.aclose()
 
     asyncio.run(run())

@@ -157,5 +157,6 @@ _OUTBOX_ARRAYS = (
     " FROM unnest(CAST(:sessions AS text[]), CAST(:events AS text[]))"
     " WITH ORDINALITY AS p(session, event, n) JOIN webhook_endpoints e"
     " ON e.account_id = :account AND e.enabled AND strpos(e.events, p.event) > 0"
-    " ORDER BY p.n, e.id"
+    # an endpoint removed meanwhile is passed over, not a foreign key error
+    " ORDER BY p.n, e.id FOR KEY SHARE OF e"
 )

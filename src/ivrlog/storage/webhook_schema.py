@@ -42,6 +42,10 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE state = 'waiting';
 CREATE INDEX webhook_deliveries_done ON webhook_deliveries (next_at) WHERE state <> 'waiting';
 CREATE INDEX webhook_deliveries_call ON webhook_deliveries (endpoint_id, session_id, id);
+CREATE INDEX webhook_deliveries_endpoint_due ON webhook_deliveries (endpoint_id, next_at)
+    WHERE state = 'waiting';
+CREATE INDEX webhook_deliveries_leased ON webhook_deliveries (endpoint_id, lease_until)
+    WHERE state = 'waiting';
 CREATE TABLE webhook_attempts (
     id INTEGER PRIMARY KEY,
     delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
@@ -85,6 +89,10 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE state = 'waiting';
 CREATE INDEX webhook_deliveries_done ON webhook_deliveries (next_at) WHERE state <> 'waiting';
 CREATE INDEX webhook_deliveries_call ON webhook_deliveries (endpoint_id, session_id, id);
+CREATE INDEX webhook_deliveries_endpoint_due ON webhook_deliveries (endpoint_id, next_at)
+    WHERE state = 'waiting';
+CREATE INDEX webhook_deliveries_leased ON webhook_deliveries (endpoint_id, lease_until)
+    WHERE state = 'waiting';
 CREATE TABLE webhook_attempts (
     id bigserial PRIMARY KEY,
     delivery_id bigint NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,

@@ -10,7 +10,8 @@ it finds leased meanwhile (READ COMMITTED re-checks the WHERE on the locked row)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
@@ -31,6 +32,27 @@ _ENDPOINT = (
 )
 _GONE = "the call is no longer stored (erased, or past retention): nothing was sent"
 _FAILED_ATTEMPT = "a.status IS NULL OR a.status < 200 OR a.status >= 300"
+
+
+# what an outcome makes of its endpoint, written only when it changes something
+_ENDPOINT_CHANGES = {
+    "ok": "failing_since = NULL WHERE id = :id AND failing_since IS NOT NULL",
+    "failing": "failing_since = :at WHERE id = :id AND failing_since IS NULL",
+    "disable": "enabled = FALSE, disabled_reason = :reason,"
+    " failing_since = COALESCE(failing_since, :at) WHERE id = :id",
+}
+
+
+def _endpoint_changes(outcomes: Sequence[Outcome]) -> dict[int, Outcome]:
+    """The outcome that decides each endpoint's change: a disabling one if any, else the
+    latest that changes something."""
+    decided: dict[int, Outcome] = {}
+    for o in sorted(outcomes, key=lambda o: o.at):
+        earlier = decided.get(o.endpoint_id)
+        if o.endpoint == "same" or (earlier is not None and earlier.endpoint == "disable"):
+            continue
+        decided[o.endpoint_id] = o
+    return decided
 
 
 def _endpoint(row: Sequence[Any] | None) -> Endpoint | None:
@@ -177,110 +199,148 @@ class WebhookSql:
         return None if row is None else int(row[0])
 
     def claim_deliveries(
-        self,
-        now: int,
-        lease_until: int,
-        limit: int,
-        choose: Callable[[list[Claimed]], list[Claimed]],
+        self, now: int, lease_until: int, limit: int, per_endpoint: int
     ) -> list[Claimed]:
-        query = (
-            "SELECT d.id, d.endpoint_id, e.account_id, e.url, e.secret, e.previous_secret,"
-            " e.previous_until, e.entries, d.session_id, d.event, d.created_at, d.attempts,"
-            " d.retry_from, e.failing_since"
-            " FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
-            " WHERE d.state = 'waiting' AND d.next_at <= :now AND d.lease_until <= :now"
-            " AND e.enabled AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p"
-            " WHERE p.endpoint_id = d.endpoint_id AND p.session_id = d.session_id"
-            " AND p.state = 'waiting' AND p.id < d.id)"
-            " ORDER BY d.next_at, d.id LIMIT :limit"
-        )
-        if self._postgres:
-            query += " FOR UPDATE OF d SKIP LOCKED"
+        taken: list[Claimed] = []
         with self._write() as conn:
-            rows = conn.execute(self._q(query), {"now": now, "limit": limit}).fetchall()
-            candidates = [
-                Claimed(
-                    id=r[0],
-                    endpoint_id=r[1],
-                    account_id=r[2],
-                    url=r[3],
-                    secrets=(r[4], r[5]) if r[5] and r[6] > now else (r[4],),
-                    entries=bool(r[7]),
-                    session_id=r[8],
-                    event=r[9],
-                    created_at=r[10],
-                    attempts=r[11],
-                    retry_from=r[12],
-                    failing_since=r[13],
-                )
-                for r in rows
-            ]
-            taken = choose(candidates)
-            if taken:
-                conn.execute(
+            due = [
+                row[0]
+                for row in conn.execute(
                     self._q(
-                        "UPDATE webhook_deliveries SET lease_until = :until"
-                        f" WHERE {self._ids('id')}"
+                        "SELECT e.id FROM webhook_endpoints e WHERE e.enabled AND EXISTS"
+                        " (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id"
+                        " AND d.state = 'waiting' AND d.next_at <= :now)"
                     ),
-                    {"until": lease_until, "ids": self._bind_ids([c.id for c in taken])},
-                )
+                    {"now": now},
+                ).fetchall()
+            ]
+            random.shuffle(due)  # no endpoint goes first every time
+            for endpoint_id in due:
+                if len(taken) >= limit:
+                    break
+                room = min(per_endpoint, limit - len(taken))
+                taken += self._claim_of(conn, endpoint_id, now, lease_until, room, per_endpoint)
         return taken
 
+    def _claim_of(
+        self, conn: Any, endpoint_id: int, now: int, lease_until: int, room: int, per: int
+    ) -> list[Claimed]:
+        """Lease up to `room` due deliveries of one endpoint, fewer if the endpoint has
+        attempts in flight (leases of any dispatcher): at most `per` in all. PostgreSQL
+        locks the endpoint's row first (NO KEY UPDATE: ingestion's KEY SHARE does not
+        wait for it), and passes over an endpoint another dispatcher is claiming for."""
+        params = {"endpoint": endpoint_id, "now": now}
+        if self._postgres:
+            locked = conn.execute(
+                self._q(
+                    "SELECT id FROM webhook_endpoints WHERE id = :endpoint AND enabled"
+                    " FOR NO KEY UPDATE SKIP LOCKED"
+                ),
+                params,
+            ).fetchone()
+            if locked is None:
+                return []
+        (busy,) = conn.execute(
+            self._q(
+                "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = :endpoint"
+                " AND state = 'waiting' AND lease_until > :now"
+            ),
+            params,
+        ).fetchone()
+        room = min(room, per - int(busy))
+        if room <= 0:
+            return []
+        rows = conn.execute(
+            self._q(
+                "SELECT d.id, d.endpoint_id, e.account_id, e.url, e.secret, e.previous_secret,"
+                " e.previous_until, e.entries, d.session_id, d.event, d.created_at,"
+                " d.attempts, d.retry_from, e.failing_since"
+                " FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
+                " WHERE d.endpoint_id = :endpoint AND d.state = 'waiting'"
+                " AND d.next_at <= :now AND d.lease_until <= :now"
+                " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p"
+                " WHERE p.endpoint_id = d.endpoint_id AND p.session_id = d.session_id"
+                " AND p.state = 'waiting' AND p.id < d.id)"
+                " ORDER BY d.next_at, d.id LIMIT :room"
+                + (" FOR UPDATE OF d SKIP LOCKED" if self._postgres else "")
+            ),
+            {**params, "room": room},
+        ).fetchall()
+        if not rows:
+            return []
+        conn.execute(
+            self._q(f"UPDATE webhook_deliveries SET lease_until = :until WHERE {self._ids('id')}"),
+            {"until": lease_until, "ids": self._bind_ids([r[0] for r in rows])},
+        )
+        return [
+            Claimed(
+                id=r[0],
+                endpoint_id=r[1],
+                account_id=r[2],
+                url=r[3],
+                secrets=(r[4], r[5]) if r[5] and r[6] > now else (r[4],),
+                entries=bool(r[7]),
+                session_id=r[8],
+                event=r[9],
+                created_at=r[10],
+                attempts=r[11],
+                retry_from=r[12],
+                failing_since=r[13],
+                lease_until=lease_until,
+            )
+            for r in rows
+        ]
+
     def finish_deliveries(self, outcomes: Sequence[Outcome]) -> None:
+        """Each outcome is written only while its claim's lease is still on the delivery
+        (not run out and taken by another dispatcher, nor the delivery replayed or removed
+        meanwhile): a late outcome changes nothing, and the delivery's new holder decides.
+        The endpoints' changes are then made once each, in id order (two dispatchers on
+        PostgreSQL lock them in the same order)."""
         if not outcomes:
             return
-        deliveries = [
-            {
-                "id": o.delivery_id,
-                "state": o.state,
-                "tried": 0 if o.sent is None else 1,
-                "next_at": o.next_at if o.state == "waiting" else o.at,
-            }
-            for o in outcomes
-        ]
-        attempts = [
-            {
-                "id": o.delivery_id,
-                "at": o.at,
-                "status": None if o.sent is None else o.sent.status,
-                "latency": 0 if o.sent is None else o.sent.latency_ms,
-                "error": _GONE if o.sent is None else o.sent.error,
-            }
-            for o in outcomes
-        ]
-        endpoints = {
-            "ok": "failing_since = NULL",
-            "failing": "failing_since = COALESCE(failing_since, :at)",
-            "disable": "enabled = FALSE, disabled_reason = :reason,"
-            " failing_since = COALESCE(failing_since, :at)",
-        }
         with self._write() as conn:
-            cursor = conn.cursor()
-            cursor.executemany(
-                self._q(
-                    "UPDATE webhook_deliveries SET state = :state, attempts = attempts + :tried,"
-                    " next_at = :next_at, lease_until = 0 WHERE id = :id"
-                ),
-                deliveries,
-            )
-            cursor.executemany(
+            kept: list[Outcome] = []
+            for o in outcomes:
+                matched = conn.execute(
+                    self._q(
+                        "UPDATE webhook_deliveries SET state = :state,"
+                        " attempts = attempts + :tried, next_at = :next_at, lease_until = 0"
+                        " WHERE id = :id AND lease_until = :lease AND state = 'waiting'"
+                    ),
+                    {
+                        "id": o.delivery_id,
+                        "lease": o.lease_until,
+                        "state": o.state,
+                        "tried": 0 if o.sent is None else 1,
+                        "next_at": o.next_at if o.state == "waiting" else o.at,
+                    },
+                ).rowcount
+                if matched:
+                    kept.append(o)
+            if not kept:
+                return
+            conn.cursor().executemany(
                 self._q(
                     "INSERT INTO webhook_attempts (delivery_id, at, status, latency_ms, error)"
                     " VALUES (:id, :at, :status, :latency, :error)"
                 ),
-                attempts,
+                [
+                    {
+                        "id": o.delivery_id,
+                        "at": o.at,
+                        "status": None if o.sent is None else o.sent.status,
+                        "latency": 0 if o.sent is None else o.sent.latency_ms,
+                        "error": _GONE if o.sent is None else o.sent.error,
+                    }
+                    for o in kept
+                ],
             )
-            for change, assignments in endpoints.items():
-                rows = [
-                    {"id": o.endpoint_id, "at": o.at, "reason": o.reason}
-                    for o in outcomes
-                    if o.endpoint == change
-                ]
-                if rows:
-                    cursor.executemany(
-                        self._q(f"UPDATE webhook_endpoints SET {assignments} WHERE id = :id"),
-                        rows,
-                    )
+            for endpoint_id, o in sorted(_endpoint_changes(kept).items()):
+                conn.execute(
+                    self._q(f"UPDATE webhook_endpoints SET {_ENDPOINT_CHANGES[o.endpoint]}"),
+                    {"id": endpoint_id, "at": o.at, "reason": o.reason},
+                )
 
     # the log
     def deliveries(
@@ -351,9 +411,10 @@ class WebhookSql:
         return bool(changed)
 
     def replay_calls(
-        self, account_id: int, endpoint_id: int, start: int, end: int, now: int
+        self, account_id: int, endpoint_id: int, start: int, end: int, now: int, limit: int
     ) -> int:
         params = {
+            "limit": limit,
             "account": account_id,
             "endpoint": endpoint_id,
             "start": start,
@@ -369,6 +430,7 @@ class WebhookSql:
                     " :now FROM calls c JOIN webhook_endpoints e ON e.id = :endpoint"
                     " AND e.account_id = :account WHERE c.account_id = :account"
                     " AND c.start >= :start AND c.start < :end ORDER BY c.start, c.session_id"
+                    " LIMIT :limit"
                 ),
                 params,
             ).rowcount
@@ -377,8 +439,10 @@ class WebhookSql:
     def webhook_queue(self, now: int) -> QueueStats:
         with self._read() as conn:
             waiting, failing, oldest = conn.execute(
-                "SELECT count(*), coalesce(sum(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0),"
-                " min(created_at) FROM webhook_deliveries WHERE state = 'waiting'"
+                "SELECT count(*), coalesce(sum(CASE WHEN d.attempts > 0 THEN 1 ELSE 0 END), 0),"
+                " min(d.retry_from) FROM webhook_deliveries d"
+                " JOIN webhook_endpoints e ON e.id = d.endpoint_id"
+                " WHERE d.state = 'waiting' AND e.enabled"
             ).fetchone()
             (disabled,) = conn.execute(
                 "SELECT count(*) FROM webhook_endpoints WHERE NOT enabled"

@@ -453,6 +453,7 @@ _REPLAY_SCHEMA: Final[dict[str, Any]] = {
         "delivery": {
             "type": "integer",
             "minimum": 1,
+            "maximum": 2**62,
             "description": "Send this delivery of the endpoint again (same webhook-id).",
         },
         "from": {
@@ -508,7 +509,11 @@ async def replay(request: Request, endpoint_id: _ID) -> Response:
     if delivery is not None:
         if "from" in document or "to" in document:
             raise BadRequest("Give either delivery, or from (and to).")
-        if isinstance(delivery, bool) or not isinstance(delivery, int) or delivery < 1:
+        if (
+            isinstance(delivery, bool)
+            or not isinstance(delivery, int)
+            or not 1 <= delivery <= 2**62
+        ):
             raise BadRequest("delivery: must be a delivery's id.")
         await run_in_threadpool(_replay_one, store, account.id, endpoint_id, delivery, now)
         return _json({"queued": 1})

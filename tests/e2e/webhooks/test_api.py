@@ -173,7 +173,7 @@ def test_the_log_pages_and_replays(api: TestClient, store: Database, account: Cr
     assert ingest(api, account, calls).status_code == 200
     path = f"/v1/webhooks/{made['id']}"
     later = int(time.time() * 1000) + 60_000  # the dispatcher's clock
-    claimed = store.claim_deliveries(later, later + 1, 10, lambda c: c)
+    claimed = store.claim_deliveries(later, later + 1, 10, 100)
     store.finish_deliveries(
         [
             decide(c, Sent(204, None, 5) if i else Sent(500, "status 500", 7), later, Policy())
@@ -230,11 +230,11 @@ def test_rotation_without_a_body_keeps_the_old_secret_signing(
     assert rotated.status_code == 200, rotated.text
     assert ingest(api, account, [call("a")]).status_code == 200
     later = int(time.time() * 1000) + 1000
-    [claimed] = store.claim_deliveries(later, later + 1, 10, lambda c: c)
+    [claimed] = store.claim_deliveries(later, later + 1, 10, 100)
     assert claimed.secrets == (rotated.json()["secret"], made["secret"])
     api.post(path, json={"grace_hours": 0}, headers=bearer(account))
     store.finish_deliveries([decide(claimed, Sent(500, "x", 1), later, Policy())])
-    [again] = store.claim_deliveries(later + 10**7, later + 10**7 + 1, 10, lambda c: c)
+    [again] = store.claim_deliveries(later + 10**7, later + 10**7 + 1, 10, 100)
     assert len(again.secrets) == 1
 
 
