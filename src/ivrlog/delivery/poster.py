@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import socket
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -73,11 +74,13 @@ class HttpPoster:
         allow_private: bool,
         resolver: AsyncResolve = resolve_now,
         refuse: Callable[[str], str | None] = refused_address,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._timeout = timeout
         self._allow_private = allow_private
         self._resolve = resolver
         self._refuse = refuse
+        self._verify = verify
         self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
 
     def _client(self, host: str) -> httpx.AsyncClient:
@@ -85,6 +88,7 @@ class HttpPoster:
         if client is None:
             client = httpx.AsyncClient(
                 follow_redirects=False,
+                verify=self._verify,
                 timeout=httpx.Timeout(self._timeout),
                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
                 trust_env=False,  # no proxy from the environment: the address check is ours
