@@ -179,7 +179,9 @@ class Settings:
         "without a success before it is disabled (1 to 720).",
     )
     webhook_concurrency: int = _setting(
-        4, "Webhook attempts in flight at once per endpoint, per dispatcher (1 to 64)."
+        4,
+        "Webhook attempts in flight at once per endpoint, over every dispatcher on the "
+        "database (1 to 64).",
     )
     webhook_log_days: int = _setting(
         7,
