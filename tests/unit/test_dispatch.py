@@ -689,3 +689,22 @@ def test_run_does_nothing_when_told_to_stop_at_once() -> None:
     assert poster.calls == []
     assert outbox.claims == []
     assert outbox.finished == []
+
+
+def test_an_attempt_that_could_outlast_its_lease_is_not_started() -> None:
+    clock = start()
+    outbox = Outbox()
+    slow = outbox.add(1, "s;slow")
+    poster = Poster(clock)
+
+    class SlowRead(Payloads):
+        def __call__(self, claimed: Claimed, now: int) -> bytes | None:
+            clock[0] += 8  # a read that took 8 s of the lease's 10 s margin
+            return super().__call__(claimed, now)
+
+    dispatcher = make(outbox, poster, clock, payload=SlowRead())
+    assert run(dispatcher.drain()) == Tally()
+    assert poster.calls == []  # not sent: another dispatcher may hold it by then
+    assert slow.state == "waiting"
+    assert slow.tried == []
+    assert slow.lease_until > 0  # left to run out, then claimed again
