@@ -122,18 +122,20 @@ class Dispatcher:
         while not stopping():
             try:
                 await self._purge_log()
+                # outcomes first: until they are written, their deliveries' leases count
+                # against their endpoints' shares
+                if self._done and (
+                    self._freed
+                    or len(self._done) >= FLUSH_BATCH
+                    or time.monotonic() - self._flushed >= FLUSH_MS / 1000
+                ):
+                    await self._flush()
                 # a claim is a write transaction: taken when an attempt has ended (room
                 # for another) or every IDLE_SECONDS, not at every turn of the loop
                 if self._freed or time.monotonic() - last_claim >= IDLE_SECONDS:
                     self._freed = False
                     last_claim = time.monotonic()
                     await self._claim()
-                if self._done and (
-                    len(self._done) >= FLUSH_BATCH
-                    or not self._tasks
-                    or time.monotonic() - self._flushed >= FLUSH_MS / 1000
-                ):
-                    await self._flush()
             except Exception:
                 log.exception("webhook dispatcher: the database failed; trying again")
                 await asyncio.sleep(IDLE_SECONDS)
