@@ -14,12 +14,12 @@ from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core import webhook_endpoints as service
 from ivrlog.core.errors import BadRequest, PayloadTooLarge
-from ivrlog.core.limits import MAX_TIME
 from ivrlog.core.ports import WebhookStore
-from ivrlog.core.webhooks import EVENTS, MAX_URL, DeliveryNotFound
+from ivrlog.core.webhooks import EVENTS, DeliveryNotFound
 from ivrlog.core.when import ALLOWED, parse_when
 from ivrlog.render import JSON
 from ivrlog.render.webhooks import delivery_doc, endpoint_doc
+from ivrlog.web import webhooks_doc as doc
 from ivrlog.web.bodies import read_body
 from ivrlog.web.context import context
 from ivrlog.web.documents import parse_update
@@ -32,80 +32,6 @@ MAX_BODY: Final = 8192
 TOO_LARGE: Final = f"A webhooks body is at most {MAX_BODY} bytes."
 _INGEST_TOKEN: Final[list[dict[str, list[str]]]] = [{"ingestToken": []}]
 _ID = Annotated[int, Path(ge=1, le=2**62, description="The endpoint's id.")]
-
-_TIME: Final[dict[str, Any]] = {"type": "string", "format": "date-time"}
-_ENDPOINT_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "url": {"type": "string"},
-        "events": {"type": "array", "items": {"type": "string", "enum": list(EVENTS)}},
-        "entries": {"type": "boolean"},
-        "enabled": {"type": "boolean"},
-        "disabled_reason": {"type": ["string", "null"]},
-        "failing_since": {"anyOf": [_TIME, {"type": "null"}]},
-        "created_at": _TIME,
-    },
-    "required": [
-        "id",
-        "url",
-        "events",
-        "entries",
-        "enabled",
-        "disabled_reason",
-        "failing_since",
-        "created_at",
-    ],
-}
-_WITH_SECRET: Final[dict[str, Any]] = {
-    "type": "object",
-    "properties": {
-        **_ENDPOINT_SCHEMA["properties"],
-        "secret": {
-            "type": "string",
-            "pattern": "^whsec_",
-            "description": "The signing secret, shown this once.",
-        },
-    },
-    "required": [*_ENDPOINT_SCHEMA["required"], "secret"],
-}
-_DELIVERY_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "webhook_id": {"type": "string"},
-        "endpoint_id": {"type": "integer"},
-        "session_id": {"type": "string"},
-        "event": {"type": "string", "enum": list(EVENTS)},
-        "state": {"type": "string", "enum": ["waiting", "delivered", "failed", "gone"]},
-        "created_at": _TIME,
-        "next_attempt_at": {"anyOf": [_TIME, {"type": "null"}]},
-        "attempts": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "at": _TIME,
-                    "status": {"type": ["integer", "null"]},
-                    "latency_ms": {"type": "integer"},
-                    "error": {"type": ["string", "null"]},
-                },
-                "required": ["at", "status", "latency_ms", "error"],
-            },
-        },
-    },
-    "required": [
-        "id",
-        "webhook_id",
-        "endpoint_id",
-        "session_id",
-        "event",
-        "state",
-        "created_at",
-        "next_attempt_at",
-        "attempts",
-    ],
-}
 
 
 def _json(content: dict[str, Any] | list[Any], status: int = 200) -> Response:
@@ -173,33 +99,6 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-_ADD_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "properties": {
-        "url": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": MAX_URL,
-            "description": "https://...; http:// and private addresses only with the setting "
-            "webhook_allow_private.",
-        },
-        "events": {
-            "type": "array",
-            "items": {"type": "string", "enum": list(EVENTS)},
-            "minItems": 1,
-            "description": "Default: both.",
-        },
-        "entries": {
-            "type": "boolean",
-            "description": "Put the call's redacted entries in call.completed payloads "
-            "(default false).",
-        },
-    },
-    "required": ["url"],
-    "additionalProperties": False,
-}
-
-
 @router.get(
     "/v1/webhooks",
     summary="List webhook endpoints",
@@ -209,7 +108,7 @@ _ADD_SCHEMA: Final[dict[str, Any]] = {
             "The endpoints.",
             {
                 "type": "object",
-                "properties": {"endpoints": {"type": "array", "items": _ENDPOINT_SCHEMA}},
+                "properties": {"endpoints": {"type": "array", "items": doc.ENDPOINT_SCHEMA}},
                 "required": ["endpoints"],
             },
         ),
@@ -231,13 +130,16 @@ async def list_endpoints(request: Request) -> Response:
     "events. The answer holds the endpoint's signing secret (`whsec_...`), shown this once.",
     status_code=201,
     responses={
-        **_ok("The endpoint, with its secret.", _WITH_SECRET, 201),
+        **_ok("The endpoint, with its secret.", doc.WITH_SECRET, 201),
         **_BODY_ERRORS,
         **_ERRORS,
     },
     openapi_extra={
         "security": _INGEST_TOKEN,
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _ADD_SCHEMA}}},
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": doc.ADD_SCHEMA}},
+        },
     },
     response_class=Response,
 )
@@ -269,7 +171,7 @@ async def add_endpoint(request: Request) -> Response:
 @router.get(
     "/v1/webhooks/{endpoint_id}",
     summary="Show a webhook endpoint",
-    responses={**_ok("The endpoint.", _ENDPOINT_SCHEMA), **_NOT_FOUND, **_ERRORS},
+    responses={**_ok("The endpoint.", doc.ENDPOINT_SCHEMA), **_NOT_FOUND, **_ERRORS},
     openapi_extra={"security": _INGEST_TOKEN},
     response_class=Response,
 )
@@ -280,21 +182,13 @@ async def show_endpoint(request: Request, endpoint_id: _ID) -> Response:
     return _json(endpoint_doc(found))
 
 
-_PATCH_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "properties": {"enabled": {"type": "boolean"}},
-    "required": ["enabled"],
-    "additionalProperties": False,
-}
-
-
 @router.patch(
     "/v1/webhooks/{endpoint_id}",
     summary="Enable or disable a webhook endpoint",
     description='`{"enabled": false}` stops sending (no delivery is queued for it '
     "meanwhile); `true` sends again, its waiting deliveries first.",
     responses={
-        **_ok("The endpoint.", _ENDPOINT_SCHEMA),
+        **_ok("The endpoint.", doc.ENDPOINT_SCHEMA),
         **_BODY_ERRORS,
         **_NOT_FOUND,
         **_ERRORS,
@@ -303,7 +197,7 @@ _PATCH_SCHEMA: Final[dict[str, Any]] = {
         "security": _INGEST_TOKEN,
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": _PATCH_SCHEMA}},
+            "content": {"application/json": {"schema": doc.PATCH_SCHEMA}},
         },
     },
     response_class=Response,
@@ -319,27 +213,13 @@ async def change_endpoint(request: Request, endpoint_id: _ID) -> Response:
     return _json(endpoint_doc(changed))
 
 
-_ROTATE_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "properties": {
-        "grace_hours": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": service.MAX_ROTATION_GRACE_HOURS,
-            "description": "Hours the old secret still signs beside the new one (default 24).",
-        }
-    },
-    "additionalProperties": False,
-}
-
-
 @router.post(
     "/v1/webhooks/{endpoint_id}/rotate",
     summary="Rotate a webhook endpoint's secret",
     description="A new secret, shown this once; the old one adds a second signature for "
     "`grace_hours` (default 24), so that receivers can move without dropping a delivery.",
     responses={
-        **_ok("The endpoint, with its new secret.", _WITH_SECRET),
+        **_ok("The endpoint, with its new secret.", doc.WITH_SECRET),
         **_BODY_ERRORS,
         **_NOT_FOUND,
         **_ERRORS,
@@ -348,7 +228,7 @@ _ROTATE_SCHEMA: Final[dict[str, Any]] = {
         "security": _INGEST_TOKEN,
         "requestBody": {
             "required": False,
-            "content": {"application/json": {"schema": _ROTATE_SCHEMA}},
+            "content": {"application/json": {"schema": doc.ROTATE_SCHEMA}},
         },
     },
     response_class=Response,
@@ -407,7 +287,7 @@ async def remove_endpoint(request: Request, endpoint_id: _ID) -> Response:
             {
                 "type": "object",
                 "properties": {
-                    "deliveries": {"type": "array", "items": _DELIVERY_SCHEMA},
+                    "deliveries": {"type": "array", "items": doc.DELIVERY_SCHEMA},
                     "next": {"type": ["string", "null"]},
                 },
                 "required": ["deliveries", "next"],
@@ -447,28 +327,6 @@ async def deliveries(
     return _json({"deliveries": [delivery_doc(r) for r in records], "next": next_url})
 
 
-_REPLAY_SCHEMA: Final[dict[str, Any]] = {
-    "type": "object",
-    "properties": {
-        "delivery": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 2**62,
-            "description": "Send this delivery of the endpoint again (same webhook-id).",
-        },
-        "from": {
-            "anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_TIME}, {"type": "string"}],
-            "description": f"Queue every stored call that started from this time: {ALLOWED}.",
-        },
-        "to": {
-            "anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_TIME}, {"type": "string"}],
-            "description": "... and before this time (default: now).",
-        },
-    },
-    "additionalProperties": False,
-}
-
-
 @router.post(
     "/v1/webhooks/{endpoint_id}/replay",
     summary="Replay webhook deliveries",
@@ -495,7 +353,7 @@ _REPLAY_SCHEMA: Final[dict[str, Any]] = {
         "security": _INGEST_TOKEN,
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": _REPLAY_SCHEMA}},
+            "content": {"application/json": {"schema": doc.REPLAY_SCHEMA}},
         },
     },
     response_class=Response,
