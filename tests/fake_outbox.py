@@ -239,7 +239,9 @@ class Outbox:
     ) -> list[DeliveryRecord]:
         raise NotImplementedError
 
-    def replay_delivery(self, account_id: int, delivery_id: int, now: int) -> bool:
+    def replay_delivery(
+        self, account_id: int, delivery_id: int, now: int, endpoint_id: int | None = None
+    ) -> bool:
         raise NotImplementedError
 
     def replay_calls(

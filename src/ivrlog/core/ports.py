@@ -152,9 +152,12 @@ class WebhookStore(Protocol):
         id `before`, with their attempts; with `failed`, only those with a failed attempt
         or that gave up."""
 
-    def replay_delivery(self, account_id: int, delivery_id: int, now: int) -> bool:
+    def replay_delivery(
+        self, account_id: int, delivery_id: int, now: int, endpoint_id: int | None = None
+    ) -> bool:
         """Send a delivery again: waiting, due now, retried for a new period. False when
-        the account has no such delivery."""
+        the account (or its endpoint `endpoint_id`, when given) has no such delivery, or
+        an attempt of it is in flight."""
 
     def replay_calls(
         self, account_id: int, endpoint_id: int, start: int, end: int, now: int, limit: int

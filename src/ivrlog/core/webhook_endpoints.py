@@ -112,10 +112,19 @@ def delivery_log(
     return store.deliveries(account_id, endpoint_id, failed=failed, before=before, limit=limit)
 
 
-def replay_delivery(store: WebhookStore, account_id: int, delivery_id: int, now: int) -> None:
-    """Send a delivery again (same `webhook-id`); refused while an attempt of it is in
-    flight (DeliveryNotFound names both)."""
-    if not store.replay_delivery(account_id, delivery_id, now):
+def replay_delivery(
+    store: WebhookStore,
+    account_id: int,
+    delivery_id: int,
+    now: int,
+    endpoint_id: int | None = None,
+) -> None:
+    """Send a delivery again (same `webhook-id`), one of the endpoint's when
+    `endpoint_id` is given (EndpointNotFound when the account has no such endpoint);
+    refused while an attempt of it is in flight (DeliveryNotFound names both)."""
+    if endpoint_id is not None:
+        endpoint(store, account_id, endpoint_id)
+    if not store.replay_delivery(account_id, delivery_id, now, endpoint_id):
         raise DeliveryNotFound(
             "No webhook delivery with this id, or an attempt of it is in flight now."
         )

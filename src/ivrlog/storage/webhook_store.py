@@ -397,16 +397,19 @@ class WebhookSql:
             for r in rows
         ]
 
-    def replay_delivery(self, account_id: int, delivery_id: int, now: int) -> bool:
+    def replay_delivery(
+        self, account_id: int, delivery_id: int, now: int, endpoint_id: int | None = None
+    ) -> bool:
+        of_endpoint = "" if endpoint_id is None else " AND id = :endpoint"
         with self._write() as conn:
             changed = conn.execute(
                 self._q(
                     "UPDATE webhook_deliveries SET state = 'waiting', attempts = 0,"
                     " next_at = :now, retry_from = :now WHERE id = :id AND lease_until <= :now"
                     " AND endpoint_id IN (SELECT id FROM webhook_endpoints"
-                    " WHERE account_id = :account)"
+                    f" WHERE account_id = :account{of_endpoint})"
                 ),
-                {"id": delivery_id, "now": now, "account": account_id},
+                {"id": delivery_id, "now": now, "account": account_id, "endpoint": endpoint_id},
             ).rowcount
         return bool(changed)
 

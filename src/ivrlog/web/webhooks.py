@@ -14,8 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core import webhook_endpoints as service
 from ivrlog.core.errors import BadRequest, PayloadTooLarge
-from ivrlog.core.ports import WebhookStore
-from ivrlog.core.webhooks import EVENTS, DeliveryNotFound
+from ivrlog.core.webhooks import EVENTS
 from ivrlog.core.when import ALLOWED, parse_when
 from ivrlog.render import JSON
 from ivrlog.render.webhooks import delivery_doc, endpoint_doc
@@ -373,7 +372,9 @@ async def replay(request: Request, endpoint_id: _ID) -> Response:
             or not 1 <= delivery <= 2**62
         ):
             raise BadRequest("delivery: must be a delivery's id.")
-        await run_in_threadpool(_replay_one, store, account.id, endpoint_id, delivery, now)
+        await run_in_threadpool(
+            service.replay_delivery, store, account.id, delivery, now, endpoint_id
+        )
         return _json({"queued": 1})
     if "from" not in document:
         raise BadRequest("Give either delivery, or from (and to).")
@@ -389,14 +390,3 @@ def _moment(name: str, value: Any, now: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise BadRequest(f"Invalid {name}: must be {ALLOWED}.")
     return parse_when(name, str(value), now // 1000)
-
-
-def _replay_one(
-    store: WebhookStore, account_id: int, endpoint_id: int, delivery: int, now: int
-) -> None:
-    """Replay `delivery` when it is one of the endpoint's."""
-    service.endpoint(store, account_id, endpoint_id)
-    records = store.deliveries(account_id, endpoint_id, failed=False, before=delivery + 1, limit=1)
-    if not records or records[0].id != delivery:
-        raise DeliveryNotFound
-    service.replay_delivery(store, account_id, delivery, now)
