@@ -4,7 +4,6 @@ and a one-off run of the dispatcher; thin over core/webhook_endpoints.py, as
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import orjson
@@ -17,7 +16,7 @@ from ivrlog.cli_base import JsonFlag, err, fail, opened_store, out, with_setting
 from ivrlog.core import webhook_endpoints as service
 from ivrlog.core.accounts import account_named
 from ivrlog.core.errors import IvrlogError
-from ivrlog.core.webhooks import COMPLETED, EVENTS, HOUR_MS, Endpoint, iso_ms
+from ivrlog.core.webhooks import COMPLETED, EVENTS, HOUR_MS, Endpoint, iso_ms, now_ms
 from ivrlog.core.when import parse_when
 from ivrlog.render.webhooks import delivery_doc, endpoint_doc
 from ivrlog.settings import Settings
@@ -40,10 +39,6 @@ WEBHOOK_SETTINGS = (
     "webhook_concurrency",
     "webhook_log_days",
 )
-
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 def _print_json(document: Any) -> None:
@@ -93,7 +88,7 @@ def webhooks_add(
                 entries=entries,
                 allow_private=settings.webhook_allow_private,
                 resolve=resolve,
-                now=_now(),
+                now=now_ms(),
             )
         except IvrlogError as exc:
             raise fail(exc.message, 2) from None
@@ -173,7 +168,7 @@ def webhooks_rotate(
         account = account_named(store, email)
         try:
             made = service.rotate(
-                store, account.id, endpoint_id, grace_ms=grace_hours * HOUR_MS, now=_now()
+                store, account.id, endpoint_id, grace_ms=grace_hours * HOUR_MS, now=now_ms()
             )
         except IvrlogError as exc:
             raise fail(exc.message) from None
@@ -294,14 +289,14 @@ def webhooks_replay(
     """Send one delivery again (--delivery), or a new call.completed delivery of every stored call that started in a range (--endpoint, --from, --to)."""  # noqa: E501
     if (delivery is None) == (endpoint is None):
         raise fail("Give exactly one of --delivery ID and --endpoint ID.", 2)
-    now_ms = _now()
+    moment = now_ms()
     start = end = 0
     if endpoint is not None:
         if from_ is None:
             raise fail("--endpoint needs --from (and --to, or now).", 2)
         try:
-            start = parse_when("--from", from_, now_ms // 1000)
-            end = parse_when("--to", to, now_ms // 1000) if to else now_ms // 1000 + 1
+            start = parse_when("--from", from_, moment // 1000)
+            end = parse_when("--to", to, moment // 1000) if to else moment // 1000 + 1
         except IvrlogError as exc:
             raise fail(exc.message, 2) from None
     elif from_ is not None or to is not None:
@@ -310,11 +305,11 @@ def webhooks_replay(
         account = account_named(store, email)
         try:
             if delivery is not None:
-                service.replay_delivery(store, account.id, delivery, now_ms)
+                service.replay_delivery(store, account.id, delivery, moment)
                 out.print(f"Delivery {delivery} is queued again.")
                 return
             assert endpoint is not None
-            count = service.replay_calls(store, account.id, endpoint, start, end, now_ms)
+            count = service.replay_calls(store, account.id, endpoint, start, end, moment)
         except IvrlogError as exc:
             raise fail(exc.message) from None
     out.print(f"Queued {count} {COMPLETED} deliver{'y' if count == 1 else 'ies'} to #{endpoint}.")

@@ -16,6 +16,7 @@ import datetime as dt
 import ipaddress
 import random
 import secrets
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -178,6 +179,12 @@ class Policy:
     backoff_ms: int = 10_000
     retry_ms: int = 24 * HOUR_MS
     concurrency: int = 4
+
+
+def now_ms() -> int:
+    """Webhooks' clock: the wall clock in UNIX milliseconds (the outbox dates its
+    deliveries by it, the dispatcher leases and retries by it)."""
+    return int(time.time() * 1000)
 
 
 def iso_ms(ms: int) -> str:

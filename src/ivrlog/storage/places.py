@@ -7,7 +7,6 @@ So no crash can complete or erase a call and lose its event."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import orjson
 
 from ivrlog.core.model import ChangeKind, StoredCall
-from ivrlog.core.webhooks import event_of
+from ivrlog.core.webhooks import event_of, now_ms
 
 Place = tuple[str, ChangeKind, int]
 
@@ -67,7 +66,7 @@ def take_places(
                 "account": account_id,
                 "sessions": arrays["sessions"],
                 "events": [event_of(kind) for kind in kinds],
-                "now": _now_ms(),
+                "now": now_ms(),
             },
         )
         return
@@ -87,13 +86,8 @@ def take_places(
     events = [[session, event_of(kind)] for session, kind, _ in places]
     conn.execute(
         statements.outbox,
-        {"account": account_id, "places": orjson.dumps(events).decode(), "now": _now_ms()},
+        {"account": account_id, "places": orjson.dumps(events).decode(), "now": now_ms()},
     )
-
-
-def _now_ms() -> int:
-    """The outbox's clock: wall time in milliseconds, as the dispatcher's (core/dispatch)."""
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -30,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from ivrlog.core.errors import NotFound
 from ivrlog.core.ports import Store, WebhookStore
 from ivrlog.core.retention import PurgeReport
+from ivrlog.core.webhooks import now_ms
 from ivrlog.web.schemas import error_doc
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -189,7 +189,7 @@ class WebhookQueue:
         self._store = store
 
     def collect(self) -> Iterable[Metric]:
-        queue = self._store.webhook_queue(int(time.time() * 1000))
+        queue = self._store.webhook_queue(now_ms())
         yield GaugeMetricFamily(
             "ivrlog_webhook_deliveries_waiting",
             "Webhook deliveries in the outbox, not yet delivered nor given up.",

@@ -5,7 +5,6 @@ A secret is in an answer twice only: when the endpoint is made and when it is ro
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Path, Query, Request
@@ -14,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core import webhook_endpoints as service
 from ivrlog.core.errors import BadRequest, PayloadTooLarge
-from ivrlog.core.webhooks import EVENTS
+from ivrlog.core.webhooks import EVENTS, now_ms
 from ivrlog.core.when import ALLOWED, parse_when
 from ivrlog.render import JSON
 from ivrlog.render.webhooks import delivery_doc, endpoint_doc
@@ -94,10 +93,6 @@ def _flag(document: dict[str, Any], name: str, default: bool) -> bool:
     return value
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
 @router.get(
     "/v1/webhooks",
     summary="List webhook endpoints",
@@ -161,7 +156,7 @@ async def add_endpoint(request: Request) -> Response:
             entries=entries,
             allow_private=ctx.settings.webhook_allow_private,
             resolve=ctx.resolve,
-            now=_now(),
+            now=now_ms(),
         )
     )
     return _json({**endpoint_doc(made.endpoint), "secret": made.secret}, 201)
@@ -243,7 +238,7 @@ async def rotate_secret(request: Request, endpoint_id: _ID) -> Response:
     store = context(request).webhooks()
     made = await run_in_threadpool(
         lambda: service.rotate(
-            store, account.id, endpoint_id, grace_ms=grace * 3_600_000, now=_now()
+            store, account.id, endpoint_id, grace_ms=grace * 3_600_000, now=now_ms()
         )
     )
     return _json({**endpoint_doc(made.endpoint), "secret": made.secret})
@@ -361,7 +356,7 @@ async def replay(request: Request, endpoint_id: _ID) -> Response:
     account = eraser(request)
     document = await _body(request, {"delivery", "from", "to"})
     store = context(request).webhooks()
-    now = _now()
+    now = now_ms()
     delivery = document.get("delivery")
     if delivery is not None:
         if "from" in document or "to" in document:
