@@ -19,11 +19,12 @@ from ivrlog.cli_base import JsonFlag, err, fail, opened_store, out, with_setting
 from ivrlog.core.accounts import account_named
 from ivrlog.core.errors import BadRequest
 from ivrlog.core.limits import MAX_TIME
-from ivrlog.core.model import CallFilter, SummaryRow
+from ivrlog.core.model import SummaryRow
 from ivrlog.core.search import (
     SearchRequest,
     encode_cursor,
     export_batches,
+    one_call,
     parse_search,
     search_page,
 )
@@ -345,12 +346,8 @@ def calls_show(
     detail_cutoff, call_cutoff = settings.retention.cutoffs(moment)
     with opened_store(settings) as store:
         account = account_named(store, email)
-        query = CallFilter(
-            account_id=account.id,
-            start=min(max(call_cutoff, 0), MAX_TIME + 1),
-            end=MAX_TIME + 1,
-            detail_cutoff=detail_cutoff,
-            session_id=session_id,
+        query = one_call(
+            account.id, session_id, call_cutoff=call_cutoff, detail_cutoff=detail_cutoff
         )
         rows = store.search_calls(query, None, 1)
         found, fragment = store.call_detail(

@@ -329,3 +329,12 @@ def parse_changes(params: Sequence[tuple[str, str]]) -> tuple[int, int]:
     after = _whole("after", given["after"], 0, MAX_SEQ) if "after" in given else 0
     limit = _whole("limit", given["limit"], 1, MAX_LIMIT) if "limit" in given else CHANGES_DEFAULT
     return after, limit
+
+
+def one_call(
+    account_id: int, session_id: str, *, call_cutoff: int, detail_cutoff: int
+) -> CallFilter:
+    """The filter of the account's call of this session id, wherever it started since
+    `call_cutoff` (the oldest start still kept; 0: any)."""
+    start = min(max(call_cutoff, 0), MAX_TIME + 1)
+    return CallFilter(account_id, start, MAX_TIME + 1, detail_cutoff, session_id=session_id)

@@ -33,9 +33,8 @@ from typing import Any, Final
 import orjson
 
 from ivrlog.core.bringing import Skipped, Target
-from ivrlog.core.limits import MAX_TIME
 from ivrlog.core.model import CallFilter, SummaryRow
-from ivrlog.core.search import row_key
+from ivrlog.core.search import one_call, row_key
 from ivrlog.core.sync_source import Listing, Source, SourceCall, source_call, source_detail
 
 DAY: Final = 86_400
@@ -179,8 +178,8 @@ def _local_rows(target: Target, start: int, end: int) -> dict[str, SummaryRow]:
 
 def _local_detail(target: Target, session_id: str) -> list[Any]:
     """The local call's readable entries (kept when the source no longer has them)."""
-    query = CallFilter(
-        target.account_id, 0, MAX_TIME + 1, target.detail_cutoff, session_id=session_id
+    query = one_call(
+        target.account_id, session_id, call_cutoff=0, detail_cutoff=target.detail_cutoff
     )
     rows = target.store.search_calls(query, None, 1, detail=True)
     return list(orjson.loads(rows[0][12])) if rows and rows[0][12] else []

@@ -11,9 +11,8 @@ from collections.abc import Callable
 
 import orjson
 
-from ivrlog.core.limits import MAX_TIME
-from ivrlog.core.model import CallFilter
 from ivrlog.core.ports import Store
+from ivrlog.core.search import one_call
 from ivrlog.core.webhooks import ERASED, Claimed, iso_ms
 from ivrlog.render.calls import call_json
 
@@ -29,12 +28,11 @@ def payloads(
         if claimed.event == ERASED:
             return orjson.dumps({**event, "data": {"session_id": claimed.session_id}})
         call_cutoff, detail_cutoff = cutoffs(now)
-        query = CallFilter(
-            account_id=claimed.account_id,
-            start=max(call_cutoff, 0),
-            end=MAX_TIME + 1,
+        query = one_call(
+            claimed.account_id,
+            claimed.session_id,
+            call_cutoff=call_cutoff,
             detail_cutoff=detail_cutoff,
-            session_id=claimed.session_id,
         )
         rows = store.search_calls(query, None, 1, detail=claimed.entries)
         if not rows:

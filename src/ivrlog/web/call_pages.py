@@ -18,9 +18,8 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from ivrlog.core.errors import BadRequest
-from ivrlog.core.limits import MAX_TIME
-from ivrlog.core.model import CALL_TYPES, Account, CallFilter, SummaryRow
-from ivrlog.core.search import SearchRequest, parse_search, search_page
+from ivrlog.core.model import CALL_TYPES, Account, SummaryRow
+from ivrlog.core.search import SearchRequest, one_call, parse_search, search_page
 from ivrlog.core.timeline import missing_note, timeline
 from ivrlog.core.when import iso_utc, utc_text
 from ivrlog.web.calls import MEDIA_TYPES, export_chunks
@@ -215,7 +214,7 @@ def _call(request: Request, account: Account, session_id: str) -> dict[str, Any]
     account has no such call."""
     ctx = context(request)
     cutoff, call_cutoff = ctx.cutoff(), ctx.call_cutoff()
-    found = CallFilter(account.id, call_cutoff, MAX_TIME + 1, cutoff, session_id=session_id)
+    found = one_call(account.id, session_id, call_cutoff=call_cutoff, detail_cutoff=cutoff)
     rows = ctx.store.search_calls(found, None, 1)
     detail = ctx.store.call_detail(account.id, session_id, "json", cutoff, call_cutoff=call_cutoff)
     if not rows and not detail.found:
