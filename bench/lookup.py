@@ -1,4 +1,4 @@
-"""B1 (a lookup under load against the framework floor, bench/floor.py) and B4 (lookups
+"""B1 (a lookup under load against the framework floor, bench/floor.py's bare Starlette) and B4 (lookups
 and a page at each dataset size, largest against smallest)."""
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ def lookups(data: Dataset) -> Load:
 
 
 def b1_lookup(backend: str, data: Dataset) -> Load:
-    """Random /api/call/{id} under load, against the same bytes served from memory by the
-    same app. Both servers run at once and take turns under load, three rounds each."""
+    """Random /api/call/{id} under load, against the same bytes served from memory by a
+    bare Starlette app on the same uvicorn (bench/floor.py). Both servers run at once and
+    take turns under load, three rounds each."""
     port, floor_port = free_port(), free_port()
     paths = _lookup_paths(data)
     floor_paths = [path.replace("/api/", "/floor/", 1) for path in paths]
@@ -37,7 +38,7 @@ def b1_lookup(backend: str, data: Dataset) -> Load:
             for session_id, path in zip(data.detailed_ids, paths, strict=True)
         }
         bodies.write_bytes(orjson.dumps(answers))
-        command = [str(BIN / "python"), "-m", "bench.floor", data.database, str(floor_port)]
+        command = [str(BIN / "python"), "-m", "bench.floor", str(floor_port)]
         with running([*command, str(bodies)], floor_port, "floor server"):
             rounds = [
                 (wrk(port, paths, data.authorization), wrk(floor_port, floor_paths))
