@@ -1,5 +1,5 @@
-"""B1 (a lookup under load against the framework floor, bench/floor.py's bare Starlette) and B4 (lookups
-and a page at each dataset size, largest against smallest)."""
+"""B1 (a lookup under load against the framework floor, bench/floor.py's bare Starlette
+app) and B4 (lookups and a page at each dataset size, largest against smallest)."""
 
 from __future__ import annotations
 

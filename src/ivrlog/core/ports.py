@@ -177,6 +177,36 @@ class WebhookStore(Protocol):
         than it; how many rows."""
 
 
+@runtime_checkable
+class AsyncLookups(Protocol):
+    """A store whose hot read (a call's detail, B1) can be awaited on the event loop:
+    one that waits on a network (PostgreSQL, through psycopg's async pool) instead of
+    taking a worker thread for it. The server opens the lookups on its event loop as it
+    starts and closes them as it stops; elsewhere `lookups_open` is False."""
+
+    async def open_lookups(self) -> None:
+        """Make the lookups ready on the running event loop."""
+
+    async def close_lookups(self) -> None:
+        """Undo open_lookups (on the loop it ran on)."""
+
+    def lookups_open(self) -> bool:
+        """Whether call_detail_async can run on the running loop."""
+        ...
+
+    async def call_detail_async(
+        self,
+        account_id: int,
+        session_id: str,
+        fmt: DetailFormat,
+        detail_cutoff: int,
+        *,
+        call_cutoff: int = 0,
+    ) -> CallDetail:
+        """Store.call_detail, awaited."""
+        ...
+
+
 class Store(Protocol):
     """Accounts and calls, behind one interface for SQLite and PostgreSQL."""
 

@@ -6,8 +6,8 @@ from typing import Final
 
 from ivrlog.core.errors import BadRequest, CallNotFound, DetailUnavailable
 from ivrlog.core.limits import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_TIME
-from ivrlog.core.model import CallQuery, DetailFormat
-from ivrlog.core.ports import Store
+from ivrlog.core.model import CallDetail, CallQuery, DetailFormat
+from ivrlog.core.ports import AsyncLookups, Store
 
 SECONDS_PER_DAY: Final = 86_400
 
@@ -108,6 +108,25 @@ def call_detail(
     """A call's entries as a stored fragment, or CallNotFound (a call started before
     `call_cutoff` included) / DetailUnavailable."""
     detail = store.call_detail(account_id, session_id, fmt, cutoff, call_cutoff=call_cutoff)
+    return _fragment(detail)
+
+
+async def call_detail_async(
+    store: AsyncLookups,
+    account_id: int,
+    session_id: str,
+    fmt: DetailFormat,
+    cutoff: int,
+    call_cutoff: int,
+) -> str:
+    """call_detail, awaited on a store with async lookups."""
+    detail = await store.call_detail_async(
+        account_id, session_id, fmt, cutoff, call_cutoff=call_cutoff
+    )
+    return _fragment(detail)
+
+
+def _fragment(detail: CallDetail) -> str:
     if not detail.found:
         raise CallNotFound
     if detail.fragment is None:

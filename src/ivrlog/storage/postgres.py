@@ -25,6 +25,7 @@ from psycopg.errors import UniqueViolation
 from psycopg_pool import ConnectionPool
 
 from ivrlog.core.model import (
+    CallDetail,
     CallKey,
     CallQuery,
     DetailFormat,
@@ -46,6 +47,7 @@ from ivrlog.storage.partitions import (
 )
 from ivrlog.storage.places import completion_places, place_statements, take_places
 from ivrlog.storage.postgres_live import LOCK_CALLS, Live, delete_details_of
+from ivrlog.storage.postgres_lookups import Lookups
 from ivrlog.storage.postgres_page import Page, has_nul
 from ivrlog.storage.postgres_words import tsvector_binary
 from ivrlog.storage.search_sql import (
@@ -131,6 +133,7 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
             timeout=30.0,
         )
         self._partitions = Partitions(url, self._pool, clock)
+        self._lookups = Lookups(url, SESSION, self.call_detail)
         self._blocks = record_blocks.Blocks(
             self._read, self._snapshot, self._transaction, self._records
         )
@@ -206,6 +209,29 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
 
     def close(self) -> None:
         self._pool.close()
+
+    # the hot read on the event loop (core/ports.AsyncLookups, storage/postgres_lookups.py)
+    async def open_lookups(self) -> None:
+        await self._lookups.open()
+
+    async def close_lookups(self) -> None:
+        await self._lookups.close()
+
+    def lookups_open(self) -> bool:
+        return self._lookups.on_this_loop()
+
+    async def call_detail_async(
+        self,
+        account_id: int,
+        session_id: str,
+        fmt: DetailFormat,
+        detail_cutoff: int,
+        *,
+        call_cutoff: int = 0,
+    ) -> CallDetail:
+        return await self._lookups.call_detail(
+            account_id, session_id, fmt, detail_cutoff, call_cutoff=call_cutoff
+        )
 
     # partitions
     def partitions(self) -> list[tuple[str, Table, int, int, bool]]:

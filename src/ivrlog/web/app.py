@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from ivrlog import __version__
 from ivrlog.core.accounts import Authenticator
 from ivrlog.core.patterns import Redactors
-from ivrlog.core.ports import Store, WebhookStore
+from ivrlog.core.ports import AsyncLookups, Store, WebhookStore
 from ivrlog.core.throttle import Throttle, parse_rate
 from ivrlog.core.webhooks import Resolve
 from ivrlog.delivery.poster import resolve as resolve_host
@@ -41,6 +41,7 @@ from ivrlog.web import (
 )
 from ivrlog.web.context import AppContext
 from ivrlog.web.errors import install_error_handlers
+from ivrlog.web.hot import IvrlogApp
 from ivrlog.web.logs import redacted_logs
 from ivrlog.web.middleware import Observe
 from ivrlog.web.purge import maintain
@@ -104,6 +105,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         with redacted_logs(redactors.for_log):
+            lookups = the_store if isinstance(the_store, AsyncLookups) else None
+            if lookups is not None:  # the hot read awaited on this loop (web/hot.py)
+                await lookups.open_lookups()
             background = asyncio.create_task(maintain(ctx, settings.purge_interval))
             try:
                 yield
@@ -115,16 +119,21 @@ def create_app(
                 # a purge under way in a worker thread ends after its transaction
                 await run_in_threadpool(ctx.busy.acquire)
                 ctx.busy.release()
+                if lookups is not None:
+                    await lookups.close_lookups()
                 if owned:
                     the_store.close()
 
-    app = FastAPI(
+    app = IvrlogApp(
         title="ivrlog",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
         redoc_url=None,
         redirect_slashes=False,
+        # ivrlog has its own metrics and request ids; FastAPI's OpenTelemetry bridge
+        # looked up the providers (and the environment) on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     app.state.sessions = Sessions(

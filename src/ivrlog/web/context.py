@@ -56,18 +56,22 @@ class AppContext:
     def reader(self, request: Request) -> Account:
         """The account of the request's HTTP Basic credentials, or Unauthorized; failures
         are counted and throttled (TooManyRequests) per address and account."""
-        return self._authenticated(request, self.auth.reader, "basic")
+        return self.basic_reader(request.headers.get("authorization"), _host(request))
+
+    def basic_reader(self, header: str | None, host: str) -> Account:
+        """`reader` for an Authorization header and a client address (the hot path's,
+        web/hot.py, which makes no Request)."""
+        return self._authenticated(header, host, self.auth.reader, "basic")
 
     def writer(self, request: Request) -> Account:
         """The account of the request's Bearer ingest token, or IngestUnauthorized; failures
         are throttled per address only (a token names no account)."""
-        return self._authenticated(request, self.auth.writer, "bearer")
+        header = request.headers.get("authorization")
+        return self._authenticated(header, _host(request), self.auth.writer, "bearer")
 
     def _authenticated(
-        self, request: Request, check: Callable[[str | None], Account], scheme: str
+        self, header: str | None, host: str, check: Callable[[str | None], Account], scheme: str
     ) -> Account:
-        header = request.headers.get("authorization")
-        host = request.client.host if request.client else ""
         self.throttle.check_address(host)
         try:
             return check(header)
@@ -89,6 +93,10 @@ class AppContext:
             target=BATCH_SECONDS,
             stop=self.stopping,
         )
+
+
+def _host(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 def context(request: Request) -> AppContext:

@@ -44,11 +44,23 @@ def error_response(
     )
 
 
-async def _ivrlog_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, IvrlogError)
+def raised_response(request: Request, exc: IvrlogError) -> Response:
+    """The answer to an IvrlogError raised by a handler (a RetryLater's Retry-After too)."""
     if isinstance(exc, RetryLater):
         return error_response(request, exc, {"Retry-After": str(exc.retry_after)})
     return error_response(request, exc)
+
+
+def unexpected_response(request: Request) -> Response:
+    """The answer to an unexpected failure, logged with its traceback (call it inside
+    the `except`)."""
+    log.exception("unexpected failure on %s %s", request.method, request.url.path)
+    return error_response(request, DatabaseError())
+
+
+async def _ivrlog_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IvrlogError)
+    return raised_response(request, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -102,8 +114,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected failure on %s %s", request.method, request.url.path)
-    return error_response(request, DatabaseError())
+    return unexpected_response(request)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -15,7 +15,11 @@ def check_utf8_path(request: Request) -> None:
     The server decodes such escapes to U+FFFD, so `%FF%FE` and `%ED%A0%80` (a surrogate)
     would name the same session id; a properly encoded U+FFFD (`%EF%BF%BD`) is valid
     UTF-8 and a session id like any other."""
-    raw = request.scope.get("raw_path")
+    check_utf8_raw_path(request.scope.get("raw_path"))
+
+
+def check_utf8_raw_path(raw: bytes | None) -> None:
+    """`check_utf8_path` on the scope's `raw_path`."""
     if raw is None:  # an ASGI server that does not pass the raw path: nothing to check
         return
     try:

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ivrlog.core.accounts import Credentials
-from ivrlog.core.ports import Store
+from ivrlog.core.ports import AsyncLookups, Store
 from tests.e2e.api_errors.helpers import (
     CALL_PATH,
     DATABASE_ERROR,
@@ -59,6 +59,9 @@ def test_store_failure_is_500_database_error_without_its_text(
 ) -> None:
     stored(client, account, [call()])
     monkeypatch.setattr(store, method, _raise(message))
+    if method == "call_detail" and isinstance(store, AsyncLookups):
+        # PostgreSQL's lookup is awaited on the event loop (web/hot.py)
+        monkeypatch.setattr(store, "call_detail_async", _raise(message))
 
     with caplog.at_level(logging.ERROR):
         response = client.get(path, auth=basic(account))

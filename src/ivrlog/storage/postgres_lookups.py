@@ -1,0 +1,117 @@
+"""PostgreSQL's hot read on the event loop (core/ports.AsyncLookups; docs/performance.md,
+B1): a call's detail through psycopg's async pool, awaited where the server would have
+handed the lookup to a worker thread and back.
+
+An async pool belongs to the event loop it was opened on. The server's lifespan opens it
+on the serving loop (`open`) and closes it as the server stops (`close`); a lookup on any
+other loop (a test client without the app's lifespan) takes the synchronous store in a
+worker thread instead, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from ivrlog.core.model import CallDetail, DetailFormat
+from ivrlog.storage.postgres_page import has_nul
+from ivrlog.storage.sql import POSTGRES
+
+log = logging.getLogger("ivrlog.storage")
+
+POOL_SIZE: Final = 10  # connections of a server process's async pool, besides the other's
+AsyncPool = AsyncConnectionPool[psycopg.AsyncConnection[Any]]
+
+
+class Lookups:
+    """The async pools of one store: one per event loop that opened them (a server has
+    one loop; apps of a test may share a store over several), each closed by as many
+    `close` as it had `open` on its loop."""
+
+    def __init__(self, url: str, session: str, sync_detail: Callable[..., CallDetail]) -> None:
+        self._url = url
+        self._session = session  # each connection's settings, as the synchronous pool's
+        self._sync_detail = sync_detail  # the store's call_detail, for the rare cases
+        self._pools: dict[asyncio.AbstractEventLoop, tuple[AsyncPool, int]] = {}
+
+    async def open(self) -> None:
+        """Open the running loop's pool (connections are made in the background)."""
+        loop = asyncio.get_running_loop()
+        if loop in self._pools:
+            pool, opened = self._pools[loop]
+            self._pools[loop] = (pool, opened + 1)
+            return
+        pool = AsyncConnectionPool(
+            self._url,
+            min_size=1,
+            max_size=POOL_SIZE,
+            kwargs={"autocommit": True, "client_encoding": "UTF8"},
+            configure=self._configure,
+            open=False,
+            name="ivrlog-lookups",
+            timeout=30.0,
+        )
+        await pool.open(wait=False)
+        self._pools[loop] = (pool, 1)
+
+    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        await conn.execute(self._session)
+
+    async def close(self) -> None:
+        """Close the running loop's pool once every `open` on it is matched."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._pools:
+            return
+        pool, opened = self._pools[loop]
+        if opened > 1:
+            self._pools[loop] = (pool, opened - 1)
+            return
+        del self._pools[loop]
+        await pool.close()
+
+    def _pool(self) -> AsyncPool | None:
+        try:
+            entry = self._pools.get(asyncio.get_running_loop())
+        except RuntimeError:
+            return None
+        return None if entry is None else entry[0]
+
+    def on_this_loop(self) -> bool:
+        """Whether a pool is open on the running loop."""
+        return self._pool() is not None
+
+    async def call_detail(
+        self,
+        account_id: int,
+        session_id: str,
+        fmt: DetailFormat,
+        detail_cutoff: int,
+        *,
+        call_cutoff: int = 0,
+    ) -> CallDetail:
+        """Store.call_detail: a completed call's in one statement on the async pool; a
+        call in progress (its entries read in one snapshot) or a lookup off the pool's
+        loop through the synchronous store, in a worker thread."""
+        args = (account_id, session_id, fmt, detail_cutoff)
+        pool = self._pool()
+        if pool is None:
+            return await asyncio.to_thread(self._sync_detail, *args, call_cutoff=call_cutoff)
+        if has_nul(session_id):
+            return CallDetail(False, None)
+        params = {
+            "cutoff": detail_cutoff,
+            "account": account_id,
+            "session": session_id,
+            "call_cutoff": call_cutoff,
+        }
+        async with pool.connection() as conn:
+            cursor = await conn.execute(POSTGRES.completed_detail[fmt], params)
+            row = await cursor.fetchone()
+        if row is not None:
+            return CallDetail(True, row[0])
+        return await asyncio.to_thread(self._sync_detail, *args, call_cutoff=call_cutoff)
