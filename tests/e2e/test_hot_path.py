@@ -144,7 +144,7 @@ def test_the_request_id_is_echoed_and_the_answer_counted(
     labels = 'method="GET",route="/api/call/{session_id}"'
     assert f'ivrlog_http_requests_total{{{labels},status="200"}} 2.0' in metrics
     assert f'ivrlog_http_requests_total{{{labels},status="404"}} 1.0' in metrics
-    assert f'ivrlog_http_request_duration_seconds_count{{{labels}}} 3.0' in metrics
+    assert f"ivrlog_http_request_duration_seconds_count{{{labels}}} 3.0" in metrics
 
 
 def test_an_unexpected_failure_is_the_envelope_and_is_logged(
