@@ -35,23 +35,31 @@ def downloads(data: Dataset, path: str, out: Path, runs: int) -> tuple[list[floa
 
 
 def b2_big_page(backend: str, data: Dataset) -> None:
-    """/api/all_logs at limit=10000: time to last byte and memory, against nginx."""
+    """/api/all_logs at limit=10000: time to last byte and memory, against nginx. Every
+    download of a fresh server counts, its first included: the ratio is the slowest's.
+
+    The machine's page cache is warmed first by one download from another server (the
+    page's rows read once from disk), as nginx's file is in memory: what a fresh server's
+    first request pays is its own, not the disk's (docs/performance.md, B2)."""
     start = data.now - data.shape.detail_days * DAY
     path = f"/api/all_logs/{start}/{data.now + 1}?limit=10000"
     page = OUT / "page.json"
+    downloads(data, path, page, 1)  # the page cache, not measured
     times, growth = downloads(data, path, page, 5)
     calls = len(orjson.loads(page.read_bytes())["calls"])
     if calls < 10000:
         console.log(f"[yellow]B2: the page holds {calls} calls, not 10000[/]")
-    ours = statistics.median(times)
+    slowest = max(times)
     nginx = nginx_time(page, "application/json")
     size_mb = page.stat().st_size / 1e6
+    each = ", ".join(f"{t * 1000:.0f}" for t in times)
     record(
         "B2 big page",
         backend,
-        f"{ours * 1000:.0f} ms for {size_mb:.0f} MB ({calls} calls)",
+        f"slowest {slowest * 1000:.0f} ms for {size_mb:.0f} MB ({calls} calls; "
+        f"first to fifth {each} ms)",
         f"nginx {nginx * 1000:.0f} ms",
-        ours / nginx,
+        slowest / nginx,
         "<= 3",
     )
     peak_mb = max(growth) / 1024
