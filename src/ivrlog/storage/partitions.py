@@ -31,7 +31,7 @@ DAY: Final = 86_400
 LOCK_CLASS: Final = 0x1F1
 LOCK_MIGRATE: Final = 1
 _LOCK_PARTITIONS: Final = 2
-_LOCK_PURGE: Final = 3
+LOCK_PURGE: Final = 3
 _PARTITION_NAME = re.compile(r"^(calls|call_details)_(y?)(\d{4})(\d{2})?(\d{2})?$")
 # Partitions are fine-grained (a month of calls, a day of detail) for starts from `back`
 # seconds ago to `forward` seconds ahead. Outside that window (an import of old data, a
@@ -283,30 +283,32 @@ class Partitions:
         with self._pool.connection() as conn:
             return _partitions(conn)
 
-    def drop_before(self, cutoff: int, tables: Sequence[Table]) -> int | None:
-        """Drop every partition of `tables` wholly before `cutoff`; how many calls (rows
-        of the first table) they held, or None when another process is dropping them now.
-        Each is detached CONCURRENTLY first, so readers are never blocked; one that
-        cannot be detached now stays for the next purge."""
+    def drop_before(self, cutoff: int, tables: Sequence[Table]) -> tuple[int, bool]:
+        """Drop every partition of `tables` wholly before `cutoff`: (how many calls, rows
+        of the first table, the partitions this process dropped held; whether it stopped
+        because another process is dropping them now, which then drops the rest). Each
+        is detached CONCURRENTLY first, so readers are never blocked; one that cannot be
+        detached now stays for the next purge."""
         dropped = 0
         for name, table, _, upper, attached in self.listing():
             if table not in tables or upper > cutoff:
                 continue
             with self._pool.connection() as conn:
-                # one purging process at a time drops (the lock is the session's)
+                # one purging process at a time drops (the lock is the session's); the
+                # partitions dropped before another took the lock are counted here
                 got = conn.execute(
-                    "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, _LOCK_PURGE)
+                    "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_PURGE)
                 ).fetchone()
                 if not got or not got[0]:
-                    return None
+                    return dropped, True
                 try:
                     if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() == (None,):
                         continue  # another process dropped it since the listing
                     count = table == tables[0] and attached
                     dropped += self._drop(conn, name, table, count=count)
                 finally:
-                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, _LOCK_PURGE))
-        return dropped
+                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, LOCK_PURGE))
+        return dropped, False
 
     def _drop(self, conn: psycopg.Connection[Any], name: str, table: Table, *, count: bool) -> int:
         rows = 0

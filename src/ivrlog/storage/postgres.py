@@ -345,9 +345,9 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
     def delete_details_before(self, cutoff: int, limit: int) -> int:
         with self._transaction() as conn:  # before the detail goes (storage/records.py)
             conn.execute("UPDATE detail_kept SET since = greatest(since, %s)", (cutoff,))
-        deleted = self._partitions.drop_before(cutoff, ("call_details",))
-        if deleted is None:  # another process purges: it deletes the rest too
-            return 0
+        deleted, another = self._partitions.drop_before(cutoff, ("call_details",))
+        if another:  # another process purges: it deletes the rest too
+            return deleted
         if deleted >= limit:
             return deleted
         # what is left before the cutoff shares a partition with younger detail (a cutoff
@@ -363,9 +363,9 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
     def delete_calls_before(self, cutoff: int, limit: int) -> int:
         with self._transaction() as conn:  # before the calls go (storage/record_blocks.py)
             record_blocks.raise_calls_since(conn, cutoff)
-        deleted = self._partitions.drop_before(cutoff, ("calls", "call_details"))
-        if deleted is None:
-            return 0
+        deleted, another = self._partitions.drop_before(cutoff, ("calls", "call_details"))
+        if another:  # another process purges: it finishes what follows too
+            return deleted
         with self._transaction() as conn:
             record_blocks.forget_before(conn, cutoff)  # (never waits: none is used again)
         with self._transaction() as conn:

@@ -11,7 +11,7 @@ import pytest
 
 from ivrlog.core.model import CallQuery
 from ivrlog.core.retention import purge_expired
-from ivrlog.storage.partitions import partition_of
+from ivrlog.storage.partitions import LOCK_CLASS, LOCK_PURGE, Partitions, partition_of
 from ivrlog.storage.postgres import PostgresStore
 from tests.factories import DAY, NOW, database_text, entry
 from tests.integration.postgres_partitions.helpers import (
@@ -125,6 +125,49 @@ def test_concurrent_purges_of_several_processes_share_the_drops(
     assert store.count_expired(NOW - 5 * DAY, 0) == (0, 0)
     # a partition is dropped once, by one of them; nobody deleted rows of another's
     assert sum(r.details_deleted for r in reports) == 30
+
+
+def test_a_purge_that_meets_another_counts_the_drops_it_made_before(
+    pg: tuple[PostgresStore, str], account_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race the test above met now and then (29 of 30 counted): a purge drops a
+    partition, another process takes the purge's lock the moment it lets go, and the
+    first stops at its next partition; what it dropped is still its count."""
+    store, url = pg
+    store.put_calls(account_id, [stored(f"d{n}", NOW - (10 + n) * DAY) for n in range(3)])
+    other = psycopg.connect(url, autocommit=True)
+    taken = threading.Event()
+    original = Partitions._drop
+
+    def take_lock() -> None:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_PURGE))
+        taken.set()
+
+    def drop_then_another_waits(self: Partitions, *args: Any, **kw: Any) -> int:
+        rows = original(self, *args, **kw)
+        # only the first drop: then another process queues for the lock this one holds
+        monkeypatch.setattr(Partitions, "_drop", original)
+        threading.Thread(target=take_lock, daemon=True).start()
+        while not _waits_for_advisory_lock(url):
+            pass
+        return rows
+
+    monkeypatch.setattr(Partitions, "_drop", drop_then_another_waits)
+    try:
+        deleted = store.delete_details_before(NOW - 5 * DAY, 1_000)
+        assert taken.wait(10)
+    finally:
+        other.close()
+    assert deleted == 1  # the one partition it dropped before the other took the lock
+    assert store.count_expired(NOW - 5 * DAY, 0)[0] == 2  # the rest is the other's to drop
+
+
+def _waits_for_advisory_lock(url: str) -> bool:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()
+    return bool(row and row[0])
 
 
 def test_a_half_detached_partition_is_finished_before_rows_need_its_range(
