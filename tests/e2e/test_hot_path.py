@@ -6,6 +6,7 @@ that the app's lifespan opens on the serving loop."""
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,6 +96,16 @@ def test_refused_credentials_are_answered_alike(
         assert _answer(hot) == _answer(routed)
 
 
+def test_a_header_that_is_not_base64_text_is_refused_alike(
+    client: TestClient, route_client: TestClient, seeded: Credentials
+) -> None:
+    headers = {"Authorization": b"Basic \xe9"}  # latin-1 bytes: was a 500
+    hot = client.get(f"/api/call/{SESSION}", headers=headers)  # type: ignore[arg-type]
+    routed = route_client.get(f"/api/call/{SESSION}", headers=headers)  # type: ignore[arg-type]
+    assert hot.status_code == 401
+    assert _answer(hot) == _answer(routed)
+
+
 def test_a_found_call_is_its_entries(client: TestClient, seeded: Credentials) -> None:
     response = client.get(f"/api/call/{SESSION}", auth=basic(seeded))
     assert response.status_code == 200
@@ -111,6 +122,9 @@ def test_only_gets_of_the_route_take_the_hot_path() -> None:
 
     assert is_hot(scope("GET", "/api/call/x"))
     assert is_hot(scope("GET", "/api/call/"))
+    # matched as Starlette's router matches: on the path less the root path
+    assert is_hot({**scope("GET", "/ivr/api/call/x"), "root_path": "/ivr"})
+    assert not is_hot({**scope("GET", "/api/call/x"), "root_path": "/api"})
     assert not is_hot(scope("HEAD", "/api/call/x"))
     assert not is_hot(scope("POST", "/api/call/x"))
     assert not is_hot(scope("GET", "/api/calls/1/2"))
@@ -149,6 +163,7 @@ def test_the_request_id_is_echoed_and_the_answer_counted(
 
 def test_an_unexpected_failure_is_the_envelope_and_is_logged(
     client: TestClient,
+    route_client: TestClient,
     seeded: Credentials,
     store: Store,
     monkeypatch: pytest.MonkeyPatch,
@@ -160,11 +175,20 @@ def test_an_unexpected_failure_is_the_envelope_and_is_logged(
     monkeypatch.setattr(store, "call_detail", broken)
     if isinstance(store, AsyncLookups):
         monkeypatch.setattr(store, "call_detail_async", broken)
-    response = client.get(f"/api/call/{SESSION}", auth=basic(seeded))
+    response = client.get(
+        f"/api/call/{SESSION}", auth=basic(seeded), headers={"X-Request-ID": "fire-1"}
+    )
     assert response.status_code == 500
     assert response.json() == {"error": "Database error."}
     assert "unexpected failure on GET /api/call/" in caplog.text
     assert "disk on fire" in caplog.text
+    # as the route answers, but for the request id, which only the hot path's 500 echoes
+    assert response.headers["x-request-id"] == "fire-1"
+    routed = route_client.get(
+        f"/api/call/{SESSION}", auth=basic(seeded), headers={"X-Request-ID": "fire-1"}
+    )
+    assert "x-request-id" not in routed.headers
+    assert _answer(response) == _answer(routed)
 
 
 def test_the_app_is_ivrlogs(app: FastAPI) -> None:
@@ -194,3 +218,33 @@ def test_postgresql_reads_through_the_async_pool_while_the_app_runs(
     # the lifespan closed its loop's pool; a new one on the next serving loop
     with TestClient(app) as again:
         assert again.get(f"/api/call/{SESSION}", auth=basic(account)).status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_postgresql_credentials_not_in_the_cache_are_read_off_the_loop(
+    app: FastAPI, store: Store, account: Credentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that waits on a network is never read on the event loop: an account read
+    for credentials not yet in the cache happens in a worker thread."""
+    assert isinstance(store, AsyncLookups)
+    threads: dict[str, set[int]] = {"loop": set(), "account": set()}
+    lookup, by_email = store.call_detail_async, store.account_by_email
+
+    async def on_loop(*args: Any, **kwargs: Any) -> Any:
+        threads["loop"].add(threading.get_ident())
+        return await lookup(*args, **kwargs)
+
+    def reading(email: str) -> Any:
+        threads["account"].add(threading.get_ident())
+        return by_email(email)
+
+    monkeypatch.setattr(store, "call_detail_async", on_loop)
+    monkeypatch.setattr(store, "account_by_email", reading)
+    with TestClient(app) as client:
+        assert ingest(client, account, [call(SESSION)]).status_code == 200
+        assert client.get(f"/api/call/{SESSION}", auth=basic(account)).status_code == 200
+        wrong = client.get(f"/api/call/{SESSION}", auth=(account.email, "nope"))
+        assert wrong.status_code == 401
+    assert len(threads["loop"]) == 1
+    assert threads["account"]  # read, and never on the loop's thread
+    assert not threads["account"] & threads["loop"]

@@ -72,6 +72,7 @@ def test_reader_accepts_the_key_and_any_case_email(store: Store) -> None:
         "Basic " + base64.b64encode(b"no-colon").decode(),
         "Basic " + base64.b64encode(b"dev@example.com:").decode(),
         "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),
+        "Basic \u00e9",  # latin-1 text, not base64 (was a ValueError: a 500)
     ],
 )
 def test_reader_refuses_malformed_headers(store: Store, header: str | None) -> None:
@@ -130,3 +131,23 @@ def test_a_cached_header_ages_with_the_account_data_it_was_checked_against(store
     clock.now = 0.6  # 0.6 s after the account was read, though 0.2 s after the check
     with pytest.raises(Unauthorized):
         auth.reader(header)
+
+
+def test_the_cached_reader_answers_only_from_accepted_fresh_entries(store: Store) -> None:
+    creds = add_account(store, "dev@example.com", now=NOW)
+    clock = Clock()
+    auth = Authenticator(store, ttl=0.5, clock=clock)
+    header = basic_header(creds.email, creds.developer_key)
+    wrong = basic_header(creds.email, "not-the-key")
+    assert auth.cached_reader(header) is None  # never checked: a miss, no store read
+    assert auth.cached_reader(None) is None
+    assert auth.reader(header).email == creds.email
+    with pytest.raises(Unauthorized):
+        auth.reader(wrong)
+    clock.now = 0.4
+    cached = auth.cached_reader(header)
+    assert cached is not None
+    assert cached.email == creds.email
+    assert auth.cached_reader(wrong) is None  # a cached refusal is left to `reader`
+    clock.now = 0.5  # the entry's data is ttl old: stale
+    assert auth.cached_reader(header) is None

@@ -136,3 +136,18 @@ def test_threads_sharing_a_cache_all_get_a_value() -> None:
         thread.join()
     assert seen == [0] * 2000
     assert len(cache) <= 50
+
+
+def test_peek_never_loads_and_sees_only_fresh_entries() -> None:
+    clock = Clock()
+    cache: TtlCache[str, str] = TtlCache(1.0, clock)
+    assert cache.peek("k") is None
+    assert len(cache) == 0
+    cache.get("k", lambda: "v")
+    hit = cache.peek("k")
+    assert hit is not None
+    assert hit.value == "v"
+    assert hit.at == 100.0
+    clock.now += 1.0
+    assert cache.peek("k") is None
+    assert len(cache) == 1  # a stale entry is left for the next load to replace

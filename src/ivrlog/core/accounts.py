@@ -56,10 +56,14 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError):  # ValueError: non-ASCII text
         return None
     email, colon, key = decoded.partition(":")
     return (email.strip().lower(), key) if colon else None
+
+
+def _header_digest(authorization: str) -> str:
+    return hashlib.blake2b(authorization.encode(), digest_size=16).hexdigest()
 
 
 def normalize_email(email: str) -> str:
@@ -148,11 +152,20 @@ class Authenticator:
             raise Unauthorized
         # a header checked within the ttl is not decoded and checked again (B1's hot
         # path); the cache keeps a digest of it, not the key it holds
-        digest = hashlib.blake2b(authorization.encode(), digest_size=16).hexdigest()
+        digest = _header_digest(authorization)
         account = self._by_header.derive(digest, lambda: self._basic_account(authorization))
         if account.value is None:
             raise Unauthorized
         return account.value
+
+    def cached_reader(self, authorization: str | None) -> Account | None:
+        """The account of an `Authorization: Basic` header accepted within the cache's
+        ttl, without reading the store; None otherwise (then `reader` decides, in a
+        worker thread where the store waits on a network)."""
+        if not authorization:
+            return None
+        hit = self._by_header.peek(_header_digest(authorization))
+        return None if hit is None else hit.value
 
     def _basic_account(self, authorization: str) -> Stamped[Account | None]:
         refused: Stamped[Account | None] = Stamped(self._clock(), None)

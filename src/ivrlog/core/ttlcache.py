@@ -77,6 +77,13 @@ class TtlCache(Generic[K, V]):
             self._entries[key] = loaded
         return loaded
 
+    def peek(self, key: K) -> Stamped[V] | None:
+        """The entry of `key` if it is cached and less than `ttl` old; never loads."""
+        now = self.clock()
+        with self._lock:
+            hit = self._entries.get(key)
+        return hit if hit is not None and now - hit.at < self.ttl else None
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -133,7 +133,8 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
             timeout=30.0,
         )
         self._partitions = Partitions(url, self._pool, clock)
-        self._lookups = Lookups(url, SESSION, self.call_detail)
+        # the store's call_detail looked up at each use (a wrapper or a test's patch holds)
+        self._lookups = Lookups(url, SESSION, lambda *a, **k: self.call_detail(*a, **k))
         self._blocks = record_blocks.Blocks(
             self._read, self._snapshot, self._transaction, self._records
         )

@@ -11,11 +11,13 @@ worker thread instead, as before.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any, Final
 
 import psycopg
+from anyio import to_thread
 from psycopg_pool import AsyncConnectionPool
 
 from ivrlog.core.model import CallDetail, DetailFormat
@@ -96,11 +98,14 @@ class Lookups:
     ) -> CallDetail:
         """Store.call_detail: a completed call's in one statement on the async pool; a
         call in progress (its entries read in one snapshot) or a lookup off the pool's
-        loop through the synchronous store, in a worker thread."""
-        args = (account_id, session_id, fmt, detail_cutoff)
+        loop through the synchronous store, in a worker thread (anyio's, whose limit
+        the server's other worker-thread work shares)."""
+        sync = functools.partial(
+            self._sync_detail, account_id, session_id, fmt, detail_cutoff, call_cutoff=call_cutoff
+        )
         pool = self._pool()
         if pool is None:
-            return await asyncio.to_thread(self._sync_detail, *args, call_cutoff=call_cutoff)
+            return await to_thread.run_sync(sync)
         if has_nul(session_id):
             return CallDetail(False, None)
         params = {
@@ -114,4 +119,4 @@ class Lookups:
             row = await cursor.fetchone()
         if row is not None:
             return CallDetail(True, row[0])
-        return await asyncio.to_thread(self._sync_detail, *args, call_cutoff=call_cutoff)
+        return await to_thread.run_sync(sync)

@@ -63,6 +63,13 @@ class AppContext:
         web/hot.py, which makes no Request)."""
         return self._authenticated(header, host, self.auth.reader, "basic")
 
+    def cached_reader(self, header: str | None, host: str) -> Account | None:
+        """The account of a Basic header accepted within the credential cache's ttl
+        (the address's throttle checked first), or None: a miss or a refusal, which
+        `basic_reader` then decides and counts."""
+        self.throttle.check_address(host)
+        return self.auth.cached_reader(header)
+
     def writer(self, request: Request) -> Account:
         """The account of the request's Bearer ingest token, or IngestUnauthorized; failures
         are throttled per address only (a token names no account)."""

@@ -7,13 +7,17 @@ about 90 µs more a request. `IvrlogApp` hands that one route to `HotReads` befo
 FastAPI sees the request, and `HotReads` answers it as plain ASGI: the same checks in the same order
 (credentials and their throttle, the path's UTF-8, the Accept header), the same bytes
 and headers, the same error envelopes (web/errors.py, on a Request made only for an
-error), the same request id, logging context and metrics as web/middleware.py. Every
+error), the same request id, logging context and metrics as web/middleware.py. One
+difference, on purpose: an unexpected failure's 500 carries the request id too (the
+route's comes from Starlette's outermost middleware, outside the one that echoes it). Every
 other request, HEAD of the route included, goes on to the app untouched. The route
 stays declared in web/compat.py, for OpenAPI and for the app without this path.
 
 On SQLite the read runs on the event loop (a local file, microseconds); on a store with
 async lookups (PostgreSQL: psycopg's async pool, opened by the app's lifespan) it is
-awaited on the loop; otherwise it goes to a worker thread, as the route did.
+awaited on the loop; otherwise it goes to a worker thread, as the route did. Where the
+store waits on a network, credentials not in the cache are checked in a worker thread
+too: the loop never waits on the database.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 from typing import TYPE_CHECKING, Final
 
 from fastapi import FastAPI
+from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,8 +54,7 @@ def is_hot(scope: Scope) -> bool:
     """Whether `HotReads` answers this request."""
     if scope["type"] != "http" or scope["method"] != "GET":
         return False
-    path: str = scope["path"]
-    return path.startswith(PREFIX)
+    return get_route_path(scope).startswith(PREFIX)
 
 
 class HotReads:
@@ -68,9 +72,10 @@ class HotReads:
         rid = request_id(headers)
         CURRENT.set((rid, start))  # as the middleware: the log records carry the id
         echoed = (REQUEST_ID_HEADER, rid.encode())
-        status = 200
+        status = 500  # until an answer starts (a cancelled request counts as 500)
         try:
             media_type, body = await self._lookup(scope, headers)
+            status = 200
         except IvrlogError as exc:
             status = await _send_error(send, raised_response(Request(scope), exc), echoed)
         except Exception:
@@ -107,10 +112,19 @@ class HotReads:
                 accept = value.decode("latin-1")
         ctx = self.ctx
         client = scope.get("client")
-        account = ctx.basic_reader(authorization, client[0] if client else "")
+        host = client[0] if client else ""
+        if self._inline:
+            account = ctx.basic_reader(authorization, host)
+        else:
+            # a store that waits on a network is never read on the loop: only accepted
+            # credentials still in the cache are taken here
+            cached = ctx.cached_reader(authorization, host)
+            if cached is None:
+                cached = await run_in_threadpool(ctx.basic_reader, authorization, host)
+            account = cached
         check_utf8_raw_path(scope.get("raw_path"))
         renderer = renderer_for(accept)
-        session_id: str = scope["path"][len(PREFIX) :]
+        session_id = get_route_path(scope)[len(PREFIX) :]
         args = (account.id, session_id, renderer.FORMAT, ctx.cutoff(), ctx.call_cutoff())
         if self._async is not None and self._async.lookups_open():
             fragment = await call_detail_async(self._async, *args)

@@ -32,8 +32,8 @@ from ivrlog.settings import Settings
 log = logging.getLogger("ivrlog.web")
 
 # file descriptors kept for everything but client connections: the listening socket,
-# database files and connections (SQLite opens a reader per worker thread, PostgreSQL a
-# pool), log files, temporary files of spooled pages
+# database files and connections (SQLite opens a reader per worker thread, PostgreSQL two
+# pools), log files, temporary files of spooled pages
 FD_RESERVE: Final = 256
 MIN_CONNECTIONS: Final = 16
 LOG_INTERVAL: Final = 60.0  # seconds between two log lines about the same kind of refusal
