@@ -30,6 +30,23 @@ POOL_SIZE: Final = 10  # connections of a server process's async pool, besides t
 AsyncPool = AsyncConnectionPool[psycopg.AsyncConnection[Any]]
 
 
+def positional(query: str, names: tuple[str, ...]) -> str:
+    """`query` with its `%(name)s` parameters written `$1`, `$2`... in the order of
+    `names` (a raw cursor's form: psycopg passes it to PostgreSQL as it is)."""
+    for number, name in enumerate(names, start=1):
+        query = query.replace(f"%({name})s", f"${number}")
+    if "%(" in query:
+        raise ValueError(f"a parameter of {query!r} is not in {names}")
+    return query
+
+
+# the lookup of a completed call's detail (storage/sql.py), with its parameters in order
+STATEMENTS: Final = {
+    fmt: positional(POSTGRES.completed_detail[fmt], ("cutoff", "account", "session", "call_cutoff"))
+    for fmt in ("json", "xml")
+}
+
+
 class Lookups:
     """The async pools of one store: one per event loop that opened them (a server has
     one loop; apps of a test may share a store over several), each closed by as many
@@ -108,15 +125,17 @@ class Lookups:
             return await to_thread.run_sync(sync)
         if has_nul(session_id):
             return CallDetail(False, None)
-        params = {
-            "cutoff": detail_cutoff,
-            "account": account_id,
-            "session": session_id,
-            "call_cutoff": call_cutoff,
-        }
-        async with pool.connection() as conn:
-            cursor = await conn.execute(POSTGRES.completed_detail[fmt], params)
+        # a raw cursor's $n parameters and a plain check-out: 11 % more lookups a second
+        # than the pool's context manager and named parameters (docs/performance.md, B1)
+        conn = await pool.getconn()
+        try:
+            cursor = psycopg.AsyncRawCursor(conn)
+            await cursor.execute(
+                STATEMENTS[fmt], (detail_cutoff, account_id, session_id, call_cutoff), prepare=True
+            )
             row = await cursor.fetchone()
+        finally:
+            await pool.putconn(conn)
         if row is not None:
             return CallDetail(True, row[0])
         return await to_thread.run_sync(sync)
