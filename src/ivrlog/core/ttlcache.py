@@ -65,10 +65,8 @@ class TtlCache(Generic[K, V]):
     def derive(self, key: K, load: Callable[[], Stamped[V]]) -> Stamped[V]:
         """The entry of `key`: cached if its stamp is less than `ttl` old, else `load()`,
         which gives the stamp itself (that of the data the value was derived from)."""
-        now = self.clock()
-        with self._lock:
-            hit = self._entries.get(key)
-        if hit is not None and now - hit.at < self.ttl:
+        hit = self.peek(key)
+        if hit is not None:
             return hit
         loaded = load()
         with self._lock:

@@ -132,7 +132,7 @@ class HotReads:
             fragment = call_detail(ctx.store, *args)
         else:
             fragment = await run_in_threadpool(call_detail, ctx.store, *args)
-        return _CONTENT_TYPES[renderer.MEDIA_TYPE], renderer.detail(fragment)
+        return renderer.MEDIA_TYPE.encode(), renderer.detail(fragment)
 
 
 async def _send_error(send: Send, response: Response, echoed: tuple[bytes, bytes]) -> int:
@@ -145,12 +145,6 @@ async def _send_error(send: Send, response: Response, echoed: tuple[bytes, bytes
     )
     await send({"type": "http.response.body", "body": response.body})
     return response.status_code
-
-
-_CONTENT_TYPES: Final = {
-    "application/json": b"application/json",
-    "application/xml": b"application/xml",
-}
 
 
 class IvrlogApp(FastAPI):
