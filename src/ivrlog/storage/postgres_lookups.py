@@ -24,6 +24,7 @@ from ivrlog.storage.postgres_page import has_nul
 from ivrlog.storage.sql import POSTGRES
 
 POOL_SIZE: Final = 10  # connections of a server process's async pool, besides the other's
+OPEN_TIMEOUT: Final = 10.0  # seconds for its first connection as the server starts
 AsyncPool = AsyncConnectionPool[psycopg.AsyncConnection[Any]]
 
 
@@ -56,7 +57,7 @@ class Lookups:
         self._pools: dict[asyncio.AbstractEventLoop, tuple[AsyncPool, int]] = {}
 
     async def open(self) -> None:
-        """Open the running loop's pool (connections are made in the background)."""
+        """Open the running loop's pool, its first connection made."""
         loop = asyncio.get_running_loop()
         if loop in self._pools:
             pool, opened = self._pools[loop]
@@ -72,7 +73,14 @@ class Lookups:
             name="ivrlog-lookups",
             timeout=30.0,
         )
-        await pool.open(wait=False)
+        # its first connection made before the server serves (as the synchronous pool's):
+        # not in the background while requests run, whose tests would see the pool's use
+        # of the process-wide `random` (its jitter) as theirs
+        try:
+            await pool.open(wait=True, timeout=OPEN_TIMEOUT)
+        except BaseException:
+            await pool.close()
+            raise
         self._pools[loop] = (pool, 1)
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:

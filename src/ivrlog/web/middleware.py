@@ -9,6 +9,7 @@ a few microseconds a request (docs/operations.md).
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import time
@@ -20,6 +21,10 @@ from ivrlog.web.jsonlog import CURRENT
 from ivrlog.web.metrics import METHODS, UNMATCHED, Metrics
 
 REQUEST_ID_HEADER = b"x-request-id"
+# the ids' own generator, seeded from the system's randomness (and again in a forked
+# child): the process-wide `random` is the application's, and Hypothesis's in the tests
+_IDS = random.Random()
+os.register_at_fork(after_in_child=_IDS.seed)
 _WELL_FORMED = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
@@ -30,7 +35,7 @@ def request_id(headers: list[tuple[bytes, bytes]]) -> str:
         if name == REQUEST_ID_HEADER and _WELL_FORMED.fullmatch(value):
             return value.decode()
     # not a secret, only unique: no system call for it (os.urandom is one a request)
-    return f"{random.getrandbits(64):016x}"
+    return f"{_IDS.getrandbits(64):016x}"
 
 
 def route_of(scope: Scope) -> str:
