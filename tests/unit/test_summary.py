@@ -22,6 +22,7 @@ from ivrlog.core.summary import (
     summarize_detail,
     words,
 )
+from ivrlog.core.summary import WORD as WORD_PATTERN
 from tests.fake_store import MemoryStore
 
 
@@ -125,6 +126,52 @@ def test_the_search_text_stops_at_its_bound() -> None:
     text = summarize(many).words
     assert len(text) <= MAX_WORDS_CHARS
     assert text.startswith("w0000000 w0000001")
+
+
+def test_the_search_text_ends_before_the_word_that_would_pass_its_bound() -> None:
+    # 8-character words, a space between: the bound falls inside the last word taken
+    count = MAX_WORDS_CHARS // 9 + 1
+    many = [entry("m", "v", f"w{i:07d}", t=i) for i in range(count + 5)]
+    text = summarize(many).words
+    taken = text.split(" ")
+    assert len(text) <= MAX_WORDS_CHARS < len(text) + 9
+    assert taken == [f"w{i:07d}" for i in range(len(taken))]
+
+
+_TEXT = st.text(
+    st.one_of(
+        st.characters(codec="ascii"),
+        st.sampled_from("Ééİıßẞ\u0307ǅ٣²_-"),  # case changes that change lengths, digits
+    ),
+    max_size=40,
+)
+
+
+@given(_TEXT)
+def test_words_are_the_word_pattern_on_the_lowercased_text(text: str) -> None:
+    expected = [w for w in WORD_PATTERN.findall(text.lower()) if len(w) <= MAX_WORD]
+    assert words(text) == expected
+
+
+def _reference_words(lines: list[str], bound: int) -> str:
+    """The search text as first written: line by line, word by word."""
+    seen: dict[str, None] = {}
+    size = 0
+    for line in lines:
+        for word in words(line) if size <= bound else ():
+            if word not in seen:
+                size += len(word) + (1 if seen else 0)
+                if size > bound:
+                    break
+                seen[word] = None
+    return " ".join(seen)
+
+
+@given(st.lists(_TEXT, max_size=8))
+def test_the_search_text_is_each_lines_new_words_in_order(lines: list[str]) -> None:
+    entries = [entry("m", "v", line, t=i) for i, line in enumerate(lines)]
+    kept = [line for line in lines if line != "[private]"]
+    assert summarize(entries).words == _reference_words(kept, MAX_WORDS_CHARS)
 
 
 @given(st.lists(st.tuples(st.text(max_size=5), st.text(max_size=5)), max_size=6), st.text())

@@ -10,7 +10,7 @@ summary or the search index.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
@@ -19,6 +19,7 @@ from ivrlog.core.model import NO_SUMMARY, CallSummary, Module
 
 PRIVATE_LINE: Final = "[private]"
 APPLICATION = re.compile(r'Executing application "(?P<name>.*?)"(?: version "(?P<version>.*)")?')
+APPLICATION_PREFIX: Final = 'Executing application "'
 INPUT_PREFIX: Final = "User input"
 # A word is a run of letters and digits (Unicode); `_` and everything else separate words.
 WORD = re.compile(r"[^\W_]+")
@@ -30,20 +31,44 @@ MAX_WORD: Final = 64
 MAX_WORDS_CHARS: Final = 200_000
 
 
+# ASCII text lowercased with every byte that is not a letter or a digit made a space: its
+# words are then what str.split() finds, some three times faster than WORD's scan (B3)
+_ASCII_WORDS: Final = bytes(
+    ord(chr(b).lower()) if chr(b).isalnum() else 32 if b < 128 else b for b in range(256)
+)
+
+
+def _all_words(text: str) -> list[str]:
+    """Every word (WORD) of `text`, lowercased, in order, repeats and long ones kept."""
+    if text.isascii():
+        return text.encode().translate(_ASCII_WORDS).decode().split()
+    return WORD.findall(text.lower())
+
+
 def words(text: str) -> list[str]:
     """The words of `text` as the search index keeps them: lowercase, in order, repeats
     kept; a word longer than MAX_WORD is left out."""
-    return [w for w in WORD.findall(text.lower()) if len(w) <= MAX_WORD]
+    return [w for w in _all_words(text) if len(w) <= MAX_WORD]
 
 
-def _visits(entries: Iterable[Mapping[str, Any]]) -> tuple[Module, ...]:
-    path: list[Module] = []
-    for entry in entries:
-        data = entry["event"]["data"]
-        module = Module(data["module_type"], data["result_variable"])
-        if not path or path[-1] != module:
-            path.append(module)
-    return tuple(path)
+def _distinct_words(lines: list[str]) -> str:
+    """The distinct words (`words()`) of `lines`, in order of appearance, joined by
+    spaces, up to MAX_WORDS_CHARS characters: the first word that would pass the limit
+    ends the text. The lines are scanned as one text (a line break separates words), so
+    a call's words take one scan and one de-duplication at C speed."""
+    found = [w for w in dict.fromkeys(_all_words("\n".join(lines))) if len(w) <= MAX_WORD]
+    if sum(map(len, found)) + len(found) - 1 <= MAX_WORDS_CHARS:
+        return " ".join(found)
+    size = -1
+    for count, word in enumerate(found):
+        size += len(word) + 1
+        if size > MAX_WORDS_CHARS:
+            return " ".join(found[:count])
+    return " ".join(found)  # not reached: the sum above is the last `size`
+
+
+def _timestamp(entry: Mapping[str, Any]) -> Any:
+    return entry["timestamp"]
 
 
 def summarize(entries: list[dict[str, Any]]) -> CallSummary:
@@ -61,15 +86,21 @@ def summarize(entries: list[dict[str, Any]]) -> CallSummary:
     """
     if not entries:
         return NO_SUMMARY
-    ordered = sorted(entries, key=lambda e: e["timestamp"])
     app: str | None = None
     version: str | None = None
     has_error = False
     inputs = 0
-    seen: dict[str, None] = {}
-    size = 0
-    for entry in ordered:
-        line = entry["event"]["line"]
+    lines: list[str] = []
+    path: list[Module] = []
+    last: tuple[str, str] | None = None
+    for entry in sorted(entries, key=_timestamp):
+        event = entry["event"]
+        data = event["data"]
+        module = (data["module_type"], data["result_variable"])
+        if module != last:
+            path.append(Module(*module))
+            last = module
+        line = event["line"]
         kind = entry["class"]
         if kind == "error":
             has_error = True
@@ -77,23 +108,18 @@ def summarize(entries: list[dict[str, Any]]) -> CallSummary:
             continue
         if kind == "event" and line.startswith(INPUT_PREFIX):
             inputs += 1
-        if app is None:
+        if app is None and line.startswith(APPLICATION_PREFIX):
             found = APPLICATION.fullmatch(line)
             if found is not None:
                 app, version = found["name"], found["version"]
-        for word in words(line) if size <= MAX_WORDS_CHARS else ():
-            if word not in seen:
-                size += len(word) + (1 if seen else 0)
-                if size > MAX_WORDS_CHARS:
-                    break
-                seen[word] = None
+        lines.append(line)
     return CallSummary(
         app=app,
         app_version=version,
-        visits=_visits(ordered),
+        visits=tuple(path),
         has_error=has_error,
         inputs=inputs,
-        words=" ".join(seen),
+        words=_distinct_words(lines),
     )
 
 
