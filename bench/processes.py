@@ -44,9 +44,11 @@ def running(command: Sequence[str], port: int, what: str) -> Iterator[subprocess
         log.close()
 
 
-def ivrlog_server(database: str, port: int) -> contextlib.AbstractContextManager[Any]:
+def ivrlog_server(
+    database: str, port: int, workers: int = 1
+) -> contextlib.AbstractContextManager[Any]:
     command = [str(BIN / "ivrlog"), "serve", "--db", database, "--port", str(port)]
-    command += ["--purge-interval", "0", "--log-level", "warning"]
+    command += ["--purge-interval", "0", "--log-level", "warning", "--workers", str(workers)]
     return running(command, port, "ivrlog server")
 
 

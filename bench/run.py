@@ -102,7 +102,7 @@ def measure(backend: str, datasets: list[Dataset], new_database: Callable[[str],
         if "B9" in SCENARIOS:
             b9_pages(backend, largest)
     if "B3" in SCENARIOS:
-        b3_ingest(backend, new_database("ingest"))
+        b3_ingest(backend, new_database)
     if "B10" in SCENARIOS:
         b10_webhooks(backend, new_database)
     if "B4" in SCENARIOS:

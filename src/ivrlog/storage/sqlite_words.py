@@ -48,7 +48,7 @@ def document(account_id: int, words: str, row: Sequence[Any]) -> str:
     marks, from `row` = (type, app, modules, ended_in, ended_variable, has_error, src,
     dest) as the calls table holds them."""
     call_type, app, modules, ended_in, ended_variable, has_error, src, dest = row
-    marks = [scoped(account_id, word) for word in words.split(" ")]
+    marks = [scoped(account_id, words.replace(" ", " " + scoped(account_id, "")))]
     marks.append(_mark(account_id, "s", src))
     marks.append(_mark(account_id, "d", dest))
     marks.append(_mark(account_id, "t", call_type))
