@@ -138,20 +138,6 @@ SQLITE_PUT: Final = (
 )
 
 
-def put_sqlite(
-    conn: Any, account_id: int, calls: Sequence[StoredCall], summaries: Sequence[Sequence[Any]]
-) -> None:
-    """Write the calls' rows of `call_records` (SQLite), after the calls' own (whose
-    triggers deleted the row of a replaced call that had another start)."""
-    conn.executemany(
-        SQLITE_PUT,
-        [
-            (account_id, c.start, c.session_id, c.entry_count, stem(c, summary))
-            for c, summary in zip(calls, summaries, strict=True)
-        ],
-    )
-
-
 def stems(rows: Sequence[Sequence[Any]]) -> list[str]:
     """The stems of rows read as STEM_COLUMNS."""
     return [record_stem((*row[:11], int(row[11]), None)) for row in rows]

@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
 
-import orjson
-
 from ivrlog.core.model import (
     CallQuery,
     DetailFormat,
@@ -27,16 +25,10 @@ from ivrlog.core.model import (
     StoredCall,
 )
 from ivrlog.core.ports import LiveTransaction
-from ivrlog.core.reports import call_facts, deltas, row_facts, steps_json
-from ivrlog.storage import backfill, records, report_sql, sql, sqlite_words
+from ivrlog.storage import backfill, report_sql, sql, sqlite_put
 from ivrlog.storage.migrations import pending
-from ivrlog.storage.places import completion_places, place_statements, take_places
 from ivrlog.storage.search_sql import (
     SQLITE_DIALECT,
-    SUMMARY_COLUMNS,
-    indexed_words,
-    same,
-    summary_values,
 )
 from ivrlog.storage.search_store import EraseStatements, Found, SearchStore
 from ivrlog.storage.sql_store import SqlLive, SqlPage, SqlStore
@@ -57,7 +49,6 @@ _SUMMARY_BATCH_ROWS = 1000
 _SCRUB_RETRY_AFTER = 1.0
 _SCRUB_POLL = 0.05
 _SCRUB_PATIENCE = 5.0
-_PLACES = place_statements(lambda query: query, arrays=False)
 # FTS5 only marks a deleted call's words deleted in its index segments, where they stay
 # until the segments are merged (SQLite 3.40's FTS5 has no secure-delete option). So
 # scrub() runs FTS5's `optimize` when words were deleted since (an erasure, the purge, a
@@ -120,77 +111,6 @@ class _Page(SqlPage):
             self._store._release(conn)
 
 
-def _put_calls(conn: sqlite3.Connection, account_id: int, calls: Sequence[StoredCall]) -> int:
-    """Upsert calls with their detail, summary, search words and places in the change
-    sequence; how many stored details or open calls it replaced."""
-    sessions = orjson.dumps([c.session_id for c in calls]).decode()
-    old = conn.execute(
-        'SELECT session_id, app, type, start, "end", steps FROM calls WHERE account_id = ?'
-        " AND session_id IN (SELECT value FROM json_each(?))",
-        (account_id, sessions),
-    ).fetchall()
-    existing = {row[0] for row in old}
-    # each call with search words takes its place in the index (sqlite_words) first: a
-    # replaced call's old row, still there, is passed over, and goes with its detail below
-    texts = [indexed_words(c) for c in calls]
-    starts = [c.start for c, text in zip(calls, texts, strict=True) if text]
-    given = iter(sqlite_words.places(conn, starts))
-    places = [next(given) if text else None for text in texts]
-    summaries = [summary_values(c.summary) for c in calls]
-    conn.executemany(
-        f"""INSERT INTO calls (account_id, session_id, src, dest, type, start, "end",
-                              private, entry_count, {SUMMARY_COLUMNS}, words_id, steps)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (account_id, session_id) DO UPDATE SET
-             src = excluded.src, dest = excluded.dest, type = excluded.type,
-             start = excluded.start, "end" = excluded."end",
-             private = excluded.private, entry_count = excluded.entry_count,
-             app = excluded.app, app_version = excluded.app_version, path = excluded.path,
-             modules = excluded.modules, ended_in = excluded.ended_in,
-             ended_variable = excluded.ended_variable, has_error = excluded.has_error,
-             inputs = excluded.inputs, words_id = excluded.words_id,
-             steps = excluded.steps""",
-        [
-            (*sql.call_values(account_id, c), *summary, place, steps_json(c.steps))
-            for c, summary, place in zip(calls, summaries, places, strict=True)
-        ],
-    )
-    records.put_sqlite(conn, account_id, calls, summaries)
-    keys = [(account_id, c.session_id) for c in calls]
-    # a replaced detail takes its search words with it (the trigger call_words_dropped)
-    replaced = conn.executemany(
-        "DELETE FROM call_details WHERE call_id ="
-        " (SELECT id FROM calls WHERE account_id = ? AND session_id = ?)",
-        keys,
-    ).rowcount
-    replaced += conn.executemany(
-        "DELETE FROM open_calls WHERE account_id = ? AND session_id = ?", keys
-    ).rowcount
-    conn.executemany(
-        "INSERT INTO call_details (call_id, json, xml, words_id)"
-        " SELECT id, ?, ?, ? FROM calls WHERE account_id = ? AND session_id = ?",
-        [
-            (c.detail_json, c.detail_xml, place, account_id, c.session_id)
-            for c, place in zip(calls, places, strict=True)
-            if c.detail_json is not None
-        ],
-    )
-    conn.executemany(
-        "INSERT INTO call_words (rowid, words, call_id)"
-        " SELECT ?, ?, id FROM calls WHERE account_id = ? AND session_id = ?",
-        [
-            (place, sqlite_words.call_document(account_id, c, text), account_id, c.session_id)
-            for c, text, place in zip(calls, texts, places, strict=True)
-            if text and place is not None
-        ],
-    )
-    take_places(conn, _PLACES, account_id, completion_places(calls, existing))
-    removed = [row_facts(*row[1:]) for row in old]
-    changes = deltas(account_id, removed, map(call_facts, calls))
-    report_sql.write(conn, changes, same)
-    return max(replaced, 0)
-
-
 class _Live(SqlLive):
     """A LiveTransaction on the writer connection, inside BEGIN IMMEDIATE."""
 
@@ -216,7 +136,7 @@ class _Live(SqlLive):
     def finish(self, account_id: int, call_id: int, call: StoredCall) -> None:
         # the open entries move into the stored detail: nothing is lost that needs scrubbing
         self._conn.execute("DELETE FROM open_calls WHERE id = ?", (call_id,))
-        if _put_calls(self._conn, account_id, [call]):
+        if sqlite_put.write(self._conn, sqlite_put.prepare(account_id, [call])):
             self._store._scrub_owed = self._store._words_owed = True
 
     def stale(self, touched_before: int, started_before: int, limit: int) -> list[StaleCall]:
@@ -236,7 +156,7 @@ class SqliteStore(SqlStore, SearchStore, WebhookSql):
     _postgres = False
     _sql = sql.SQLITE
     _dialect = SQLITE_DIALECT
-    _places = _PLACES
+    _places = sqlite_put.PLACES
     _erase_sql = EraseStatements(lambda query: query)
     _duplicate = (sqlite3.IntegrityError,)
 
@@ -388,8 +308,9 @@ class SqliteStore(SqlStore, SearchStore, WebhookSql):
 
     # calls
     def put_calls(self, account_id: int, calls: Sequence[StoredCall]) -> None:
+        batch = sqlite_put.prepare(account_id, calls)  # before the write lock: not in it
         with self._writing() as conn:
-            if _put_calls(conn, account_id, calls):
+            if sqlite_put.write(conn, batch):
                 self._scrub_owed = self._words_owed = True
 
     def delete_account_calls(self, account_id: int) -> int:
