@@ -462,3 +462,40 @@ def test_card_number_ints_are_redacted_but_not_other_numbers() -> None:
         REDACTED: "a key that happens to read like the mark",
     }
     assert REDACT.value(True) is True
+
+
+_FLAT_TEXT = st.text(st.sampled_from("0123456789 -.%_ab٣\n"), max_size=24)
+_FLAT_VALUES = st.one_of(
+    _FLAT_TEXT,
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**18), max_value=10**18),
+    st.sampled_from([4111111111111111, 10**12 - 1, 10**12, -(10**12), 4111111111111111.0]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.lists(_FLAT_TEXT, max_size=2),
+)
+
+
+@PROPERTY
+@given(st.dictionaries(_FLAT_TEXT, _FLAT_VALUES, max_size=6))
+def test_an_object_the_rules_leave_is_copied_as_the_full_walk_would(
+    data: dict[str, Any],
+) -> None:
+    # the quick test (_untouched) only ever spares an object the full walk leaves as it is
+    fast = REDACT.value(data)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redact, "_untouched", lambda value: False)
+        walked = REDACT.value(data)
+    assert list(fast.items()) == list(walked.items())
+    assert fast is not data  # a new container, always
+
+
+def test_the_quick_test_spares_plain_data_and_sends_the_rest_down_the_walk() -> None:
+    plain = {"module_type": "menu", "prompt_id": "793588", "status": 200, "ratio": 0.5}
+    assert redact._untouched(plain)
+    # nine digits close together, in one text only when the texts are not kept apart
+    assert redact._untouched({"a": "12345", "b": "6789"})
+    assert not redact._untouched({"a": "123-45-6789"})
+    assert not redact._untouched({"card": 10**12})
+    assert not redact._untouched({"a": "50%25"})
+    assert not redact._untouched({"nested": {"a": "b"}})
