@@ -163,7 +163,10 @@ def test_backup_command_copies_and_refuses_to_overwrite_without_force(tmp_path: 
     assert integrity(copy) == "ok"
 
     copy.write_bytes(b"an older backup")
-    refused = runner.invoke(cli, ["backup", str(copy)], env={"IVRLOG_DATABASE": str(source)})
+    # a wide terminal: Rich wraps the message at the terminal's width
+    refused = runner.invoke(
+        cli, ["backup", str(copy)], env={"IVRLOG_DATABASE": str(source), "COLUMNS": "400"}
+    )
     assert refused.exit_code == 2
     assert "exists: pass --force" in refused.output
     assert copy.read_bytes() == b"an older backup"
