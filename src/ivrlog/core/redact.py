@@ -93,7 +93,6 @@ _COVERED: Final = re.compile(b"\x01+")
 _SSN_SHAPE: Final = re.compile(rb"000(?: {1,3}|[.+])00(?: {1,3}|[.+])0000")
 # an SSN is 11 characters, a card 13 digits or more: nothing shorter holds a candidate
 _SHORTEST_CANDIDATE: Final = 11
-_SMALLEST_CARD: Final = 10**12  # a card number has 13 digits at least
 _DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn: a digit doubled, digits summed
 
 
@@ -225,32 +224,7 @@ def _is_card_number(value: Any) -> bool:
         if not math.isfinite(value) or not value.is_integer() or abs(value) >= 1e19:
             return False
         value = int(value)
-    return _SMALLEST_CARD <= abs(value) < 10**19 and luhn_valid(str(abs(value)))
-
-
-# nine characters that are not digits: _NINE_DIGITS cannot match across them
-_APART: Final = " " * 9
-
-
-def _untouched(value: dict[str, Any]) -> bool:
-    """Whether the built-in rules leave an object as it is: its values strings, booleans,
-    nulls and numbers too small to be a card number, and neither `%` nor nine digits
-    close together in any key or string. Its texts are searched as one, kept apart so
-    that no match spans two of them: a text the rules would look at is in it, and any
-    other hit only sends the object down the full walk (an entry's data, B3)."""
-    texts = list(value)
-    for item in value.values():
-        kind = type(item)
-        if kind is str:
-            texts.append(item)
-        elif not (
-            item is None
-            or kind is bool
-            or ((kind is int or kind is float) and -_SMALLEST_CARD < item < _SMALLEST_CARD)
-        ):
-            return False
-    text = _APART.join(texts)
-    return "%" not in text and _NINE_DIGITS.search(text) is None
+    return 10**12 <= abs(value) < 10**19 and luhn_valid(str(abs(value)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,8 +271,6 @@ class Redactor:
         return value
 
     def _object(self, value: dict[str, Any]) -> dict[str, Any]:
-        if not self.custom and _untouched(value):
-            return dict(value)
         result: dict[str, Any] = {}
         # with only the built-in rules, a string too short to hold a candidate is kept as
         # it is without a call (B3's hot path)
