@@ -38,6 +38,12 @@ class AppContext:
     stopping: threading.Event = field(default_factory=threading.Event)
     # held while background work uses the store, so that shutdown can wait for it
     busy: threading.Lock = field(default_factory=threading.Lock)
+    # held by a bulk ingest request from parsing to commit: one at a time a process. Its
+    # parsing, checks and write all need the interpreter, so that a second request in the
+    # process would only slow the first down, its write most (which, on SQLite, every
+    # other process waits for); more processes (--workers) use more cores
+    # (docs/performance.md, B3)
+    bulk_turn: threading.Lock = field(default_factory=threading.Lock)
 
     def webhooks(self) -> WebhookStore:
         """The store's webhooks; DatabaseError when it keeps none."""

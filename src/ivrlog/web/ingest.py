@@ -39,15 +39,16 @@ router = APIRouter(tags=["Ingestion"])
 
 
 def _ingest(request: Request, body: bytes, account_id: int) -> int:
-    calls = parse_batch(body, request.headers.get("content-type", ""))
     ctx = context(request)
-    accepted = ingest_calls(
-        ctx.store,
-        account_id,
-        calls,
-        ctx.redactors.for_account(account_id),
-        cutoffs=(ctx.cutoff(), ctx.call_cutoff()),
-    )
+    with ctx.bulk_turn:
+        calls = parse_batch(body, request.headers.get("content-type", ""))
+        accepted = ingest_calls(
+            ctx.store,
+            account_id,
+            calls,
+            ctx.redactors.for_account(account_id),
+            cutoffs=(ctx.cutoff(), ctx.call_cutoff()),
+        )
     ctx.metrics.ingested("bulk", sum(len(call.get("detail") or ()) for call in calls), accepted)
     return accepted
 
