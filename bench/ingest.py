@@ -41,7 +41,7 @@ def _ingest_batches(now: int, calls: int = 5000, size: int = 100) -> list[list[d
     return [batch for _, batch in batches(shape, now, size)]
 
 
-def _post_all(port: int, token: str, bodies: list[bytes], clients: int) -> None:
+def _post_all(port: int, token: str, bodies: list[bytes], clients: int = 2) -> None:
     """POST every body, `clients` at once; the first refusal is raised. Each body has a
     connection of its own: the worker processes of a server share its socket, and each
     connection goes to whichever accepts it first, so that a few long-lived connections
@@ -67,8 +67,9 @@ def _post_all(port: int, token: str, bodies: list[bytes], clients: int) -> None:
 
 def b3_ingest(backend: str, new_database: Callable[[str], str]) -> None:
     """Entries a second through POST /ingest/v1/calls, against raw writes of the same rows:
-    into a server of one worker process, then of a worker a core (each into a database of
-    its own, from as many connections as the second has cores), both against one floor."""
+    into a server of one worker process, then (on a machine of several cores) of a worker a
+    core, each into a database of its own, from two client threads a core; both against
+    one floor."""
     now = int(time.time())
     groups = _ingest_batches(now)
     entries = sum(len(call["detail"]) for group in groups for call in group)
@@ -76,7 +77,7 @@ def b3_ingest(backend: str, new_database: Callable[[str], str]) -> None:
     cores = os.cpu_count() or 1
     rates = {}
     url = ""
-    for workers in (1, cores):
+    for workers in sorted({1, cores}):
         url = new_database(f"ingest-{workers}")
         store = open_store(url)
         store.migrate()

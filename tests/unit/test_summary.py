@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from hypothesis import given
+import pytest
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from ivrlog.core import summary
 from ivrlog.core.ingest import ingest_calls, prepare_call
 from ivrlog.core.live import append_entries
 from ivrlog.core.model import NO_SUMMARY, CallFilter, Module
@@ -141,7 +143,8 @@ def test_the_search_text_ends_before_the_word_that_would_pass_its_bound() -> Non
 _TEXT = st.text(
     st.one_of(
         st.characters(codec="ascii"),
-        st.sampled_from("Ééİıßẞ\u0307ǅ٣²_-"),  # case changes that change lengths, digits
+        # case changes that change lengths or depend on the next letter, digits
+        st.sampled_from("ÉéİıßẞΣσς\u0307ǅ٣²_-"),
     ),
     max_size=40,
 )
@@ -167,11 +170,18 @@ def _reference_words(lines: list[str], bound: int) -> str:
     return " ".join(seen)
 
 
-@given(st.lists(_TEXT, max_size=8))
-def test_the_search_text_is_each_lines_new_words_in_order(lines: list[str]) -> None:
+@given(
+    st.lists(st.one_of(_TEXT, st.just("[private]")), max_size=8),
+    st.one_of(st.just(MAX_WORDS_CHARS), st.integers(min_value=0, max_value=40)),
+)
+@example(["aΣ", "b"], MAX_WORDS_CHARS)  # a final sigma: lines are lowercased apart
+def test_the_search_text_is_each_lines_new_words_in_order(lines: list[str], bound: int) -> None:
+    # small bounds too, so that the bound falls anywhere: on a word, a space, the text's end
     entries = [entry("m", "v", line, t=i) for i, line in enumerate(lines)]
     kept = [line for line in lines if line != "[private]"]
-    assert summarize(entries).words == _reference_words(kept, MAX_WORDS_CHARS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(summary, "MAX_WORDS_CHARS", bound)
+        assert summarize(entries).words == _reference_words(kept, bound)
 
 
 @given(st.lists(st.tuples(st.text(max_size=5), st.text(max_size=5)), max_size=6), st.text())
