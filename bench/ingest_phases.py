@@ -14,12 +14,11 @@ import orjson
 
 from bench.ingest import _ingest_batches
 from ivrlog.core.accounts import add_account
-from ivrlog.core.ingest import normalize_entry, prepare_call
+from ivrlog.core.ingest import normalize_entry, prepare_call, render_detail
 from ivrlog.core.redact import BUILTIN_RULES
 from ivrlog.core.reports import call_steps
 from ivrlog.core.summary import summarize
 from ivrlog.core.validation import validate_batch
-from ivrlog.core.xmlwriter import write_element
 from ivrlog.storage import open_store
 from ivrlog.web.documents import parse_batch
 
@@ -43,14 +42,6 @@ def _validated(group: list[Any]) -> bool:
     return True
 
 
-def _xml(calls: list[list[dict[str, Any]]]) -> None:
-    for entries in calls:
-        out: list[str] = []
-        for entry in entries:
-            write_element("item", entry, out)
-        "".join(out)
-
-
 def main() -> None:
     groups = _ingest_batches(int(time.time()))
     bodies = [orjson.dumps(group) for group in groups]
@@ -65,7 +56,7 @@ def main() -> None:
         lambda: [[normalize_entry(e, BUILTIN_RULES) for e in call["detail"]] for call in calls],
     )
     _timed("JSON fragment", n, lambda: [orjson.dumps(entries).decode() for entries in normal])
-    _timed("XML fragment", n, lambda: _xml(normal))
+    _timed("JSON and XML fragments", n, lambda: [render_detail(entries) for entries in normal])
     _timed("summary", n, lambda: [summarize(entries) for entries in normal])
     _timed(
         "report steps",

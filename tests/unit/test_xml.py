@@ -8,12 +8,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ivrlog.core.ingest import render_detail, render_entries
 from ivrlog.core.model import CallRow
-from ivrlog.core.xmlwriter import escape_text, write_element, xml_name
+from ivrlog.core.xmlwriter import escape_text, plain_json, write_element, xml_name
 from ivrlog.render import xml
 from ivrlog.render.xml import render_document
 
@@ -178,6 +180,118 @@ def test_any_key_gives_a_valid_ascii_name(key: str) -> None:
     assert xml_name(key) == name
     if ASCII_NAME.fullmatch(key) and "_x" not in key:  # "_x" starts an escape: escaped
         assert name == key
+
+
+# plain_json: one scan of a JSON text stands for escape_text on each of its strings
+
+
+def strings_of(value: Any) -> Iterator[str]:
+    """Every string of a JSON value, object keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from strings_of(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_of(item)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@PROPERTY
+@given(JSON_VALUES)
+def test_plain_json_means_no_string_needs_escaping(value: Any) -> None:
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # a lone surrogate: never stored
+        return
+    if plain_json(text):
+        assert all(escape_text(s) == s for s in strings_of(value))
+
+
+@pytest.mark.parametrize(
+    ("value", "plain"),
+    [
+        ({"line": 'Executing "Billing" version "39"', "n": 1}, True),
+        (["plain", "text", 12, True, None], True),
+        ("ends with a backslash \\", False),
+        ('a backslash then a quote \\"', False),
+        ("a & b", False),
+        ("<", False),
+        (">", False),
+        ("line\r\n", False),
+        ("tab\tnewline\n", False),  # carried by XML, but the JSON escape is not `\"`
+        ("\x00", False),
+        ("\ufffe", False),
+        ("\uffff", False),
+        ({"<key>": 1}, False),  # a key is a name, but the scan does not tell keys apart
+    ],
+)
+def test_plain_json(value: Any, plain: bool) -> None:
+    assert plain_json(orjson.dumps(value).decode()) is plain
+
+
+# the stored detail: written in one piece when plain, as write_element writes it
+
+TEXTS = st.text() | st.sampled_from(["", "plain", 'say "hi"', "a\\b", "<&>", "\r\n", "\ufffe"])
+STORED_ENTRIES = st.lists(
+    st.builds(  # normalize_entry's shape and key order
+        lambda line, data, kind, timestamp: {
+            "event": {"line": line, "data": data},
+            "class": kind,
+            "timestamp": timestamp,
+        },
+        TEXTS,
+        st.dictionaries(TEXTS, JSON_VALUES | st.floats(allow_nan=False)),
+        st.sampled_from(["info", "prompt"]),
+        st.integers(0, 2**40),
+    ),
+    max_size=4,
+)
+
+
+def written_items(entries: list[dict[str, Any]]) -> str:
+    out: list[str] = []
+    for entry in entries:
+        write_element("item", entry, out)
+    return "".join(out)
+
+
+@PROPERTY
+@given(STORED_ENTRIES)
+def test_the_stored_detail_is_what_write_element_writes(entries: list[dict[str, Any]]) -> None:
+    try:
+        text = orjson.dumps(entries).decode()
+    except orjson.JSONEncodeError:  # a lone surrogate: never stored
+        return
+    assert render_detail(entries) == (text, written_items(entries))
+    fragments = render_entries(entries)
+    assert [f.json for f in fragments] == [orjson.dumps(e).decode() for e in entries]
+    assert [f.xml for f in fragments] == [written_items([e]) for e in entries]
+
+
+def test_plain_and_escaped_detail() -> None:
+    entry: dict[str, Any] = {
+        "event": {"line": 'say "hi"', "data": {"n": 1, "ok": True, "x": 1.5, "l": [], "o": {}}},
+        "class": "info",
+        "timestamp": 7,
+    }
+    plain = (
+        '<item><event><line>say "hi"</line><data><n>1</n><ok>true</ok><x>1.5</x><l/><o/>'
+        "</data></event><class>info</class><timestamp>7</timestamp></item>"
+    )
+    assert render_detail([entry])[1] == plain
+    entry["event"]["line"] = "a < b"
+    assert render_detail([entry])[1] == plain.replace('say "hi"', "a &lt; b")
+    entry["event"]["data"] = {}
+    assert "<line>a &lt; b</line><data/></event>" in render_detail([entry])[1]
 
 
 # write_element and documents

@@ -20,7 +20,7 @@ from ivrlog.core.reports import call_steps
 from ivrlog.core.sensitive import NONE
 from ivrlog.core.summary import PRIVATE_LINE, summarize
 from ivrlog.core.validation import KEPT_DATA, validate_batch
-from ivrlog.core.xmlwriter import write_element
+from ivrlog.core.xmlwriter import plain_json, write_element, xml_name
 
 PRIVATE: Final = PRIVATE_LINE
 
@@ -45,22 +45,60 @@ def normalize_entry(entry: dict[str, Any], redactor: Redactor) -> dict[str, Any]
     }
 
 
+def _plain_item(entry: dict[str, Any]) -> str:
+    """The `<item>` of a stored entry (normalize_entry's shape) whose strings need no
+    escaping (plain_json): what write_element writes, in one piece, without a call a
+    value for the usual flat data (strings and whole numbers)."""
+    event = entry["event"]
+    line, data, timestamp = event["line"], event["data"], entry["timestamp"]
+    if type(line) is not str or type(data) is not dict or type(timestamp) is not int:
+        out: list[str] = []
+        write_element("item", entry, out)
+        return "".join(out)
+    parts = [f"<item><event><line>{line}</line>"]
+    if data:
+        parts.append("<data>")
+        for key, value in data.items():
+            name = xml_name(key)
+            kind = type(value)
+            if kind is str or kind is int:
+                parts.append(f"<{name}>{value}</{name}>")
+            else:
+                write_element(name, value, parts)
+        parts.append("</data>")
+    else:
+        parts.append("<data/>")
+    parts.append(
+        f"</event><class>{entry['class']}</class><timestamp>{timestamp}</timestamp></item>"
+    )
+    return "".join(parts)
+
+
+def _items(entries: list[dict[str, Any]], text: str) -> list[str]:
+    """The `<item>` of each entry, given the entries' JSON `text`."""
+    if plain_json(text):
+        return [_plain_item(entry) for entry in entries]
+    items = []
+    for entry in entries:
+        out: list[str] = []
+        write_element("item", entry, out)
+        items.append("".join(out))
+    return items
+
+
 def render_detail(entries: list[dict[str, Any]]) -> tuple[str, str]:
     """The stored fragments of a call's entries: a JSON array and a run of `<item>`s."""
-    out: list[str] = []
-    for entry in entries:
-        write_element("item", entry, out)
-    return orjson.dumps(entries).decode(), "".join(out)
+    text = orjson.dumps(entries).decode()
+    return text, "".join(_items(entries, text))
 
 
 def render_entries(entries: list[dict[str, Any]]) -> list[Fragments]:
     """Each entry's stored fragments: its JSON text and its `<item>` element."""
-    rendered = []
-    for entry in entries:
-        out: list[str] = []
-        write_element("item", entry, out)
-        rendered.append(Fragments(orjson.dumps(entry).decode(), "".join(out)))
-    return rendered
+    texts = [orjson.dumps(entry).decode() for entry in entries]
+    return [
+        Fragments(text, _items([entry], text)[0])
+        for entry, text in zip(entries, texts, strict=True)
+    ]
 
 
 def prepare_call(call: dict[str, Any], redactor: Redactor = BUILTIN_RULES) -> StoredCall:
