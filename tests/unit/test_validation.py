@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ivrlog.core import limits
 from ivrlog.core.errors import PayloadTooLarge, ValidationFailed
@@ -17,6 +19,7 @@ from ivrlog.core.validation import (
     check_summary,
     check_time,
     check_unknown,
+    plain_entry,
     too_deep,
     validate_batch,
 )
@@ -153,6 +156,118 @@ def test_each_problem_of_an_entry_is_named_by_its_path() -> None:
 def test_a_malformed_entry_is_refused(value: Any, path: str, message: str) -> None:
     document = {**entry(), **value} if isinstance(value, dict) else value
     assert (0, path, message) in problems_of(check_entry, document, 0, "entries[0]")
+
+
+# plain_entry: the quick acceptance of the usual entry
+
+ANY = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-1, limits.MAX_TIME + 1)
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=3)
+    | st.sampled_from(["info", "prompt", "trace"]),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=2), inner, max_size=2)
+    ),
+    max_leaves=5,
+)
+
+
+DELETED = object()
+# a field of the usual entry (by path) and what it may become: anything, or a value
+# close to the bounds of its rule; DELETED removes it
+CHANGES = st.one_of(
+    st.tuples(
+        st.just(("timestamp",)),
+        st.integers(-2, 1) | st.integers(limits.MAX_TIME - 1, limits.MAX_TIME + 2),
+    ),
+    st.tuples(st.just(("class",)), st.sampled_from(["info", "error", "trace", "INFO"])),
+    st.tuples(st.just(("private",)), st.booleans() | st.integers(0, 1)),
+    st.tuples(
+        st.sampled_from(
+            [
+                ("timestamp",),
+                ("class",),
+                ("private",),
+                ("y",),
+                ("event",),
+                ("event", "line"),
+                ("event", "data"),
+                ("event", "x"),
+                ("event", "data", "module_type"),
+                ("event", "data", "result_variable"),
+                ("event", "data", "k"),
+            ]
+        ),
+        ANY | st.just(DELETED),
+    ),
+)
+
+
+def changed(changes: list[tuple[tuple[str, ...], Any]]) -> dict[str, Any]:
+    """The usual entry with each change made where its path still leads to an object."""
+    value: dict[str, Any] = {**entry(), "private": False}
+    value["event"] = {**value["event"], "data": {**value["event"]["data"]}}
+    for path, new in changes:
+        place: Any = value
+        for key in path[:-1]:
+            place = place.get(key) if isinstance(place, dict) else None
+        if isinstance(place, dict):
+            if new is DELETED:
+                place.pop(path[-1], None)
+            else:
+                place[path[-1]] = new
+    return value
+
+
+ENTRIES = st.builds(changed, st.lists(CHANGES, max_size=2))
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(ENTRIES)
+def test_an_entry_accepted_at_a_glance_has_no_problem(value: Any) -> None:
+    if plain_entry(value):
+        assert problems_of(check_entry, value, 0, "detail[0]") == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        entry(),
+        {**entry(), "private": False},
+        {**entry(), "timestamp": limits.MAX_TIME},
+        {"event": {"line": "", "data": {"module_type": "", "result_variable": "", "n": 1.5}}}
+        | {"class": "error", "timestamp": 0},
+    ],
+)
+def test_the_usual_entry_is_accepted_at_a_glance(value: Any) -> None:
+    assert plain_entry(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {**entry(), "private": 0},
+        {**entry(), "timestamp": True},
+        {**entry(), "timestamp": limits.MAX_TIME + 1},
+        {**entry(), "class": ["info"]},  # unhashable: not a crash
+        {**entry(), "event": {**entry()["event"], "data": {**entry()["event"]["data"], "a": []}}},
+    ],
+)
+def test_anything_else_goes_to_the_whole_check(value: Any) -> None:
+    assert not plain_entry(value)
+
+
+def test_an_entry_of_nested_data_is_still_valid() -> None:
+    nested = {
+        **entry(),
+        "event": {**entry()["event"], "data": {**entry()["event"]["data"], "a": [{}]}},
+    }
+    assert not plain_entry(nested)
+    assert problems_of(check_entry, nested, 0, "detail[0]") == []
+    validate_batch([call(detail=[entry(), nested])])
 
 
 def test_data_nested_past_max_depth_is_refused() -> None:

@@ -31,6 +31,11 @@ EVENT_FIELDS: Final = ("line", "data")
 KEPT_DATA: Final = ("module_type", "result_variable")
 NUMBER_FIELDS: Final = ("src", "dest")  # phone numbers, as strings
 
+_ENTRY_KEYS: Final = frozenset(ENTRY_FIELDS)
+_EVENT_KEYS: Final = frozenset(EVENT_FIELDS)
+_CLASSES: Final = frozenset(ENTRY_CLASSES)
+_SCALARS: Final = frozenset((str, int, float, bool, type(None)))
+
 
 class Problems:
     """The problems of one request: counted all, the first MAX_REPORTED_ERRORS kept."""
@@ -117,6 +122,33 @@ def check_entry(entry: Any, index: int, path: str, problems: Problems) -> None:
         problems.add(index, path + ".private", "must be true or false")
 
 
+def plain_entry(entry: Any) -> bool:
+    """Whether `entry` is valid at a glance: the usual entry, whose data holds no object
+    or list (so it cannot nest too deep), built of plain JSON types. True only for an
+    entry check_entry finds no problem in; for any other, check_entry says what is wrong
+    (or that nothing is). About a third of check_entry's time on B3's entries."""
+    if type(entry) is not dict or not entry.keys() <= _ENTRY_KEYS:
+        return False
+    event = entry.get("event")
+    if type(event) is not dict or not event.keys() <= _EVENT_KEYS:
+        return False
+    data = event.get("data")
+    kind = entry.get("class")
+    timestamp = entry.get("timestamp")
+    return (
+        type(event.get("line")) is str
+        and type(data) is dict
+        and type(data.get("module_type")) is str
+        and type(data.get("result_variable")) is str
+        and set(map(type, data.values())) <= _SCALARS
+        and type(kind) is str
+        and kind in _CLASSES
+        and type(timestamp) is int
+        and 0 <= timestamp <= MAX_TIME
+        and type(entry.get("private", False)) is bool
+    )
+
+
 def check_session_id(session_id: Any, index: int, problems: Problems) -> TypeGuard[str]:
     """1 to MAX_SESSION_ID printable characters, without `/`."""
     if (
@@ -178,8 +210,9 @@ def check_call(call: Any, index: int, seen: dict[str, int], problems: Problems) 
         return
     if len(detail) > MAX_ENTRIES:
         raise PayloadTooLarge(f"Call {index} has {len(detail)} entries; at most {MAX_ENTRIES}.")
-    for position, entry in enumerate(detail):
-        check_entry(entry, index, f"detail[{position}]", problems)
+    if not all(map(plain_entry, detail)):
+        for position, entry in enumerate(detail):
+            check_entry(entry, index, f"detail[{position}]", problems)
 
 
 def validate_batch(calls: list[Any]) -> None:
