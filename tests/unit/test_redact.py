@@ -462,3 +462,23 @@ def test_card_number_ints_are_redacted_but_not_other_numbers() -> None:
         REDACTED: "a key that happens to read like the mark",
     }
     assert REDACT.value(True) is True
+
+
+def nine_digits_close(text: str) -> bool:
+    """The definition of the cheap test: nine digits (any decimal digit, as `\\d` reads
+    them) with at most eight other characters between each and the next."""
+    places = [i for i, char in enumerate(text) if char.isdecimal()]
+    return any(
+        all(places[j + 1] - places[j] <= 9 for j in range(i, i + 8)) for i in range(len(places) - 8)
+    )
+
+
+@settings(max_examples=1000, deadline=None, derandomize=True, database=None)
+@given(
+    st.lists(  # digits, each followed by a gap of 0 to 10 other characters
+        st.tuples(st.sampled_from("0123456789٣"), st.integers(0, 10), st.sampled_from(" -./a")),
+        max_size=14,
+    ).map(lambda parts: "".join(digit + char * gap for digit, gap, char in parts))
+)
+def test_the_cheap_test_finds_nine_close_digits_exactly(text: str) -> None:
+    assert bool(redact._NINE_DIGITS.search(text)) is nine_digits_close(text)

@@ -79,8 +79,11 @@ _SSN: Final = re.compile(r"[0-9]{3}(?: {1,3}|[.+])[0-9]{2}(?: {1,3}|[.+])[0-9]{4
 
 # Cheap tests that rule out most text before the rules above run:
 # 1. nine digits (an SSN's; a card has 13) at most eight characters apart in the text as
-#    written (percent-encoded text aside): without them, nothing is spelled out at all;
-_NINE_DIGITS: Final = re.compile(r"\d(?:\D{0,8}\d){8}")
+#    written (percent-encoded text aside): without them, nothing is spelled out at all.
+#    A gap of non-digits is taken whole (possessive: a digit cannot end a shorter one), so
+#    a failing start is left at once instead of after every shorter gap is tried: twice
+#    as fast on B3's prompts, same matches;
+_NINE_DIGITS: Final = re.compile(r"\d(?:\D{0,8}+\d){8}")
 # 2. in the canonical spelling reduced to its shape (digits "0", separators kept, all
 #    else "|"), 13 digits in a row once separators are dropped, or an SSN's shape.
 _SHAPE: Final = bytes(
