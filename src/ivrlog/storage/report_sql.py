@@ -123,6 +123,31 @@ def _upsert_arrays(table: str) -> str:
 UPSERT_ARRAYS: Final = {table: _upsert_arrays(table) for table in KEYS}
 
 
+StoredRows = tuple[tuple[str, list[tuple[Any, ...]]], ...]
+
+
+def stored_rows(changes: Deltas, name: Callable[[str | None], str | None]) -> StoredRows:
+    """The rows `changes` make, as `write_rows` writes them: each table's, in key order
+    (the order rows are locked in); `name` is how the backend keeps application and module
+    names. Made without the database, so a store can make them before its transaction."""
+    return (
+        ("report_volume", _as_stored("report_volume", changes.sorted_volume(), name)),
+        ("report_modules", _as_stored("report_modules", changes.sorted_modules(), name)),
+    )
+
+
+def write_rows(conn: Any, rows: StoredRows, *, arrays: bool = False) -> None:
+    """Apply rows made by `stored_rows` inside the caller's transaction. With `arrays`
+    (PostgreSQL), one statement a table over arrays; else (SQLite) a statement a row,
+    its parameters by position."""
+    for table, stored in rows:
+        if stored and arrays:
+            columns = [list(column) for column in zip(*stored, strict=True)]
+            conn.execute(UPSERT_ARRAYS[table], columns)
+        elif stored:
+            conn.executemany(UPSERT[table], stored)
+
+
 def write(
     conn: Any,
     changes: Deltas,
@@ -130,20 +155,8 @@ def write(
     *,
     arrays: bool = False,
 ) -> None:
-    """Apply `changes` inside the caller's transaction, in key order (the order rows are
-    locked in); `name` is how the backend keeps application and module names. With
-    `arrays` (PostgreSQL), one statement a table over arrays; else (SQLite) a statement
-    a row, its parameters by position."""
-    for table, rows in (
-        ("report_volume", changes.sorted_volume()),
-        ("report_modules", changes.sorted_modules()),
-    ):
-        stored = _as_stored(table, rows, name)
-        if stored and arrays:
-            columns = [list(column) for column in zip(*stored, strict=True)]
-            conn.execute(UPSERT_ARRAYS[table], columns)
-        elif stored:
-            conn.executemany(UPSERT[table], stored)
+    """Apply `changes` inside the caller's transaction (stored_rows, then write_rows)."""
+    write_rows(conn, stored_rows(changes, name), arrays=arrays)
 
 
 def _as_stored(

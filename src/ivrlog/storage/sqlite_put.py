@@ -42,7 +42,9 @@ class Batch:
     `rows` are the calls' rows of `calls` up to their place, `steps` the rest; `texts`
     their search words (None: no index row) and `documents` their index texts; `changes`
     the report deltas of the calls added, to which `write` adds those of the calls they
-    replace (a batch is written once)."""
+    replace (a batch is written once), and `reports` the rows those deltas make, which
+    `write` uses when the batch replaces no counted call (the usual case: no Python
+    sorting and naming in the transaction)."""
 
     account_id: int
     calls: Sequence[StoredCall]
@@ -53,12 +55,14 @@ class Batch:
     documents: list[str | None]
     records: list[tuple[Any, ...]]
     changes: Deltas
+    reports: report_sql.StoredRows
 
 
 def prepare(account_id: int, calls: Sequence[StoredCall]) -> Batch:
     """Everything of `calls`' write that needs no database."""
     summaries = [summary_values(c.summary) for c in calls]
     texts = [indexed_words(c) for c in calls]
+    changes = deltas(account_id, (), map(call_facts, calls))
     return Batch(
         account_id=account_id,
         calls=calls,
@@ -77,7 +81,8 @@ def prepare(account_id: int, calls: Sequence[StoredCall]) -> Batch:
             (account_id, c.start, c.session_id, c.entry_count, records.stem(c, summary))
             for c, summary in zip(calls, summaries, strict=True)
         ],
-        changes=deltas(account_id, (), map(call_facts, calls)),
+        changes=changes,
+        reports=report_sql.stored_rows(changes, same),
     )
 
 
@@ -134,9 +139,9 @@ def write(conn: Any, batch: Batch) -> int:
         ],
     )
     take_places(conn, PLACES, account_id, completion_places(calls, existing))
-    for row in old:
-        facts = row_facts(*row[1:])
-        if facts is not None:
-            batch.changes.add(account_id, facts, -1)
-    report_sql.write(conn, batch.changes, same)
+    counted = [facts for facts in (row_facts(*row[1:]) for row in old) if facts is not None]
+    for facts in counted:  # a counted call replaced: its counts are taken away
+        batch.changes.add(account_id, facts, -1)
+    reports = report_sql.stored_rows(batch.changes, same) if counted else batch.reports
+    report_sql.write_rows(conn, reports)
     return max(replaced, 0)
