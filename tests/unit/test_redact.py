@@ -4,6 +4,7 @@ import copy
 import re
 import unicodedata
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -482,3 +483,40 @@ def nine_digits_close(text: str) -> bool:
 )
 def test_the_cheap_test_finds_nine_close_digits_exactly(text: str) -> None:
     assert bool(redact._NINE_DIGITS.search(text)) is nine_digits_close(text)
+
+
+FLAT_TEXT = st.text(st.sampled_from("0123456789 -%ab"), max_size=20)
+FLAT_OBJECTS = st.dictionaries(
+    FLAT_TEXT,
+    FLAT_TEXT
+    | st.integers(-(10**13), 10**13)
+    | st.sampled_from([4111111111111111, 10**12 - 1, -(10**12) + 1, 10**12])
+    | st.floats(allow_nan=False)
+    | st.booleans()
+    | st.none()
+    | st.lists(FLAT_TEXT, max_size=2),
+    max_size=4,
+)
+
+
+@settings(max_examples=1000, deadline=None, derandomize=True, database=None)
+@given(FLAT_OBJECTS)
+def test_an_object_told_clean_at_a_glance_is_what_the_rules_leave(value: dict[str, Any]) -> None:
+    rules = Redactor()
+    with mock.patch.object(redact, "_builtin_finds_nothing", return_value=False):
+        looked_at = rules.value(value)
+    if redact._builtin_finds_nothing(value):
+        assert looked_at == value
+    assert rules.value(value) == looked_at
+
+
+def test_objects_the_glance_leaves_to_the_rules() -> None:
+    assert redact._builtin_finds_nothing({"module_type": "start", "n": 10**12 - 1, "ok": None})
+    others: list[dict[str, Any]] = [
+        {"n": 10**12},
+        {"x": 1.0},
+        {"x": []},
+        {"pan": "4111 1111 1111 1111"},
+    ]
+    for value in others:
+        assert not redact._builtin_finds_nothing(value)
