@@ -22,6 +22,11 @@ class Account:
     created_at: int
 
 
+def module_key(module_type: str, result_variable: str) -> str:
+    """`module_type:result_variable`, as /v1/calls shows a path's modules."""
+    return f"{module_type}:{result_variable}"
+
+
 class Module(NamedTuple):
     """A module of an application, as its entries name it."""
 
@@ -30,8 +35,8 @@ class Module(NamedTuple):
 
     @property
     def key(self) -> str:
-        """`module_type:result_variable`, as /v1/calls shows a path's modules."""
-        return f"{self.module_type}:{self.result_variable}"
+        """module_key of the module."""
+        return module_key(self.module_type, self.result_variable)
 
 
 @dataclass(frozen=True, slots=True)

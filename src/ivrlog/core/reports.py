@@ -22,7 +22,7 @@ from typing import Final, Literal, NamedTuple
 
 import orjson
 
-from ivrlog.core.model import CALL_TYPES, Module, Step, StoredCall
+from ivrlog.core.model import CALL_TYPES, Step, StoredCall, module_key
 
 HOUR: Final = 3600
 DAY: Final = 86_400
@@ -63,7 +63,7 @@ def call_steps(entries: Sequence[dict[str, object]], end: int) -> tuple[Step, ..
     since = 0
     for entry in ordered:
         data = entry["event"]["data"]  # type: ignore[index]
-        key = Module(data["module_type"], data["result_variable"]).key
+        key = module_key(data["module_type"], data["result_variable"])
         at: int = entry["timestamp"]  # type: ignore[assignment]
         if key != current:
             if current is not None:

@@ -140,7 +140,7 @@ def plain_entry(entry: Any) -> bool:
         and type(data) is dict
         and type(data.get("module_type")) is str
         and type(data.get("result_variable")) is str
-        and set(map(type, data.values())) <= _SCALARS
+        and _SCALARS.issuperset(map(type, data.values()))
         and type(kind) is str
         and kind in _CLASSES
         and type(timestamp) is int
