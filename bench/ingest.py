@@ -174,7 +174,9 @@ def _sqlite_rows(groups: list[list[Any]]) -> list[_Batch]:
             if text:
                 place = c.start * WORDS_SLOT + taken.get(c.start, 0)
                 taken[c.start] = taken.get(c.start, 0) + 1
-                words.append((place, sqlite_words.call_document(1, c, text), i))
+                words.append(
+                    (place, sqlite_words.call_document(1, c, text, summary_values(c.summary)), i)
+                )
             calls.append((*_call_row(i, 1, c), place))
             details.append((i, c.detail_json, c.detail_xml, place))
         kept = [(c.start, c.session_id, c.entry_count, _stem(c)) for c in group]

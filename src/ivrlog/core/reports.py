@@ -141,21 +141,33 @@ class Deltas:
     modules: dict[ModuleKey, list[int]] = field(default_factory=dict)
 
     def add(self, account_id: int, facts: CallFacts, sign: int) -> None:
+        # what a step adds is the same in both spans: worked out once
+        steps = [
+            (
+                step.module,
+                sign if step.ended else 0,
+                sign if step.error else 0,
+                sign * place,
+                None if step.seconds is None else 4 + bin_of(step.seconds),
+            )
+            for place, step in enumerate(facts.steps)
+        ]
+        duration = 1 + bin_of(facts.duration)
         for span in (HOUR, DAY):
             at = facts.start - facts.start % span
             key = VolumeKey(account_id, span, at, facts.app, facts.type)
             counts = self.volume.setdefault(key, [0] * VOLUME_COUNTS)
             counts[0] += sign
-            counts[1 + bin_of(facts.duration)] += sign
-            for place, step in enumerate(facts.steps):
-                mkey = ModuleKey(account_id, facts.app, span, at, step.module)
+            counts[duration] += sign
+            for module, ended, error, place, seconds in steps:
+                mkey = ModuleKey(account_id, facts.app, span, at, module)
                 row = self.modules.setdefault(mkey, [0] * MODULE_COUNTS)
                 row[0] += sign
-                row[1] += sign if step.ended else 0
-                row[2] += sign if step.error else 0
-                row[3] += sign * place
-                if step.seconds is not None:
-                    row[4 + bin_of(step.seconds)] += sign
+                row[1] += ended
+                row[2] += error
+                row[3] += place
+                if seconds is not None:
+                    row[seconds] += sign
 
     def sorted_volume(self) -> list[tuple[VolumeKey, list[int]]]:
         """The rows that change, in key order (the order a store locks them in)."""

@@ -166,29 +166,23 @@ def _as_stored(
     names that differ only where the backend cannot keep them: NUL on PostgreSQL, past
     KEPT_NAME characters with the same digest) summed into one, as a single statement
     may change a row only once."""
-    merged: dict[tuple[Any, ...], list[int]] = {}
-    width = len(KEYS[table]) + (1 if table == "report_modules" else 0)
+    merged: dict[tuple[Any, ...], list[Any]] = {}
+    modules = table == "report_modules"
     for key, counts in rows:
-        named = tuple(_named_key(table, key, name))
-        total = merged.get(named[: len(KEYS[table])])
+        if modules:  # (account, app, span, at, module): the module's whole name after
+            module = name(key[4]) or ""
+            stored = (key[0], key_name(name(key[1]) or ""), key[2], key[3], key_name(module))
+            extra: list[Any] = [module]
+        else:  # (account, span, at, app, type)
+            stored = (key[0], key[1], key[2], key_name(name(key[3]) or ""), name(key[4]) or "")
+            extra = []
+        total = merged.get(stored)
         if total is None:
-            merged[named[: len(KEYS[table])]] = [*named[len(KEYS[table]) : width], *counts]
+            merged[stored] = [*extra, *counts]
         else:
-            extra = width - len(KEYS[table])
-            for i, value in enumerate(counts):
-                total[extra + i] += value
+            for i, value in enumerate(counts, start=len(extra)):
+                total[i] += value
     return [(*k, *v) for k, v in sorted(merged.items())]
-
-
-def _named_key(
-    table: str, key: Sequence[Any], name: Callable[[str | None], str | None]
-) -> list[Any]:
-    """A row's key as stored: names as the backend keeps them, long ones shortened (and
-    a module's whole name after its key)."""
-    named = [name(v) or "" if isinstance(v, str) else v for v in key]
-    if table == "report_modules":
-        return [named[0], key_name(named[1]), *named[2:4], key_name(named[4]), named[4]]
-    return [*named[:3], key_name(named[3]), named[4]]
 
 
 def _pieces(

@@ -74,8 +74,8 @@ def prepare(account_id: int, calls: Sequence[StoredCall]) -> Batch:
         steps=[steps_json(c.steps) for c in calls],
         texts=texts,
         documents=[
-            sqlite_words.call_document(account_id, c, text) if text else None
-            for c, text in zip(calls, texts, strict=True)
+            sqlite_words.call_document(account_id, c, text, summary) if text else None
+            for c, text, summary in zip(calls, texts, summaries, strict=True)
         ],
         records=[
             (account_id, c.start, c.session_id, c.entry_count, records.stem(c, summary))

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ivrlog.core.model import CallFilter, StoredCall
-from ivrlog.core.summary import MODULES_SEPARATOR, module_needle, modules_text
+from ivrlog.core.summary import MODULES_SEPARATOR, module_needle
 from ivrlog.storage.migration_7 import WORDS_SLOT
 
 _LAST_PLACE = (
@@ -62,20 +62,11 @@ def document(account_id: int, words: str, row: Sequence[Any]) -> str:
     return " ".join(marks)
 
 
-def call_document(account_id: int, call: StoredCall, words: str) -> str:
-    """document() of a call being stored."""
-    summary = call.summary
-    ended = summary.ended_in
-    row = (
-        call.type,
-        summary.app,
-        modules_text(summary),
-        None if ended is None else ended.key,
-        None if ended is None else ended.result_variable,
-        summary.has_error,
-        call.src,
-        call.dest,
-    )
+def call_document(account_id: int, call: StoredCall, words: str, summary: Sequence[Any]) -> str:
+    """document() of a call being stored, whose summary columns are `summary`
+    (search_sql.summary_values, as SQLite keeps them)."""
+    app, _, _, modules, ended_in, ended_variable, has_error, _ = summary
+    row = (call.type, app, modules, ended_in, ended_variable, has_error, call.src, call.dest)
     return document(account_id, words, row)
 
 
