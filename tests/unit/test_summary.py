@@ -184,7 +184,10 @@ def test_the_search_text_is_each_lines_new_words_in_order(lines: list[str], boun
         assert summarize(entries).words == _reference_words(kept, bound)
 
 
-@given(st.lists(st.tuples(st.text(max_size=5), st.text(max_size=5)), max_size=6), st.text())
+NAME_TEXT = st.text(max_size=5) | st.sampled_from(['","', "\\", '"', "a\\", ",", "\x01"])
+
+
+@given(st.lists(st.tuples(NAME_TEXT, NAME_TEXT), max_size=6), st.text())
 def test_a_module_is_found_by_its_needle_whatever_its_names(
     modules: list[tuple[str, str]], other: str
 ) -> None:
@@ -196,6 +199,10 @@ def test_a_module_is_found_by_its_needle_whatever_its_names(
     names = {m.result_variable for m in summary.visits} | {m.key for m in summary.visits}
     assert (module_needle(other) in text) == (other in names)
     assert orjson.loads(path_json(summary)) == [m.key for m in summary.visits]
+    # the text as stores have always kept it: each name's JSON between separators
+    listed = dict.fromkeys(n for m in summary.visits for n in (m.result_variable, m.key))
+    kept = "\x01".join(orjson.dumps(n).decode() for n in listed)
+    assert text == (f"\x01{kept}\x01" if listed else "")
 
 
 def test_bulk_and_live_keep_the_same_summary(fake: MemoryStore, account_id: int) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import orjson
 
-from ivrlog.core.model import NO_SUMMARY, CallSummary, Module
+from ivrlog.core.model import NO_SUMMARY, CallSummary, Module, module_key
 
 PRIVATE_LINE: Final = "[private]"
 APPLICATION = re.compile(r'Executing application "(?P<name>.*?)"(?: version "(?P<version>.*)")?')
@@ -131,10 +131,11 @@ def summarize_detail(detail_json: str | None) -> CallSummary:
 def path_json(summary: CallSummary) -> str:
     """The path as /v1/calls shows it and the stores keep it: a JSON array text of
     `module_type:result_variable` strings."""
-    return orjson.dumps([m.key for m in summary.visits]).decode()
+    return orjson.dumps([module_key(*m) for m in summary.visits]).decode()
 
 
 MODULES_SEPARATOR: Final = "\x01"
+_BETWEEN: Final = f'"{MODULES_SEPARATOR}"'
 
 
 def module_needle(value: str) -> str:
@@ -149,13 +150,14 @@ def modules_text(summary: CallSummary) -> str:
     store finds a module with one substring search (module_needle), whatever characters
     the names hold. "" for an empty path."""
     names: dict[str, None] = {}
-    for module in summary.visits:
-        names[module.result_variable] = None
-        names[module.key] = None
+    for module_type, result_variable in summary.visits:
+        names[result_variable] = None
+        names[module_key(module_type, result_variable)] = None
     if not names:
         return ""
-    return (
-        MODULES_SEPARATOR
-        + MODULES_SEPARATOR.join(orjson.dumps(n).decode() for n in names)
-        + MODULES_SEPARATOR
-    )
+    listed = orjson.dumps(list(names)).decode()
+    if listed.count(",") == len(names) - 1:  # no name holds a comma: the usual names
+        # then each `","` of the JSON array stands between two names: one replace
+        return MODULES_SEPARATOR + listed[1:-1].replace('","', _BETWEEN) + MODULES_SEPARATOR
+    texts = (orjson.dumps(name).decode() for name in names)
+    return MODULES_SEPARATOR + MODULES_SEPARATOR.join(texts) + MODULES_SEPARATOR

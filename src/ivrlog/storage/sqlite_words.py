@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from ivrlog.core.model import CallFilter, StoredCall
@@ -43,6 +44,12 @@ def _mark(account_id: int, kind: str, value: str) -> str:
     return f"{account_id}_{kind}_{digest.hexdigest()}"
 
 
+# The marks of names (call types, applications, modules) repeat from call to call: they
+# are kept, a bounded number. Not those of numbers: a caller's number is not kept in
+# memory once its call is written (or erased).
+_name_mark = lru_cache(maxsize=4096)(_mark)
+
+
 def document(account_id: int, words: str, row: Sequence[Any]) -> str:
     """A call's index text: its words (single-space separated, core/summary) and its
     marks, from `row` = (type, app, modules, ended_in, ended_variable, has_error, src,
@@ -51,13 +58,13 @@ def document(account_id: int, words: str, row: Sequence[Any]) -> str:
     marks = [scoped(account_id, words.replace(" ", " " + scoped(account_id, "")))]
     marks.append(_mark(account_id, "s", src))
     marks.append(_mark(account_id, "d", dest))
-    marks.append(_mark(account_id, "t", call_type))
+    marks.append(_name_mark(account_id, "t", call_type))
     if app is not None:
-        marks.append(_mark(account_id, "a", app))
-    marks += [_mark(account_id, "r", m) for m in modules.split(MODULES_SEPARATOR) if m]
+        marks.append(_name_mark(account_id, "a", app))
+    marks += [_name_mark(account_id, "r", m) for m in modules.split(MODULES_SEPARATOR) if m]
     for name in dict.fromkeys((ended_in, ended_variable)):
         if name is not None:
-            marks.append(_mark(account_id, "e", name))
+            marks.append(_name_mark(account_id, "e", name))
     marks.append(f"{account_id}_h_{int(bool(has_error))}")
     return " ".join(marks)
 
