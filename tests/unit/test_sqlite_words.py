@@ -8,7 +8,7 @@ from ivrlog.storage.search_sql import indexed_words, summary_values
 from tests.factories import call, entry
 
 
-def test_a_document_holds_its_words_and_marks_and_caches_no_number() -> None:
+def test_a_document_holds_its_words_and_marks_and_a_batch_keeps_no_number() -> None:
     stored = prepare_call(
         call(
             src="6175550123",
@@ -18,8 +18,10 @@ def test_a_document_holds_its_words_and_marks_and_caches_no_number() -> None:
     )
     words = indexed_words(stored)
     assert words == "main menu"
-    sqlite_words._name_mark.cache_clear()
-    marks = sqlite_words.call_document(7, stored, words, summary_values(stored.summary)).split()
+    names: sqlite_words.Marks = {}
+    summary = summary_values(stored.summary)
+    text = sqlite_words.call_document(7, stored, words, summary, names)
+    marks = text.split()
     assert marks[:2] == ["7_main", "7_menu"]
     for kind, value in [
         ("s", "6175550123"),
@@ -32,7 +34,13 @@ def test_a_document_holds_its_words_and_marks_and_caches_no_number() -> None:
     ]:
         assert sqlite_words._mark(7, kind, value) in marks
     assert marks[-1] == "7_h_0"
-    # the names' marks are cached (they repeat from call to call); the numbers' are not
-    assert sqlite_words._name_mark.cache_info().currsize == 5
-    sqlite_words.call_document(7, stored, words, summary_values(stored.summary))
-    assert sqlite_words._name_mark.cache_info().hits == 5
+    # the batch's marks of names are kept for its next calls; the numbers' are not
+    assert set(names) == {
+        ("t", "inbound"),
+        ("r", '"pick"'),
+        ("r", '"menu:pick"'),
+        ("e", "menu:pick"),
+        ("e", "pick"),
+    }
+    assert sqlite_words.call_document(7, stored, words, summary, names) == text
+    assert sqlite_words.call_document(7, stored, words, summary) == text

@@ -250,7 +250,7 @@ STORED_ENTRIES = st.lists(
         },
         TEXTS,
         st.dictionaries(TEXTS, JSON_VALUES | st.floats(allow_nan=False)),
-        st.sampled_from(["info", "prompt"]),
+        st.sampled_from(["info", "prompt"]) | st.none() | st.booleans(),  # only text valid
         st.integers(0, 2**40),
     ),
     max_size=4,

@@ -50,8 +50,13 @@ def _plain_item(entry: dict[str, Any]) -> str:
     escaping (plain_json): what write_element writes, in one piece, without a call a
     value for the usual flat data (strings and whole numbers)."""
     event = entry["event"]
-    line, data, timestamp = event["line"], event["data"], entry["timestamp"]
-    if type(line) is not str or type(data) is not dict or type(timestamp) is not int:
+    line, data, level, timestamp = event["line"], event["data"], entry["class"], entry["timestamp"]
+    if (
+        type(line) is not str
+        or type(data) is not dict
+        or type(level) is not str
+        or type(timestamp) is not int
+    ):
         out: list[str] = []
         write_element("item", entry, out)
         return "".join(out)
@@ -68,9 +73,7 @@ def _plain_item(entry: dict[str, Any]) -> str:
         parts.append("</data>")
     else:
         parts.append("<data/>")
-    parts.append(
-        f"</event><class>{entry['class']}</class><timestamp>{timestamp}</timestamp></item>"
-    )
+    parts.append(f"</event><class>{level}</class><timestamp>{timestamp}</timestamp></item>")
     return "".join(parts)
 
 

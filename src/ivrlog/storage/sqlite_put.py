@@ -63,6 +63,7 @@ def prepare(account_id: int, calls: Sequence[StoredCall]) -> Batch:
     summaries = [summary_values(c.summary) for c in calls]
     texts = [indexed_words(c) for c in calls]
     changes = deltas(account_id, (), map(call_facts, calls))
+    names: sqlite_words.Marks = {}  # the marks of names, for this batch's documents
     return Batch(
         account_id=account_id,
         calls=calls,
@@ -74,7 +75,7 @@ def prepare(account_id: int, calls: Sequence[StoredCall]) -> Batch:
         steps=[steps_json(c.steps) for c in calls],
         texts=texts,
         documents=[
-            sqlite_words.call_document(account_id, c, text, summary) if text else None
+            sqlite_words.call_document(account_id, c, text, summary, names) if text else None
             for c, text, summary in zip(calls, texts, summaries, strict=True)
         ],
         records=[

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 from ivrlog.core.model import CallFilter, StoredCall
@@ -44,37 +43,50 @@ def _mark(account_id: int, kind: str, value: str) -> str:
     return f"{account_id}_{kind}_{digest.hexdigest()}"
 
 
-# The marks of names (call types, applications, modules) repeat from call to call: they
-# are kept, a bounded number. Not those of numbers: a caller's number is not kept in
-# memory once its call is written (or erased).
-_name_mark = lru_cache(maxsize=4096)(_mark)
+Marks = dict[tuple[str, str], str]
 
 
-def document(account_id: int, words: str, row: Sequence[Any]) -> str:
+def document(account_id: int, words: str, row: Sequence[Any], names: Marks | None = None) -> str:
     """A call's index text: its words (single-space separated, core/summary) and its
     marks, from `row` = (type, app, modules, ended_in, ended_variable, has_error, src,
-    dest) as the calls table holds them."""
+    dest) as the calls table holds them. `names` keeps the marks of names (type,
+    application, modules) for the calls of one batch, where they repeat; it lives as
+    long as the batch (nothing of a call stays in memory once it is written)."""
     call_type, app, modules, ended_in, ended_variable, has_error, src, dest = row
+    known: Marks = {} if names is None else names
+
+    def name_mark(kind: str, value: str) -> str:
+        found = known.get((kind, value))
+        if found is None:
+            found = known[kind, value] = _mark(account_id, kind, value)
+        return found
+
     marks = [scoped(account_id, words.replace(" ", " " + scoped(account_id, "")))]
     marks.append(_mark(account_id, "s", src))
     marks.append(_mark(account_id, "d", dest))
-    marks.append(_name_mark(account_id, "t", call_type))
+    marks.append(name_mark("t", call_type))
     if app is not None:
-        marks.append(_name_mark(account_id, "a", app))
-    marks += [_name_mark(account_id, "r", m) for m in modules.split(MODULES_SEPARATOR) if m]
+        marks.append(name_mark("a", app))
+    marks += [name_mark("r", m) for m in modules.split(MODULES_SEPARATOR) if m]
     for name in dict.fromkeys((ended_in, ended_variable)):
         if name is not None:
-            marks.append(_name_mark(account_id, "e", name))
+            marks.append(name_mark("e", name))
     marks.append(f"{account_id}_h_{int(bool(has_error))}")
     return " ".join(marks)
 
 
-def call_document(account_id: int, call: StoredCall, words: str, summary: Sequence[Any]) -> str:
+def call_document(
+    account_id: int,
+    call: StoredCall,
+    words: str,
+    summary: Sequence[Any],
+    names: Marks | None = None,
+) -> str:
     """document() of a call being stored, whose summary columns are `summary`
     (search_sql.summary_values, as SQLite keeps them)."""
     app, _, _, modules, ended_in, ended_variable, has_error, _ = summary
     row = (call.type, app, modules, ended_in, ended_variable, has_error, call.src, call.dest)
-    return document(account_id, words, row)
+    return document(account_id, words, row, names)
 
 
 def match(query: CallFilter) -> str:
