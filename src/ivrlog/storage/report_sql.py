@@ -108,10 +108,14 @@ def _array_type(column: str) -> str:
     return "bigint[]" if column in ("account_id", "span", "at") else "integer[]"
 
 
+def _array_columns(table: str) -> list[str]:
+    return KEYS[table] + (["module"] if table == "report_modules" else []) + COUNTS[table]
+
+
 def _upsert_arrays(table: str) -> str:
     """PostgreSQL's upsert of every row at once: one statement over arrays, a column
     each, rather than a statement a row (B3)."""
-    columns = KEYS[table] + (["module"] if table == "report_modules" else []) + COUNTS[table]
+    columns = _array_columns(table)
     arrays = ", ".join(f"%s::{_array_type(c)}" for c in columns)
     added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTS[table])
     return (
@@ -121,6 +125,14 @@ def _upsert_arrays(table: str) -> str:
 
 
 UPSERT_ARRAYS: Final = {table: _upsert_arrays(table) for table in KEYS}
+ARRAY_TYPES: Final = {table: [_array_type(c) for c in _array_columns(table)] for table in KEYS}
+
+
+def _numbers(column: Sequence[int]) -> str:
+    """A column of whole numbers as PostgreSQL's array literal (`{1,-2,3}`), made at C
+    speed: psycopg adapts a list element by element in Python, which took half the time
+    of the reports' upsert on B3 (some 40,000 numbers a batch). The statement casts it."""
+    return "{" + ",".join(map(str, column)) + "}"
 
 
 StoredRows = tuple[tuple[str, list[tuple[Any, ...]]], ...]
@@ -142,7 +154,10 @@ def write_rows(conn: Any, rows: StoredRows, *, arrays: bool = False) -> None:
     its parameters by position."""
     for table, stored in rows:
         if stored and arrays:
-            columns = [list(column) for column in zip(*stored, strict=True)]
+            columns = [
+                _numbers(column) if kind != "text[]" else list(column)
+                for column, kind in zip(zip(*stored, strict=True), ARRAY_TYPES[table], strict=True)
+            ]
             conn.execute(UPSERT_ARRAYS[table], columns)
         elif stored:
             conn.executemany(UPSERT[table], stored)
