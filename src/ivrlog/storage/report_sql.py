@@ -89,8 +89,13 @@ def key_name(name: str) -> str:
     return name[:KEPT_NAME] + "#" + hashlib.sha256(name.encode()).hexdigest()
 
 
+def _columns(table: str) -> list[str]:
+    """A table's columns in the order its upserts write them (`_as_stored`'s rows)."""
+    return KEYS[table] + (["module"] if table == "report_modules" else []) + COUNTS[table]
+
+
 def _upsert(table: str) -> str:
-    columns = KEYS[table] + (["module"] if table == "report_modules" else []) + COUNTS[table]
+    columns = _columns(table)
     added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTS[table])
     return (
         f"INSERT INTO {table} ({', '.join(columns)})"
@@ -108,14 +113,10 @@ def _array_type(column: str) -> str:
     return "bigint[]" if column in ("account_id", "span", "at") else "integer[]"
 
 
-def _array_columns(table: str) -> list[str]:
-    return KEYS[table] + (["module"] if table == "report_modules" else []) + COUNTS[table]
-
-
 def _upsert_arrays(table: str) -> str:
     """PostgreSQL's upsert of every row at once: one statement over arrays, a column
     each, rather than a statement a row (B3)."""
-    columns = _array_columns(table)
+    columns = _columns(table)
     arrays = ", ".join(f"%s::{_array_type(c)}" for c in columns)
     added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTS[table])
     return (
@@ -125,7 +126,7 @@ def _upsert_arrays(table: str) -> str:
 
 
 UPSERT_ARRAYS: Final = {table: _upsert_arrays(table) for table in KEYS}
-ARRAY_TYPES: Final = {table: [_array_type(c) for c in _array_columns(table)] for table in KEYS}
+ARRAY_TYPES: Final = {table: [_array_type(c) for c in _columns(table)] for table in KEYS}
 
 
 def _numbers(column: Sequence[int]) -> str:
