@@ -354,3 +354,33 @@ def test_the_server_retries_an_owed_scrub_without_waiting_for_a_write(
         assert marker in database_text(db_url)
         page.close()
         assert wait_until(lambda: marker not in database_text(db_url))
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_the_server_folds_the_reports_rows_every_few_seconds(
+    store: Store, db_url: str, account: Credentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL appends the reports' rows of each write; the server folds them into
+    one a key in the background, with its purge off."""
+    import psycopg
+
+    import ivrlog.web.purge as background
+
+    monkeypatch.setattr(background, "SCRUB_RETRY", 0.05)
+
+    def pending() -> int:
+        with psycopg.connect(db_url) as conn:
+            row = conn.execute("SELECT count(*) FROM report_volume_pending").fetchone()
+        return -1 if row is None else int(row[0])
+
+    app = create_app(Settings(database=db_url, purge_interval=0), store=store, clock=lambda: NOW)
+    with TestClient(app) as client:
+        calls = [
+            call(f"f{i}", NOW - 600 * i, detail=[entry(timestamp=NOW - 600 * i)]) for i in range(3)
+        ]
+        assert ingest(client, account, calls).status_code == 200
+        assert wait_until(lambda: pending() == 0)
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT sum(calls) FROM report_volume WHERE span = 86400").fetchone()
+    assert row is not None
+    assert row[0] == 3

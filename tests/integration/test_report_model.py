@@ -2,7 +2,8 @@
 (tests/report_model.py): random calls over three days (of two applications and none,
 entries of a small vocabulary of modules, revisits, errors, private calls and entries,
 detail past retention), written in batches that replace earlier calls, erased by
-session id or by number, and purged at random cutoffs; after each step, random windows
+session id or by number, purged at random cutoffs, and the rows written so far folded
+(PostgreSQL appends them; a read sums the folded and the pending); after each step, random windows
 (cut anywhere, so that whole days and edge hours both count) give the volume, the
 durations and the funnel the model gives. Each example writes to an account of its own."""
 
@@ -75,6 +76,7 @@ operations = st.lists(
         st.tuples(st.just("put"), st.lists(a_call(), min_size=1, max_size=6)),
         st.tuples(st.just("erase"), st.sampled_from(SESSIONS + NUMBERS)),
         st.tuples(st.just("purge"), st.integers(0, SPAN)),
+        st.tuples(st.just("fold"), st.none()),
     ),
     min_size=2,
     max_size=5,
@@ -160,6 +162,8 @@ def test_reports_are_the_model(
             else:
                 store.erase(account_id, Erasure(session_id=what), "h", NOW)
                 held.pop(what, None)
+        elif kind == "fold":
+            store.fold_reports()
         else:
             cutoff = max(cutoff, T0 + what)
             while store.delete_calls_before(cutoff, 1000) >= 1000:

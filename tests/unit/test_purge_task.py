@@ -11,7 +11,7 @@ import pytest
 
 from ivrlog.core.retention import PurgeReport
 from ivrlog.web.metrics import Metrics
-from ivrlog.web.purge import purge_once, scrub_owed
+from ivrlog.web.purge import fold_reports, purge_once, scrub_owed
 
 
 def report(**changes: Any) -> PurgeReport:
@@ -87,13 +87,17 @@ def test_nothing_runs_once_the_server_is_stopping(caplog: pytest.LogCaptureFixtu
     calls: list[str] = []
     ctx = SimpleNamespace(
         purge=lambda: calls.append("purge"),
-        store=SimpleNamespace(scrub=lambda **_: calls.append("scrub")),
+        store=SimpleNamespace(
+            scrub=lambda **_: calls.append("scrub"),
+            fold_reports=lambda: calls.append("fold"),
+        ),
         busy=threading.Lock(),
         stopping=threading.Event(),
     )
     ctx.stopping.set()
     purge_once(ctx)  # type: ignore[arg-type]
     scrub_owed(ctx)  # type: ignore[arg-type]
+    fold_reports(ctx)  # type: ignore[arg-type]
     assert calls == []
 
 
@@ -113,3 +117,26 @@ def test_an_owed_scrub_is_retried_and_a_failure_logged(caplog: pytest.LogCapture
     assert [r.getMessage() for r in caplog.records] == [
         "clearing deleted content from the journal failed"
     ]
+
+
+def test_the_reports_rows_are_folded_and_a_failure_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    folds: list[str] = []
+
+    def fold() -> int:
+        folds.append("fold")
+        if len(folds) > 1:
+            raise RuntimeError("server gone")
+        return 3
+
+    ctx = SimpleNamespace(
+        store=SimpleNamespace(fold_reports=fold), busy=threading.Lock(), stopping=threading.Event()
+    )
+    with caplog.at_level(logging.INFO, logger="ivrlog.purge"):
+        fold_reports(ctx)  # type: ignore[arg-type]
+        assert caplog.records == []
+        fold_reports(ctx)  # type: ignore[arg-type]
+    assert folds == ["fold", "fold"]
+    assert [r.getMessage() for r in caplog.records] == ["folding the reports' rows failed"]
+    assert not ctx.busy.locked()

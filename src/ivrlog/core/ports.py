@@ -295,6 +295,12 @@ class Store(Protocol):
     def delete_keys_before(self, cutoff: int, limit: int) -> int:
         """Delete up to `limit` idempotency keys kept before `cutoff` (with their answers)."""
 
+    def fold_reports(self) -> int:
+        """Fold the report rows written since the last fold into one a key, for the reads
+        that sum them; how many keys changed. A store whose writes keep them folded
+        (SQLite) has nothing to do. The server calls it every few seconds; reports read
+        the same before and after."""
+
     def scrub(self, *, only_if_owed: bool = False) -> bool:
         """Make deleted content unreadable in the database's files (journal included);
         False when it could not finish now (readers busy) and should be retried. With

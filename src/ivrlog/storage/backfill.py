@@ -297,5 +297,5 @@ def _postgres_reports(conn: Any, last: int, limit: int) -> int | None:
         ),
     ).fetchall()
     changes = _counted(done, {row[0] for row in set_now})
-    report_sql.write(conn, changes, without_nul, arrays=True)
+    report_sql.write(conn, changes, without_nul, appended=True)
     return int(rows[-1][0])

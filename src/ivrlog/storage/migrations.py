@@ -12,7 +12,7 @@ from ivrlog.storage.migration_6 import POSTGRESQL_6, SQLITE_6
 from ivrlog.storage.migration_7 import POSTGRESQL_7, SQLITE_7
 from ivrlog.storage.record_blocks import POSTGRESQL_9, SQLITE_9
 from ivrlog.storage.records import POSTGRESQL_8, SQLITE_8
-from ivrlog.storage.report_sql import POSTGRESQL_10, SQLITE_10
+from ivrlog.storage.report_sql import POSTGRESQL_10, POSTGRESQL_13, SQLITE_10, SQLITE_13
 from ivrlog.storage.webhook_schema import POSTGRESQL_12, SQLITE_12
 
 
@@ -428,6 +428,14 @@ CREATE TABLE sync_checkpoints (
         description="webhooks: endpoints, the outbox of their deliveries, the attempts' log",
         sqlite=SQLITE_12,
         postgresql=POSTGRESQL_12,
+    ),
+    Migration(
+        version=13,
+        description="reports: PostgreSQL appends each write's rows, folded every few seconds",
+        # storage/report_sql.py: COPY into pending rows instead of an upsert that resolved
+        # a conflict and locked a row for each key of each batch (docs/performance.md, B3)
+        sqlite=SQLITE_13,
+        postgresql=POSTGRESQL_13,
     ),
 )
 

@@ -32,6 +32,7 @@ LOCK_CLASS: Final = 0x1F1
 LOCK_MIGRATE: Final = 1
 _LOCK_PARTITIONS: Final = 2
 LOCK_PURGE: Final = 3
+LOCK_FOLD: Final = 4
 _PARTITION_NAME = re.compile(r"^(calls|call_details)_(y?)(\d{4})(\d{2})?(\d{2})?$")
 # Partitions are fine-grained (a month of calls, a day of detail) for starts from `back`
 # seconds ago to `forward` seconds ahead. Outside that window (an import of old data, a

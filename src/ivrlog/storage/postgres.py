@@ -38,6 +38,7 @@ from ivrlog.storage import backfill, record_blocks, records, report_sql
 from ivrlog.storage.migrations import pending
 from ivrlog.storage.partitions import (
     LOCK_CLASS,
+    LOCK_FOLD,
     LOCK_MIGRATE,
     Partitions,
     RetryTransaction,
@@ -289,7 +290,7 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
         record_blocks.touch(conn, account_id, [row[1] for row in old] + [c.start for c in calls])
         removed = [row_facts(r[3], r[4], r[1], r[5], r[6]) for r in old]
         changes = deltas(account_id, removed, map(call_facts, calls))
-        report_sql.write(conn, changes, without_nul, arrays=True)  # (last)
+        report_sql.write(conn, changes, without_nul, appended=True)
 
     def put_calls(self, account_id: int, calls: Sequence[StoredCall]) -> None:
         if not calls:
@@ -318,7 +319,7 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
             delete_details_of(conn, deleted)
             conn.execute("DELETE FROM changes WHERE account_id = %s", (account_id,))
             record_blocks.forget_account(conn, account_id)
-            report_sql.forget_account(conn, postgres_style, account_id)
+            report_sql.forget_account(conn, postgres_style, account_id, appended=True)
             return len(deleted)
 
     @contextlib.contextmanager
@@ -401,8 +402,9 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
                 )
         if deleted + len(rows) < limit:  # the purge's last batch
             self._fold_counts()
+            self.fold_reports()
             with self._transaction() as conn:
-                report_sql.drop_before(conn, postgres_style, cutoff)
+                report_sql.drop_before(conn, postgres_style, cutoff, appended=True)
         return deleted + len(rows)
 
     def _fold_counts(self) -> None:
@@ -419,6 +421,14 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
                     f" INSERT INTO {table} SELECT {key}, sum(calls) FROM moved"
                     f" GROUP BY {key} HAVING sum(calls) <> 0"
                 )
+
+    def fold_reports(self) -> int:
+        with self._transaction() as conn:
+            # one fold at a time, of every process: one under way takes these rows
+            locked = conn.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_CLASS, LOCK_FOLD)
+            ).fetchone()
+            return report_sql.fold(conn) if locked and locked[0] else 0
 
     # erasure
     def _lock_sessions(self, conn: Any, account_id: int, sessions: list[str]) -> None:

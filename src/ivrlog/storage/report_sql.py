@@ -1,5 +1,5 @@
 """The reports' aggregates in SQL (migration 10), the same on SQLite and PostgreSQL: their
-tables, the upsert that applies core/reports.Deltas inside a write transaction, the read
+tables, the write that applies core/reports.Deltas inside a write transaction, the read
 of a report's rows, and what the purge and an account's deletion drop.
 
 `report_volume` has a row for each (account, span, at, application, call type): the calls
@@ -8,8 +8,15 @@ of their durations. `report_modules` has a row for each (account, application, s
 module): how many of those calls reached it, ended there, had an error there, the sum of
 its places in their flows, and a column each of the bins of the seconds spent there.
 Bins are columns, not rows, so that a report reads as many rows for a thousand calls as
-for a million (docs/performance.md, B8). Writers change rows in key order (Deltas'
-sorted_*), after the other rows they lock (docs/architecture.md, reports)."""
+for a million (docs/performance.md, B8).
+
+SQLite, one writer at a time, upserts a write's rows in place (in key order). PostgreSQL
+appends them (migration 13): COPY into a table of pending rows of the same columns and no
+key, where no conflict is resolved and no row is locked; a read sums both tables, and
+`fold` moves the pending rows into the aggregates, summed a key, every few seconds in the
+server and in each purge (docs/architecture.md, reports; docs/performance.md, B3). As the
+hourly counts of migration 3, for the same reason: many writers would queue on the rows
+of the current hour, and the upsert was a third of the database's work an entry."""
 
 from __future__ import annotations
 
@@ -107,33 +114,49 @@ def _upsert(table: str) -> str:
 UPSERT: Final = {table: _upsert(table) for table in KEYS}
 
 
-def _array_type(column: str) -> str:
+# PostgreSQL's pending rows (migration 13): the same columns, no key, no index (a read
+# scans them: a few seconds' writes, as `fold` empties them)
+PENDING: Final = {table: f"{table}_pending" for table in KEYS}
+POSTGRESQL_13: Final = "\n".join(f"CREATE TABLE {PENDING[t]} (LIKE {t});" for t in KEYS)
+SQLITE_13: Final = "SELECT 1 -- SQLite upserts its aggregates in place: nothing pending"
+
+
+def _column_type(column: str) -> str:
     if column in ("app", "type", "module_key", "module"):
-        return "text[]"
-    return "bigint[]" if column in ("account_id", "span", "at") else "integer[]"
+        return "text"
+    return "int8" if column in ("account_id", "span", "at") else "int4"
 
 
-def _upsert_arrays(table: str) -> str:
-    """PostgreSQL's upsert of every row at once: one statement over arrays, a column
-    each, rather than a statement a row (B3)."""
-    columns = _columns(table)
-    arrays = ", ".join(f"%s::{_array_type(c)}" for c in columns)
+COPY_PENDING: Final = {
+    table: f"COPY {PENDING[table]} ({', '.join(_columns(table))}) FROM STDIN (FORMAT BINARY)"
+    for table in KEYS
+}
+COPY_TYPES: Final = {table: [_column_type(c) for c in _columns(table)] for table in KEYS}
+
+
+def _fold(table: str) -> str:
+    keys = ", ".join(KEYS[table])
+    name = ", max(module)" if table == "report_modules" else ""
+    sums = ", ".join(f"sum({c})" for c in COUNTS[table])
     added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTS[table])
+    # the GROUP BY reads every row the DELETE took before the first row is upserted
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
-        f" ON CONFLICT ({', '.join(KEYS[table])}) DO UPDATE SET {added}"
+        f"WITH moved AS (DELETE FROM {PENDING[table]} RETURNING *)"
+        f" INSERT INTO {table} ({', '.join(_columns(table))})"
+        f" SELECT {keys}{name}, {sums} FROM moved GROUP BY {keys} ORDER BY {keys}"
+        f" ON CONFLICT ({keys}) DO UPDATE SET {added}"
     )
 
 
-UPSERT_ARRAYS: Final = {table: _upsert_arrays(table) for table in KEYS}
-ARRAY_TYPES: Final = {table: [_array_type(c) for c in _columns(table)] for table in KEYS}
+FOLD: Final = {table: _fold(table) for table in KEYS}
 
 
-def _numbers(column: Sequence[int]) -> str:
-    """A column of whole numbers as PostgreSQL's array literal (`{1,-2,3}`), made at C
-    speed: psycopg adapts a list element by element in Python, which took half the time
-    of the reports' upsert on B3 (some 40,000 numbers a batch). The statement casts it."""
-    return "{" + ",".join(map(str, column)) + "}"
+def fold(conn: Any) -> int:
+    """Move PostgreSQL's pending rows into the aggregates, summed a key, inside the
+    caller's transaction; how many keys they changed. Rows committed meanwhile are not
+    in the statement's snapshot: they stay for the next fold. The caller holds the fold's
+    lock, so that two folds never lock the same pending rows in different orders."""
+    return sum(int(conn.execute(FOLD[table]).rowcount) for table in KEYS)
 
 
 StoredRows = tuple[tuple[str, list[tuple[Any, ...]]], ...]
@@ -149,17 +172,16 @@ def stored_rows(changes: Deltas, name: Callable[[str | None], str | None]) -> St
     )
 
 
-def write_rows(conn: Any, rows: StoredRows, *, arrays: bool = False) -> None:
-    """Apply rows made by `stored_rows` inside the caller's transaction. With `arrays`
-    (PostgreSQL), one statement a table over arrays; else (SQLite) a statement a row,
-    its parameters by position."""
+def write_rows(conn: Any, rows: StoredRows, *, appended: bool = False) -> None:
+    """Apply rows made by `stored_rows` inside the caller's transaction. With `appended`
+    (PostgreSQL), each table's rows are copied into its pending rows; else (SQLite) a
+    statement a row upserts them, their parameters by position."""
     for table, stored in rows:
-        if stored and arrays:
-            columns = [
-                _numbers(column) if kind != "text[]" else list(column)
-                for column, kind in zip(zip(*stored, strict=True), ARRAY_TYPES[table], strict=True)
-            ]
-            conn.execute(UPSERT_ARRAYS[table], columns)
+        if stored and appended:
+            with conn.cursor().copy(COPY_PENDING[table]) as copy:
+                copy.set_types(COPY_TYPES[table])
+                for row in stored:
+                    copy.write_row(row)
         elif stored:
             conn.executemany(UPSERT[table], stored)
 
@@ -169,10 +191,10 @@ def write(
     changes: Deltas,
     name: Callable[[str | None], str | None],
     *,
-    arrays: bool = False,
+    appended: bool = False,
 ) -> None:
     """Apply `changes` inside the caller's transaction (stored_rows, then write_rows)."""
-    write_rows(conn, stored_rows(changes, name), arrays=arrays)
+    write_rows(conn, stored_rows(changes, name), appended=appended)
 
 
 def _as_stored(
@@ -201,23 +223,34 @@ def _as_stored(
     return [(*k, *v) for k, v in sorted(merged.items())]
 
 
+def _tables(table: str, appended: bool) -> tuple[str, ...]:
+    """Where a table's rows are: itself, and its pending rows where writes append."""
+    return (table, PENDING[table]) if appended else (table,)
+
+
 def _pieces(
-    table: str, columns: str, where: str, wanted: Sequence[Piece], counted: Sequence[str] = ()
+    tables: Sequence[str],
+    columns: str,
+    where: str,
+    wanted: Sequence[Piece],
+    counted: Sequence[str] = (),
 ) -> tuple[str, dict[str, Any]]:
-    """The rows of `wanted` as one SELECT a piece joined by UNION ALL, each a range of
-    the table's key (one condition with OR would make the databases read every row of
-    the account), and its parameters; the `counted` columns of a piece taken away are
-    negated."""
-    parts, params = [], {}
+    """The rows of `wanted` in `tables` as one SELECT a piece and table joined by UNION
+    ALL, each a range of the table's key (one condition with OR would make the databases
+    read every row of the account), and its parameters; the `counted` columns of a piece
+    taken away are negated."""
+    parts: list[str] = []
+    params: dict[str, Any] = {}
     for i, piece in enumerate(wanted):
         selected = columns
         if piece.sign < 0:
             selected = ", ".join([columns, *(f"-{c} AS {c}" for c in counted)])
         elif counted:
             selected = ", ".join([columns, *counted])
-        parts.append(
+        parts.extend(
             f"SELECT {selected} FROM {table} WHERE {where}"
             f" AND span = :span{i} AND at >= :first{i} AND at < :end{i}"
+            for table in tables
         )
         params.update({f"span{i}": piece.span, f"first{i}": piece.first, f"end{i}": piece.end})
     return " UNION ALL ".join(parts), params
@@ -231,8 +264,11 @@ def read(
     app: str | None,
     wanted: Sequence[Piece],
     by: int | None,
+    *,
+    appended: bool = False,
 ) -> list[ReportRow]:
-    """The summed rows of `wanted` (see Store.report_rows)."""
+    """The summed rows of `wanted` (see Store.report_rows); `appended`: the backend's
+    writes append rows (PostgreSQL), pending ones included."""
     if not wanted:
         return []
     table = TABLES[which]
@@ -241,7 +277,7 @@ def read(
     key, named_key = ("module_key", "max(module)") if which == "modules" else ("type", "type")
     inner = ", ".join(["at", key, *(["module"] if which == "modules" else [])])
     where = "account_id = :account" + ("" if app is None else " AND app = :app")
-    rows_of, params = _pieces(table, inner, where, wanted, counted)
+    rows_of, params = _pieces(_tables(table, appended), inner, where, wanted, counted)
     params.update(account=account_id, app=None if app is None else key_name(app))
     sums = ", ".join(f"sum({c})" for c in counted)
     # summed into buckets here: a year by day is 365 rows to send, not 8,760 hours'
@@ -255,33 +291,47 @@ def read(
 
 
 def apps(
-    conn: Any, named: Callable[[str], str], account_id: int, wanted: Sequence[Piece]
+    conn: Any,
+    named: Callable[[str], str],
+    account_id: int,
+    wanted: Sequence[Piece],
+    *,
+    appended: bool = False,
 ) -> list[str]:
-    """The applications of the account's volume rows of `wanted` (names as keyed)."""
+    """The applications with calls in the account's volume rows of `wanted` (names as
+    keyed): a key's rows are summed first, as a key may have several (`appended`)."""
     if not wanted:
         return []
-    where = "account_id = :account AND app <> '' AND calls > 0"
-    rows_of, params = _pieces("report_volume", "app", where, wanted)
+    where = "account_id = :account AND app <> ''"
+    tables = _tables("report_volume", appended)
+    rows_of, params = _pieces(tables, "span, at, app, type, calls", where, wanted)
     params["account"] = account_id
-    query = f"SELECT DISTINCT app FROM ({rows_of}) AS r ORDER BY app"
+    query = (
+        f"SELECT DISTINCT app FROM ({rows_of}) AS r GROUP BY span, at, app, type"
+        " HAVING sum(calls) > 0 ORDER BY app"
+    )
     return [row[0] for row in conn.execute(named(query), params).fetchall()]
 
 
-def forget_account(conn: Any, named: Callable[[str], str], account_id: int) -> None:
-    for table in KEYS:
+def forget_account(
+    conn: Any, named: Callable[[str], str], account_id: int, *, appended: bool = False
+) -> None:
+    for table in (t for name in KEYS for t in _tables(name, appended)):
         conn.execute(
             named(f"DELETE FROM {table} WHERE account_id = :account"), {"account": account_id}
         )
 
 
-def drop_before(conn: Any, named: Callable[[str], str], cutoff: int) -> int:
+def drop_before(
+    conn: Any, named: Callable[[str], str], cutoff: int, *, appended: bool = False
+) -> int:
     """Delete the rows of hours and days that ended before `cutoff` (their calls are past
     call retention), an account and a span at a time (each a range of the key); how
     many."""
     dropped = 0
     accounts = [row[0] for row in conn.execute("SELECT id FROM accounts").fetchall()]
     for account_id in accounts:
-        for table in KEYS:
+        for table in (t for name in KEYS for t in _tables(name, appended)):
             for span in (3600, 86_400):
                 where = "account_id = :account AND span = :span AND at <= :last"
                 params = {"account": account_id, "span": span, "last": cutoff - span}

@@ -178,6 +178,11 @@ class SearchStore:
     def _read(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
+    @property
+    def _appended_reports(self) -> bool:
+        """Whether writes append the reports' rows, to be folded (PostgreSQL: report_sql)."""
+        return self._dialect.name != "sqlite"
+
     def _snapshot(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
@@ -290,12 +295,21 @@ class SearchStore:
             return []
         with self._read() as conn:
             return report_sql.read(
-                conn, self._named, account_id, table, self._stored_name(app), wanted, by
+                conn,
+                self._named,
+                account_id,
+                table,
+                self._stored_name(app),
+                wanted,
+                by,
+                appended=self._appended_reports,
             )
 
     def report_apps(self, account_id: int, wanted: Sequence[Piece]) -> list[str]:
         with self._read() as conn:
-            return report_sql.apps(conn, self._named, account_id, wanted)
+            return report_sql.apps(
+                conn, self._named, account_id, wanted, appended=self._appended_reports
+            )
 
     def audit_key(self) -> bytes:
         with self._write() as conn:
@@ -369,10 +383,9 @@ class SearchStore:
             ]
             take_places(conn, self._places, account_id, places)
             self._erased_hours(conn, account_id, calls)
-            # the reports' rows last, as every writer locks them (storage/report_sql.py)
+            # the reports' rows last, as SQLite's writers lock them (storage/report_sql.py)
             removals = deltas(account_id, removed, [])
-            arrays = self._dialect.name != "sqlite"
-            report_sql.write(conn, removals, self._stored_name, arrays=arrays)
+            report_sql.write(conn, removals, self._stored_name, appended=self._appended_reports)
             audit = {"account": account_id, "now": now, "erased": count, "hash": selector_hash}
             conn.execute(sql.audit, audit)
         self._erased()

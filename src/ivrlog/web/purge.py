@@ -1,7 +1,8 @@
 """Background work inside the server, in a worker thread so that requests go on meanwhile:
 the retention purge as the server starts and then every `purge_interval` seconds, and in
 between, every few seconds, a retry of a scrub the store still owes (deleted content a
-busy reader kept in the journal)."""
+busy reader kept in the journal) and the fold of the reports' rows written since the last
+one (PostgreSQL appends them: storage/report_sql.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from ivrlog.web.context import AppContext
 
 log = logging.getLogger("ivrlog.purge")
 
-SCRUB_RETRY: Final = 5.0  # seconds between two retries of an owed scrub
+# seconds between two retries of an owed scrub, and between two folds of the reports' rows
+SCRUB_RETRY: Final = 5.0
 
 
 def purge_once(ctx: AppContext) -> None:
@@ -60,9 +62,21 @@ def scrub_owed(ctx: AppContext) -> None:
             log.exception("clearing deleted content from the journal failed")
 
 
+def fold_reports(ctx: AppContext) -> None:
+    """Fold the reports' rows written since the last fold; failures are logged (the rows
+    wait for the next fold, and reads sum them meanwhile)."""
+    with ctx.busy:
+        if ctx.stopping.is_set():
+            return
+        try:
+            ctx.store.fold_reports()
+        except Exception:
+            log.exception("folding the reports' rows failed")
+
+
 async def maintain(ctx: AppContext, purge_interval: float) -> None:
-    """Purge now and every `purge_interval` seconds (never when 0), retry owed scrubs in
-    between; until cancelled."""
+    """Purge now and every `purge_interval` seconds (never when 0), retry owed scrubs and
+    fold the reports' rows in between; until cancelled."""
     next_purge = time.monotonic() if purge_interval else math.inf
     while True:
         if time.monotonic() >= next_purge:
@@ -70,4 +84,5 @@ async def maintain(ctx: AppContext, purge_interval: float) -> None:
             next_purge = time.monotonic() + purge_interval
         else:
             await run_in_threadpool(scrub_owed, ctx)
+            await run_in_threadpool(fold_reports, ctx)
         await asyncio.sleep(max(0.0, min(SCRUB_RETRY, next_purge - time.monotonic())))
