@@ -99,6 +99,9 @@ def test_a_fold_moves_the_pending_rows_and_the_reports_read_the_same(
             ).fetchone()
             assert counted is not None
             assert counted[0] == counted[1]  # one row a key
+            # and the moved rows' space freed: no report reads through their pages
+            size = conn.execute("SELECT pg_relation_size(%s)", (PENDING[table],)).fetchone()
+            assert size == (0,)
     assert store.fold_reports() == 0  # nothing left to fold
 
 

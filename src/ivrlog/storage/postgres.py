@@ -428,7 +428,13 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
             locked = conn.execute(
                 "SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_CLASS, LOCK_FOLD)
             ).fetchone()
-            return report_sql.fold(conn) if locked and locked[0] else 0
+            folded = report_sql.fold(conn) if locked and locked[0] else 0
+        if folded:
+            # the rows moved stay in the pending tables' pages, read and passed over by
+            # every report, until a VACUUM frees them (autovacuum takes up to a minute)
+            with self._pool.connection() as conn:
+                conn.execute(report_sql.VACUUM_PENDING)
+        return folded
 
     # erasure
     def _lock_sessions(self, conn: Any, account_id: int, sessions: list[str]) -> None:

@@ -149,6 +149,8 @@ def _fold(table: str) -> str:
 
 
 FOLD: Final = {table: _fold(table) for table in KEYS}
+# after a fold, outside its transaction; a table another VACUUM holds is left to it
+VACUUM_PENDING: Final = f"VACUUM (SKIP_LOCKED) {', '.join(PENDING.values())}"
 
 
 def fold(conn: Any) -> int:
