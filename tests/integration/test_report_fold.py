@@ -5,6 +5,7 @@ place and has nothing to fold."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import psycopg
@@ -134,3 +135,59 @@ def test_the_purge_and_an_account_deletion_take_pending_rows_too(store: Store, d
     # the hour is over and goes; the day it is in is not over yet, and stays
     assert _pending(db_url, "span = 3600") == 0
     assert _pending(db_url, "span = 86400") > 0
+
+
+@postgres_only
+def test_writes_folds_and_reads_at_once_count_every_call_once(store: Store, db_url: str) -> None:
+    """Batches written while two stores (two server processes) fold and a third reads:
+    a read never sees a row both pending and folded (its total only grows), and at the
+    end every call counts once."""
+    from ivrlog.storage import open_store
+
+    account_id = store.create_account("busy@example.com", "k", "t", NOW).id
+    others = [open_store(db_url) for _ in range(2)]
+    wanted = pieces(HOUR - 86_400, HOUR + 86_400)
+    done = threading.Event()
+    seen: list[int] = []
+    failures: list[BaseException] = []
+
+    def calls_counted() -> int:
+        rows = store.report_rows(account_id, "volume", None, wanted, by=None)
+        return sum(row.counts[0] for row in rows)
+
+    def fold(folder: Store) -> None:
+        try:
+            while not done.is_set():
+                folder.fold_reports()
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                seen.append(calls_counted())
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=fold, args=(o,)) for o in others]
+    threads.append(threading.Thread(target=read))
+    for thread in threads:
+        thread.start()
+    try:
+        for batch in range(20):
+            store.put_calls(
+                account_id,
+                [_call(f"b{batch}-{i}", "Bank", HOUR + 97 * i, "a", "b") for i in range(5)],
+            )
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+        for other in others:
+            other.close()
+    assert failures == []
+    assert seen == sorted(seen)  # never a row counted twice, then once
+    assert calls_counted() == 100
+    store.fold_reports()
+    assert calls_counted() == 100
+    assert _pending(db_url) == 0
