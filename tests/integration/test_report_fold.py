@@ -16,7 +16,7 @@ from ivrlog.core.model import Erasure
 from ivrlog.core.ports import Store
 from ivrlog.core.reports import pieces
 from ivrlog.storage.partitions import LOCK_CLASS, LOCK_FOLD
-from ivrlog.storage.report_sql import KEYS, PENDING
+from ivrlog.storage.report_sql import KEYS, PENDING, fold
 from tests.conftest import STORE_BACKENDS
 from tests.factories import NOW, call, entry
 
@@ -121,17 +121,19 @@ def test_a_fold_under_way_elsewhere_leaves_the_rows_to_it(store: Store, db_url: 
 
 
 @postgres_only
-def test_the_purge_and_an_account_deletion_take_pending_rows_too(store: Store, db_url: str) -> None:
+def test_the_purge_and_an_account_deletion_take_pending_rows_too(
+    store: Store, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     account_id = store.create_account("gone@example.com", "k", "t", NOW).id
     store.put_calls(account_id, [_call("s1", "Bank", HOUR, "a")])
     assert _pending(db_url) > 0
     store.delete_account_calls(account_id)
     assert _pending(db_url) == 0
     store.put_calls(account_id, [_call("s2", "Bank", HOUR, "a")])
-    with psycopg.connect(db_url) as other:  # a fold elsewhere: the purge's own steps aside
-        other.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, LOCK_FOLD))
-        while store.delete_calls_before(NOW, 1000) >= 1000:
-            pass
+    # rows that no fold took (another process's fold was under way): the drop takes them
+    monkeypatch.setattr(store, "fold_reports", lambda: 0)
+    while store.delete_calls_before(NOW, 1000) >= 1000:
+        pass
     # the hour is over and goes; the day it is in is not over yet, and stays
     assert _pending(db_url, "span = 3600") == 0
     assert _pending(db_url, "span = 86400") > 0
@@ -191,3 +193,50 @@ def test_writes_folds_and_reads_at_once_count_every_call_once(store: Store, db_u
     store.fold_reports()
     assert calls_counted() == 100
     assert _pending(db_url) == 0
+
+
+def _report_rows_of(url: str, account_id: int) -> int:
+    with psycopg.connect(url) as conn:
+        rows = [
+            conn.execute(
+                f"SELECT count(*) FROM {t} WHERE account_id = %s", (account_id,)
+            ).fetchone()
+            for name in KEYS
+            for t in (name, PENDING[name])
+        ]
+    return sum(row[0] for row in rows if row is not None)
+
+
+@postgres_only
+@pytest.mark.parametrize("deletion", ["account", "purge"])
+def test_a_deletion_waits_for_a_fold_under_way_and_leaves_no_row(
+    store: Store, db_url: str, deletion: str
+) -> None:
+    """Another process's fold has moved the rows but not committed: the account's
+    deletion (or the purge's drop of the hours it covers) waits for it, then deletes what
+    it folded, instead of missing the new rows and finding the pending ones gone."""
+    account_id = store.create_account("race@example.com", "k", "t", NOW).id
+    store.put_calls(account_id, [_call("s1", "Bank", HOUR - 2 * 86_400, "a")])
+    assert _report_rows_of(db_url, account_id) > 0
+    failures: list[BaseException] = []
+
+    def delete() -> None:
+        try:
+            if deletion == "account":
+                store.delete_account_calls(account_id)
+            else:
+                while store.delete_calls_before(NOW, 1000) >= 1000:
+                    pass
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    with psycopg.connect(db_url) as other:  # a fold under way, not committed yet
+        other.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, LOCK_FOLD))
+        assert fold(other) > 0
+        deleting = threading.Thread(target=delete)
+        deleting.start()
+        deleting.join(0.5)
+        assert deleting.is_alive()  # waiting for the fold
+    deleting.join()
+    assert failures == []
+    assert _report_rows_of(db_url, account_id) == 0

@@ -77,6 +77,16 @@ POOL_SIZE: Final = 20  # connections per server process (a page holds one while 
 # read on a year of partitions (80 ms, not 2); and UTF8 as the client's (records.py: _LINE)
 SESSION: Final = "SET jit = off"
 # the hourly counts' tables (migration 3), their key, and the key's match in _fold_counts
+_FOLD_BACKFILL: Final = 20  # backfill batches between two folds of the report rows
+
+
+def _wait_for_folds(conn: Any) -> None:
+    """Wait for a fold under way (any process's) to commit, and keep the next one from
+    starting until this transaction ends: a deletion of report rows must see the rows a
+    fold moves, pending or folded (report_sql.fold)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, LOCK_FOLD))
+
+
 _FOLDS = (
     ("account_hours", "account_id, hour", "t.account_id = f.account_id AND t.hour = f.hour"),
     (
@@ -194,10 +204,16 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
                     "INSERT INTO schema_version (version, description) VALUES (%s, %s)",
                     (migration.version, migration.description),
                 )
+        batches = 0
         while True:  # the Python steps of migrations, a batch a transaction (backfill.py)
             with self._transaction() as conn:
                 if not backfill.postgres_batch(conn):
                     break
+            batches += 1
+            if batches % _FOLD_BACKFILL == 0:  # the report rows it counted, as it goes
+                self.fold_reports()
+        if batches:
+            self.fold_reports()
         self._partitions.ensure(())  # today's and the days' and month's just ahead
 
     def ping(self) -> None:
@@ -319,6 +335,7 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
             delete_details_of(conn, deleted)
             conn.execute("DELETE FROM changes WHERE account_id = %s", (account_id,))
             record_blocks.forget_account(conn, account_id)
+            _wait_for_folds(conn)
             report_sql.forget_account(conn, postgres_style, account_id, appended=True)
             return len(deleted)
 
@@ -404,6 +421,7 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
             self._fold_counts()
             self.fold_reports()
             with self._transaction() as conn:
+                _wait_for_folds(conn)
                 report_sql.drop_before(conn, postgres_style, cutoff, appended=True)
         return deleted + len(rows)
 
@@ -432,8 +450,11 @@ class PostgresStore(SqlStore, SearchStore, WebhookSql):
         if folded:
             # the rows moved stay in the pending tables' pages, read and passed over by
             # every report, until a VACUUM frees them (autovacuum takes up to a minute)
-            with self._pool.connection() as conn:
-                conn.execute(report_sql.VACUUM_PENDING)
+            try:
+                with self._pool.connection() as conn:
+                    conn.execute(report_sql.VACUUM_PENDING)
+            except psycopg.Error:  # the fold is committed: it must not look failed
+                log.exception("vacuuming the reports' pending rows failed")
         return folded
 
     # erasure

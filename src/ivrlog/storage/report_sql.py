@@ -14,7 +14,8 @@ SQLite, one writer at a time, upserts a write's rows in place (in key order). Po
 appends them (migration 13): COPY into a table of pending rows of the same columns and no
 key, where no conflict is resolved and no row is locked; a read sums both tables, and
 `fold` moves the pending rows into the aggregates, summed a key, every few seconds in the
-server and in each purge (docs/architecture.md, reports; docs/performance.md, B3). As the
+server, in each purge and after a backfill (docs/architecture.md, reports;
+docs/performance.md, B3). As the
 hourly counts of migration 3, for the same reason: many writers would queue on the rows
 of the current hour, and the upsert was a third of the database's work an entry."""
 
@@ -157,7 +158,8 @@ def fold(conn: Any) -> int:
     """Move PostgreSQL's pending rows into the aggregates, summed a key, inside the
     caller's transaction; how many keys they changed. Rows committed meanwhile are not
     in the statement's snapshot: they stay for the next fold. The caller holds the fold's
-    lock, so that two folds never lock the same pending rows in different orders."""
+    lock (storage/postgres.py), so that two folds never lock the same pending rows in
+    different orders, and a deletion of report rows waits for the fold under way."""
     return sum(int(conn.execute(FOLD[table]).rowcount) for table in KEYS)
 
 
@@ -166,8 +168,9 @@ StoredRows = tuple[tuple[str, list[tuple[Any, ...]]], ...]
 
 def stored_rows(changes: Deltas, name: Callable[[str | None], str | None]) -> StoredRows:
     """The rows `changes` make, as `write_rows` writes them: each table's, in key order
-    (the order rows are locked in); `name` is how the backend keeps application and module
-    names. Made without the database, so a store can make them before its transaction."""
+    (the order SQLite's upserts lock them in); `name` is how the backend keeps application
+    and module names. Made without the database, so a store can make them before its
+    transaction."""
     return (
         ("report_volume", _as_stored("report_volume", changes.sorted_volume(), name)),
         ("report_modules", _as_stored("report_modules", changes.sorted_modules(), name)),
