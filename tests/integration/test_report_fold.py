@@ -5,6 +5,7 @@ place and has nothing to fold."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -240,3 +241,22 @@ def test_a_deletion_waits_for_a_fold_under_way_and_leaves_no_row(
     deleting.join()
     assert failures == []
     assert _report_rows_of(db_url, account_id) == 0
+
+
+@postgres_only
+def test_a_fold_whose_vacuum_fails_is_still_done_and_says_so(
+    store: Store, db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ivrlog.storage import report_sql
+
+    account_id = store.create_account("vac@example.com", "k", "t", NOW).id
+    store.put_calls(account_id, [_call("s1", "Bank", HOUR, "a")])
+    before = _reports(store, account_id)
+    monkeypatch.setattr(report_sql, "VACUUM_PENDING", "VACUUM no_such_table")
+    with caplog.at_level(logging.ERROR, logger="ivrlog.storage"):
+        assert store.fold_reports() > 0  # committed before the VACUUM
+    assert [r.getMessage() for r in caplog.records] == [
+        "vacuuming the reports' pending rows failed"
+    ]
+    assert _pending(db_url) == 0
+    assert _reports(store, account_id) == before
