@@ -76,7 +76,6 @@ POOL_SIZE: Final = 20  # connections per server process (a page holds one while 
 # each pooled connection's settings (docs/scaling.md): no JIT, which compiled an export's every
 # read on a year of partitions (80 ms, not 2); and UTF8 as the client's (records.py: _LINE)
 SESSION: Final = "SET jit = off"
-# the hourly counts' tables (migration 3), their key, and the key's match in _fold_counts
 _FOLD_BACKFILL: Final = 20  # backfill batches between two folds of the report rows
 
 
@@ -87,6 +86,7 @@ def _wait_for_folds(conn: Any) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, LOCK_FOLD))
 
 
+# the hourly counts' tables (migration 3), their key, and the key's match in _fold_counts
 _FOLDS = (
     ("account_hours", "account_id, hour", "t.account_id = f.account_id AND t.hour = f.hour"),
     (

@@ -15,9 +15,9 @@ appends them (migration 13): COPY into a table of pending rows of the same colum
 key, where no conflict is resolved and no row is locked; a read sums both tables, and
 `fold` moves the pending rows into the aggregates, summed a key, every few seconds in the
 server, in each purge and after a backfill (docs/architecture.md, reports;
-docs/performance.md, B3). As the
-hourly counts of migration 3, for the same reason: many writers would queue on the rows
-of the current hour, and the upsert was a third of the database's work an entry."""
+docs/performance.md, B3). As the hourly counts of migration 3, for the same reason: many
+writers would queue on the rows of the current hour, and the upsert was a third of the
+database's work an entry."""
 
 from __future__ import annotations
 
