@@ -93,9 +93,10 @@ def store(db_url: str) -> Iterator[Store]:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    """Settings of the test apps; their in-server purge is off, so that it cannot race a
-    test (tests/e2e/test_purge.py turns it on where it is the subject)."""
-    return Settings(database=db_url, purge_interval=0)
+    """Settings of the test apps; their in-server purge and folds are off, so that they
+    cannot race a test (a fold's pool connection draws on `random`, which hypothesis
+    watches; tests/e2e/test_purge.py turns them on where they are the subject)."""
+    return Settings(database=db_url, purge_interval=0, fold_interval=0)
 
 
 @pytest.fixture

@@ -65,6 +65,11 @@ class Settings:
         "Seconds between two runs of the retention purge inside the server (0 turns it off; "
         "run `ivrlog purge` instead).",
     )
+    fold_interval: int = _setting(
+        5,
+        "Seconds between two folds of the reports' rows that writes appended (PostgreSQL: "
+        "docs/architecture.md); 0 turns them off and leaves the rows to the purge.",
+    )
     open_call_timeout: int = _setting(
         4 * 3600,
         "Seconds a live call may go without a new entry before the server completes it "
@@ -204,6 +209,8 @@ class Settings:
             )
         if self.purge_interval < 0:
             raise SettingsError(f"purge_interval: {self.purge_interval} is not 0 or more.")
+        if self.fold_interval < 0:
+            raise SettingsError(f"fold_interval: {self.fold_interval} is not 0 or more.")
         if self.open_call_timeout < 60:
             raise SettingsError(f"open_call_timeout: {self.open_call_timeout} is not 60 or more.")
         if not 1 <= self.workers <= MAX_WORKERS:

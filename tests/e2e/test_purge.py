@@ -357,23 +357,20 @@ def test_the_server_retries_an_owed_scrub_without_waiting_for_a_write(
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-def test_the_server_folds_the_reports_rows_every_few_seconds(
-    store: Store, db_url: str, account: Credentials, monkeypatch: pytest.MonkeyPatch
+def test_the_server_folds_the_reports_rows_every_fold_interval(
+    store: Store, db_url: str, account: Credentials
 ) -> None:
     """PostgreSQL appends the reports' rows of each write; the server folds them into
-    one a key in the background, with its purge off."""
+    one a key in the background every `fold_interval` seconds, with its purge off."""
     import psycopg
-
-    import ivrlog.web.purge as background
-
-    monkeypatch.setattr(background, "SCRUB_RETRY", 0.05)
 
     def pending() -> int:
         with psycopg.connect(db_url) as conn:
             row = conn.execute("SELECT count(*) FROM report_volume_pending").fetchone()
         return -1 if row is None else int(row[0])
 
-    app = create_app(Settings(database=db_url, purge_interval=0), store=store, clock=lambda: NOW)
+    settings = Settings(database=db_url, purge_interval=0, fold_interval=1)
+    app = create_app(settings, store=store, clock=lambda: NOW)
     with TestClient(app) as client:
         calls = [
             call(f"f{i}", NOW - 600 * i, detail=[entry(timestamp=NOW - 600 * i)]) for i in range(3)

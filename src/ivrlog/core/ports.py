@@ -298,7 +298,7 @@ class Store(Protocol):
     def fold_reports(self) -> int:
         """Fold the report rows written since the last fold into one a key, for the reads
         that sum them; how many keys changed. A store whose writes keep them folded
-        (SQLite) has nothing to do. The server calls it every few seconds; reports read
+        (SQLite) has nothing to do. The server calls it every `fold_interval`; reports read
         the same before and after."""
 
     def scrub(self, *, only_if_owed: bool = False) -> bool:

@@ -108,7 +108,9 @@ def create_app(
             lookups = the_store if isinstance(the_store, AsyncLookups) else None
             if lookups is not None:  # the hot read awaited on this loop (web/hot.py)
                 await lookups.open_lookups()
-            background = asyncio.create_task(maintain(ctx, settings.purge_interval))
+            background = asyncio.create_task(
+                maintain(ctx, settings.purge_interval, settings.fold_interval)
+            )
             try:
                 yield
             finally:

@@ -1,8 +1,8 @@
 """Background work inside the server, in a worker thread so that requests go on meanwhile:
 the retention purge as the server starts and then every `purge_interval` seconds, and in
 between, every few seconds, a retry of a scrub the store still owes (deleted content a
-busy reader kept in the journal) and the fold of the reports' rows written since the last
-one (PostgreSQL appends them: storage/report_sql.py)."""
+busy reader kept in the journal); and every `fold_interval` seconds the fold of the reports'
+rows written since the last one (PostgreSQL appends them: storage/report_sql.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from ivrlog.web.context import AppContext
 
 log = logging.getLogger("ivrlog.purge")
 
-# seconds between two retries of an owed scrub, and between two folds of the reports' rows
-SCRUB_RETRY: Final = 5.0
+SCRUB_RETRY: Final = 5.0  # seconds between two retries of an owed scrub
 
 
 def purge_once(ctx: AppContext) -> None:
@@ -74,15 +73,20 @@ def fold_reports(ctx: AppContext) -> None:
             log.exception("folding the reports' rows failed")
 
 
-async def maintain(ctx: AppContext, purge_interval: float) -> None:
-    """Purge now and every `purge_interval` seconds (never when 0), retry owed scrubs and
-    fold the reports' rows in between; until cancelled."""
+async def maintain(ctx: AppContext, purge_interval: float, fold_interval: float) -> None:
+    """Purge now and every `purge_interval` seconds (never when 0), retry owed scrubs in
+    between, fold the reports' rows every `fold_interval` seconds (never when 0); until
+    cancelled."""
     next_purge = time.monotonic() if purge_interval else math.inf
+    next_fold = time.monotonic() + fold_interval if fold_interval else math.inf
     while True:
         if time.monotonic() >= next_purge:
             await run_in_threadpool(purge_once, ctx)
             next_purge = time.monotonic() + purge_interval
         else:
             await run_in_threadpool(scrub_owed, ctx)
+        if time.monotonic() >= next_fold:
             await run_in_threadpool(fold_reports, ctx)
-        await asyncio.sleep(max(0.0, min(SCRUB_RETRY, next_purge - time.monotonic())))
+            next_fold = time.monotonic() + fold_interval
+        soonest = min(next_purge, next_fold) - time.monotonic()
+        await asyncio.sleep(max(0.0, min(SCRUB_RETRY, soonest)))
